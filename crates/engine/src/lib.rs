@@ -1,0 +1,30 @@
+//! The engine of `pipe`: pipeline files in, cached results out.
+//!
+//! It owns the pipeline file format (parse -> validate -> [`Pipeline`]), the
+//! content-addressed cache, the scheduler and the explanations of `pipe
+//! status`. It knows no machine learning: stage kinds plug in through the
+//! [`Kind`] trait and a [`Registry`] built by the `pipe` binary. This crate
+//! must never depend on `tch`, image or plotting crates (a test in the `pipe`
+//! crate checks its dependency list).
+
+pub mod diagnostic;
+pub mod error;
+pub mod hash;
+pub mod kind;
+pub mod param;
+pub mod pipeline;
+pub mod progress;
+pub mod value;
+
+pub use diagnostic::{Diagnostic, Severity, Span};
+pub use error::{Error, Result};
+pub use hash::ContentHash;
+pub use kind::{Artifact, Context, InputSpec, Kind, OutputSpec, Registry};
+pub use param::{Lit, ParamSpec, ParamType, Params};
+pub use pipeline::{Pipeline, Stage, StageId};
+pub use progress::Progress;
+pub use value::Value;
+pub mod cmd;
+pub mod render;
+
+pub use cmd::register;

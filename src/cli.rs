@@ -1,0 +1,179 @@
+//! The command line as typed (clap), and its resolution into a [`Config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// pipe: a declarative, cached pipeline for deep-learning experiments.
+///
+/// A YAML file declares stages (download, decode, resize, augment, train,
+/// evaluate, plot, report, or any shell command) and how their outputs feed
+/// each other. `pipe run` runs what is not already cached: every stage's
+/// result is stored under the hash of its kind, parameters and input
+/// contents, so after an edit only the stages whose inputs really changed
+/// run again, and a stage whose output comes out identical stops the rerun.
+///
+/// Start with `pipe run pipelines/quick.yaml` (a few minutes on a CPU), then
+/// `pipe status pipelines/quick.yaml` after editing it to see what would rerun.
+#[derive(Parser, Debug)]
+#[command(name = "pipe", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Where results are cached [default: ./cache].
+    #[arg(long, global = true, env = "PIPE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Print only errors and the final summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// When to use colours (NO_COLOR is honoured by `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the stages of a pipeline that are not cached.
+    ///
+    /// Examples:
+    ///   pipe run pipelines/quick.yaml
+    ///   pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1
+    ///   pipe run pipelines/paper.yaml --set epochs=5 --dry-run
+    Run(RunArgs),
+    /// Say which stages are up to date and why the others would run.
+    ///
+    /// Exits 0 when everything is up to date and 1 when something would run,
+    /// so CI can ask "is the committed result current?".
+    Status(StatusArgs),
+    /// Validate pipeline files: report every problem with its location.
+    Check(CheckArgs),
+    /// Print the stage graph as text, Graphviz dot or Mermaid.
+    Dag(DagArgs),
+    /// Print the JSON Schema of pipeline files (for editor completion).
+    Schema,
+    /// List the stage kinds with their parameters, inputs and outputs.
+    Kinds,
+    /// Inspect and repair the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Delete cached results that the named pipelines no longer reference.
+    Gc(GcArgs),
+    /// Check libtorch, CUDA and cuDNN, and list the GPUs.
+    Doctor,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Override a top-level parameter: `--set epochs=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Run only these stages and what they need (names or globs like `train[vit_b_16,*]`).
+    pub targets: Vec<String>,
+    /// Show what would run, and why, without running anything.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Rerun these stages even if cached (names or globs; repeatable).
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// How many stages may run at once [default: number of CPUs].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// CUDA devices to hand to stages that declare `gpus:`, e.g. `0,1`
+    /// [default: all visible devices].
+    #[arg(long, value_name = "LIST")]
+    pub gpus: Option<String>,
+    /// After a stage fails, go on with everything that does not depend on it.
+    #[arg(long, short)]
+    pub keep_going: bool,
+    /// Where to link the outputs of each stage [default: ./results/<pipeline name>].
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Only these stages and what they need.
+    pub targets: Vec<String>,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Pipeline files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Check as if run with these overrides (`KEY=VALUE`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct DagArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+    pub format: DagFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Rehash every stored object; delete corrupt ones and the results that
+    /// used them (they will be recomputed).
+    Verify,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Pipelines whose current results are kept.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Show what would be deleted without deleting it.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// Human-readable, with the source line and a hint.
+    Text,
+    /// One JSON array of diagnostics.
+    Json,
+    /// GitHub Actions workflow annotations (`::error file=...`).
+    Github,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DagFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
