@@ -16,10 +16,17 @@ fn main() {
     if os != "linux" {
         return;
     }
-    if let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.to_string_lossy());
-    }
+    let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
+        return;
+    };
+    let lib = std::path::PathBuf::from(lib);
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // rustc passes `--as-needed` before its own `-l` flags, so re-name the
+    // libraries after switching it off; this is what keeps them in DT_NEEDED.
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-    println!("cargo:rustc-link-arg=-Wl,--copy-dt-needed-entries");
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+    }
+    println!("cargo:rustc-link-arg=-ltorch_cpu");
     println!("cargo:rustc-link-arg=-ltorch");
 }

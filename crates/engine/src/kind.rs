@@ -58,6 +58,11 @@ pub trait Kind: Send + Sync + 'static {
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
     }
+    /// Whether input slots of any name are accepted (each may name several
+    /// stages), as `cmd` does; `inputs()` then only documents common ones.
+    fn any_inputs(&self) -> bool {
+        false
+    }
     fn outputs(&self) -> &'static [OutputSpec] {
         &[]
     }
@@ -133,6 +138,10 @@ pub struct Context<'a> {
     pub progress: &'a Progress,
     pub history: &'a dyn History,
     pub cancel: &'a AtomicBool,
+    /// The pipeline file this stage comes from and the hash of its bytes
+    /// when the stage ran (provenance for reports; not part of the key).
+    pub pipeline_file: &'a Path,
+    pub pipeline_hash: ContentHash,
 }
 
 impl Context<'_> {

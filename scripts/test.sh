@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of `pipe`, from a fresh clone: sets up the torch venv if
+# needed (scripts/setup.sh), generates the reference fixtures with PyTorch
+# and torchvision (scripts/make-fixtures.sh), then lints and runs the whole
+# test suite. Needs no GPU and no network beyond the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${PIPE_VENV:-$HOME/.local/share/pipe/torch-venv}
+scripts/setup.sh --no-build
+export PATH="$VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 PIPE_PYTHON="$VENV/bin/python"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+step "generating test fixtures with torch/torchvision"
+scripts/make-fixtures.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+step "the engine builds and tests without libtorch"
+cargo test --locked --quiet -p pipe-engine -p pipe-data -p pipe-report
+
+step "cargo test (whole workspace, libtorch)"
+cargo test --workspace --locked
