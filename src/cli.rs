@@ -55,7 +55,9 @@ pub enum Command {
     /// Print the JSON Schema of pipeline files (for editor completion).
     Schema,
     /// List the stage kinds with their parameters, inputs and outputs.
-    Kinds,
+    ///
+    /// `--format markdown` prints the reference page docs/stage-kinds.md.
+    Kinds(KindsArgs),
     /// Inspect and repair the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -129,6 +131,20 @@ pub struct DagArgs {
     pub pipeline: PipelineArgs,
     #[arg(long, value_enum, default_value_t = DagFormat::Text)]
     pub format: DagFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct KindsArgs {
+    #[arg(long, value_enum, default_value_t = KindsFormat::Text)]
+    pub format: KindsFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindsFormat {
+    Text,
+    /// The reference page (docs/stage-kinds.md).
+    Markdown,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

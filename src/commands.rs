@@ -50,7 +50,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check(&config, args),
         Command::Dag(args) => dag::dag(&config, args),
         Command::Schema => schema::schema(),
-        Command::Kinds => kinds::kinds(&config),
+        Command::Kinds(args) => kinds::kinds(&config, &args),
         Command::Cache(cmd) => cache::cache(&config, cmd),
         Command::Gc(args) => cache::gc(&config, args),
         Command::Doctor => doctor::doctor(&config),

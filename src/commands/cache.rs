@@ -1,14 +1,81 @@
-//! `pipe cache`.
+//! `pipe cache verify` and `pipe gc`: both take the cache lock exclusively,
+//! so they wait for running `pipe run`s and block new ones meanwhile.
 
-use pipe_engine::{Error, Result};
+use std::collections::HashSet;
+
+use pipe_engine::cache::{gc, verify, Cache};
+use pipe_engine::{lock, Result};
 
 use super::Config;
 use crate::cli::{CacheCommand, GcArgs};
 
-pub fn cache(_config: &Config, _cmd: CacheCommand) -> Result<u8> {
-    Err(Error::internal("`pipe cache` is being built"))
+fn exclusive(config: &Config, cache: &Cache) -> Result<lock::Lock> {
+    let quiet = config.quiet;
+    lock::acquire(&cache.dir("lock"), true, |_| {
+        if !quiet {
+            eprintln!("waiting for other `pipe` processes to finish with the cache");
+        }
+    })
 }
 
-pub fn gc(_config: &Config, _args: GcArgs) -> Result<u8> {
-    Err(Error::internal("`pipe gc` is being built"))
+pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
+    match cmd {
+        CacheCommand::Verify => {
+            let cache = Cache::open(&config.cache_dir)?;
+            let _held = exclusive(config, &cache)?;
+            let r = verify::verify(&cache)?;
+            println!(
+                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped (they will be recomputed)",
+                r.objects,
+                bytes(r.bytes),
+                r.manifests,
+                r.corrupt_objects,
+                if r.corrupt_objects == 1 { "" } else { "s" },
+                r.dropped_manifests,
+                if r.dropped_manifests == 1 { "" } else { "s" },
+            );
+            Ok(0)
+        }
+    }
+}
+
+pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
+    let registry = crate::registry::registry();
+    let cache = Cache::open(&config.cache_dir)?;
+    let _held = exclusive(config, &cache)?;
+    let mut keep = HashSet::new();
+    for file in &args.files {
+        let pipeline = pipe_engine::load(file, &registry, &[])?;
+        let statuses = pipe_engine::status::status(&pipeline, &cache, &[], &[])?;
+        keep.extend(statuses.iter().filter_map(|s| s.key));
+    }
+    let r = gc::gc(&cache, &keep, args.dry_run)?;
+    let verb = if args.dry_run { "would delete" } else { "deleted" };
+    println!(
+        "{verb} {} result{} and {} object{}, {} freed; kept {} results and {} objects",
+        r.deleted_manifests,
+        if r.deleted_manifests == 1 { "" } else { "s" },
+        r.deleted_objects,
+        if r.deleted_objects == 1 { "" } else { "s" },
+        bytes(r.bytes_freed),
+        r.kept_manifests,
+        r.kept_objects,
+    );
+    Ok(0)
+}
+
+/// `1.2 MB`.
+fn bytes(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < units.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
 }

@@ -1,10 +1,19 @@
-//! `pipe dag`.
+//! `pipe dag`: print the stage graph of a pipeline.
 
-use pipe_engine::{Error, Result};
+use pipe_engine::dag::{self, DagFormat as Format};
+use pipe_engine::Result;
 
 use super::Config;
-use crate::cli::DagArgs;
+use crate::cli::{DagArgs, DagFormat};
 
-pub fn dag(_config: &Config, _args: DagArgs) -> Result<u8> {
-    Err(Error::internal("`pipe dag` is being built"))
+pub fn dag(_config: &Config, args: DagArgs) -> Result<u8> {
+    let registry = crate::registry::registry();
+    let pipeline = pipe_engine::load(&args.pipeline.file, &registry, &args.pipeline.set)?;
+    let format = match args.format {
+        DagFormat::Text => Format::Text,
+        DagFormat::Dot => Format::Dot,
+        DagFormat::Mermaid => Format::Mermaid,
+    };
+    print!("{}", dag::render(&pipeline, format));
+    Ok(0)
 }

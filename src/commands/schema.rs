@@ -1,7 +1,12 @@
-//! `pipe schema`.
+//! `pipe schema`: print the JSON Schema of pipeline files.
 
-use pipe_engine::{Error, Result};
+use pipe_engine::Result;
 
 pub fn schema() -> Result<u8> {
-    Err(Error::internal("`pipe schema` is being built"))
+    let registry = crate::registry::registry();
+    let schema = pipe_engine::schema::json_schema(&registry);
+    let text = serde_json::to_string_pretty(&schema)
+        .map_err(|e| pipe_engine::Error::internal(format!("cannot serialise the schema: {e}")))?;
+    println!("{text}");
+    Ok(0)
 }

@@ -1,10 +1,57 @@
-//! `pipe status`.
+//! `pipe status`: every stage up to date or would run, and why. Exit 0 when
+//! all are up to date, 1 when something would run.
 
-use pipe_engine::{Error, Result};
+use std::io::Write;
+
+use pipe_engine::status::StageStatus;
+use pipe_engine::Result;
 
 use super::Config;
-use crate::cli::StatusArgs;
+use crate::cli::{StatusArgs, StatusFormat};
 
-pub fn status(_config: &Config, _args: StatusArgs) -> Result<u8> {
-    Err(Error::internal("`pipe status` is being built"))
+pub fn status(config: &Config, args: StatusArgs) -> Result<u8> {
+    let registry = crate::registry::registry();
+    let pipeline = pipe_engine::load(&args.pipeline.file, &registry, &args.pipeline.set)?;
+    let cache = pipe_engine::cache::Cache::open(&config.cache_dir)?;
+    let statuses = pipe_engine::status::status(&pipeline, &cache, &args.targets, &[])?;
+    print(config, &statuses, args.format);
+    Ok(u8::from(statuses.iter().any(|s| !s.up_to_date())))
+}
+
+/// Prints statuses to stdout: one line per stage (`up to date  NAME` or
+/// `would run   NAME: reason; reason`) and a count, or one JSON document.
+pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let stale = statuses.iter().filter(|s| !s.up_to_date()).count();
+    match format {
+        StatusFormat::Json => {
+            let json = serde_json::json!({
+                "up_to_date": stale == 0,
+                "would_run": stale,
+                "stages": statuses.iter().map(StageStatus::to_json).collect::<Vec<_>>(),
+            });
+            let _ = writeln!(out, "{json:#}");
+        }
+        StatusFormat::Text => {
+            let (green, yellow, reset) = if config.color {
+                ("\x1b[32m", "\x1b[33m", "\x1b[0m")
+            } else {
+                ("", "", "")
+            };
+            for s in statuses {
+                if s.up_to_date() {
+                    let _ = writeln!(out, "{green}up to date{reset}  {}", s.name);
+                } else {
+                    let why: Vec<String> = s.reasons.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out, "{yellow}would run{reset}   {}: {}", s.name, why.join("; "));
+                }
+            }
+            let n = statuses.len();
+            if stale == 0 {
+                let _ = writeln!(out, "all {n} stage{} up to date", if n == 1 { "" } else { "s" });
+            } else {
+                let _ = writeln!(out, "{stale} of {n} stage{} would run", if n == 1 { "" } else { "s" });
+            }
+        }
+    }
 }

@@ -1,8 +1,32 @@
-//! Data stage kinds for `pipe`: `download`, `stl10`, `resize`, `augment`,
-//! and the training data loader. Pure Rust (no libtorch): images are uint8
-//! CHW buffers; safetensors files are the interchange format.
+//! Data stage kinds for `pipe`: `download`, `synthetic`, `stl10`, `resize`,
+//! `augment`, and the training data loader. Pure Rust (no libtorch): images
+//! are uint8 CHW buffers; safetensors files are the interchange format.
+
+pub mod archive;
+pub mod augment;
+pub mod checksum;
+pub mod dataset;
+pub mod download;
+pub mod kinds;
+pub mod loader;
+pub mod resize;
+pub mod rng;
+pub mod stl10;
+pub mod synthetic;
+pub mod tensors;
+
+pub use checksum::Checksum;
+pub use augment::Policy;
+pub use dataset::Dataset;
 
 use pipe_engine::Registry;
 
 /// Adds this crate's stage kinds to `registry`.
-pub fn register(_registry: &mut Registry) {}
+pub fn register(registry: &mut Registry) {
+    registry
+        .add(kinds::download::Download)
+        .add(kinds::synthetic::Synthetic)
+        .add(kinds::stl10::Stl10)
+        .add(kinds::resize::Resize)
+        .add(kinds::augment::Augment);
+}

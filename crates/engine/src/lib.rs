@@ -28,3 +28,19 @@ pub mod cmd;
 pub mod render;
 
 pub use cmd::register;
+pub mod cache;
+pub mod explain;
+pub mod gpu;
+pub mod lock;
+pub mod run;
+pub mod status;
+pub mod dag;
+pub mod interp;
+pub mod load;
+pub mod matrix;
+pub mod schema;
+pub mod spec;
+pub mod validate;
+pub mod yaml;
+
+pub use load::{check, load};

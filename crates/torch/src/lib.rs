@@ -1,9 +1,19 @@
 //! Models, checkpoints and training through libtorch (tch): `weights`,
 //! `train` and `evaluate` stage kinds, and `pipe doctor`.
 
+pub mod device;
+pub mod doctor;
+pub mod evaluate;
+pub mod metrics;
+pub mod checkpoint;
 pub mod models;
+pub mod optim;
+pub mod train;
 
 use pipe_engine::Registry;
 
 /// Adds this crate's stage kinds to `registry`.
-pub fn register(_registry: &mut Registry) {}
+pub fn register(registry: &mut Registry) {
+    registry.add(train::Train);
+    registry.add(evaluate::Evaluate);
+}

@@ -8,7 +8,8 @@
 //! `kaiming_normal_(mode="fan_out", nonlinearity="relu")`, BatchNorm 1/0,
 //! `fc` PyTorch's Linear default.
 
-use tch::nn::{self, FanInOut, Init, ModuleT, NonLinearity, NormalOrUniform};
+use tch::nn::init::{FanInOut, NonLinearity, NormalOrUniform};
+use tch::nn::{self, Init, ModuleT};
 use tch::Tensor;
 
 use super::layers::{batch_norm, conv, linear};

@@ -1,0 +1,81 @@
+//! Advisory file locks (std `File::lock`, i.e. flock) between `pipe`
+//! processes sharing one cache.
+//!
+//! Runs hold `cache/lock` shared and gc holds it exclusive, so gc never
+//! deletes what a run is about to use. A stage holds `locks/<key>.lock`
+//! exclusive while it runs, so two runs never compute one key at once: the
+//! second waits, then finds the result cached. The kernel drops a dead
+//! process's locks, so a kill -9 leaves nothing to clean up by hand.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// A held lock; released on drop.
+pub struct Lock {
+    _file: File,
+}
+
+fn open(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(path, "open the lock", e))
+}
+
+/// Takes `path` shared (`exclusive == false`) or exclusive. If another
+/// process holds it, calls `on_wait(holder)` once and then blocks;
+/// `holder` is what the holder wrote into the file ("pid 123"), if anything.
+pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Result<Lock> {
+    let mut file = open(path)?;
+    let tried = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+    match tried {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            on_wait(holder.trim());
+            let locked = if exclusive { file.lock() } else { file.lock_shared() };
+            locked.map_err(|e| Error::io(path, "lock", e))?;
+        }
+        Err(TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+    }
+    if exclusive {
+        // Tell waiters who we are.
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "pid {}", std::process::id());
+    }
+    Ok(Lock { _file: file })
+}
+
+/// Takes `path` exclusive if free right now; `None` if another process holds it.
+pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
+    let file = open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Lock { _file: file })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_excludes_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.lock");
+        let held = acquire(&path, true, |_| panic!("free lock reported busy")).unwrap();
+        assert!(try_exclusive(&path).unwrap().is_none());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("pid {}", std::process::id()));
+        drop(held);
+        assert!(try_exclusive(&path).unwrap().is_some());
+    }
+}

@@ -1,0 +1,296 @@
+//! Drawing a line figure with plotters, the same way onto PNG and SVG.
+//!
+//! Layout, top to bottom: title; then the plot beside a legend drawn in its
+//! own column on the right, so that it can never cover a curve. Colours are
+//! matplotlib's `tab10` (distinct, familiar); beyond ten series the colours
+//! repeat with dashed lines. The x axis counts epochs in whole numbers.
+
+use plotters::coord::ranged1d::{AsRangedCoord, KeyPointHint, Ranged, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::ticks;
+use crate::font;
+
+/// One curve: a label and (epoch, value) points in epoch order.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// Everything needed to draw a figure.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub log_y: bool,
+    /// Mark each series' minimum (a dot and its value).
+    pub mark_min: bool,
+    /// Mark each series' maximum.
+    pub mark_max: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
+const PALETTE: [(u8, u8, u8); 10] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
+    (0xbc, 0xbd, 0x22),
+    (0x17, 0xbe, 0xcf),
+];
+
+fn colour(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Text sizes scale with the figure so that a small thumbnail stays legible
+/// and a large figure is not all whitespace.
+struct Sizes {
+    title: f64,
+    axis: f64,
+    tick: f64,
+    legend: f64,
+    note: f64,
+}
+
+impl Sizes {
+    fn for_figure(width: u32, height: u32) -> Sizes {
+        let s = (f64::from(width.min(height * 5 / 3)) / 1000.0).clamp(0.5, 3.0);
+        Sizes { title: 26.0 * s, axis: 20.0 * s, tick: 16.0 * s, legend: 17.0 * s, note: 14.0 * s }
+    }
+}
+
+fn text(size: f64) -> TextStyle<'static> {
+    (font::FAMILY, size).into_font().color(&BLACK)
+}
+
+/// Draws the figure onto any plotters backend; errors come back as text.
+pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
+    font::ensure_registered();
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let sizes = Sizes::for_figure(fig.width, fig.height);
+    let pad = (sizes.tick * 0.8) as i32;
+    let root = root.margin(pad, pad, pad, pad);
+
+    let body = if fig.title.is_empty() {
+        root
+    } else {
+        root.titled(&fig.title, (font::FAMILY, sizes.title, FontStyle::Bold).into_font().color(&BLACK))
+            .map_err(err)?
+    };
+
+    let legend_style = text(sizes.legend);
+    let swatch = (sizes.legend * 2.2) as i32;
+    let mut widest = 0;
+    for s in &fig.series {
+        let (w, _) = body.estimate_text_size(&s.label, &legend_style).map_err(err)?;
+        widest = widest.max(w as i32);
+    }
+    let legend_width = widest + swatch + 3 * pad;
+    let (body_w, _) = body.dim_in_pixel();
+    let (plot_area, legend_area) = body.split_horizontally(body_w as i32 - legend_width);
+
+    let (lo, hi) = y_bounds(fig);
+    let (first, last) = x_bounds(fig);
+    if fig.log_y {
+        draw_chart(&plot_area, fig, &sizes, first..last, (lo..hi).log_scale()).map_err(err)?;
+    } else {
+        draw_chart(&plot_area, fig, &sizes, first..last, lo..hi).map_err(err)?;
+    }
+    draw_legend(&legend_area, fig, &sizes, swatch, pad).map_err(err)?;
+    Ok(())
+}
+
+/// The x range: whole epochs, widened so that a one-epoch run still has an axis.
+fn x_bounds(fig: &Figure) -> (i32, i32) {
+    let epochs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let first = epochs.clone().min().unwrap_or(1);
+    let last = epochs.max().unwrap_or(1);
+    let (first, last) = (first.clamp(-1_000_000, 1_000_000) as i32, last.clamp(-1_000_000, 1_000_000) as i32);
+    if first == last {
+        (first - 1, last + 1)
+    } else {
+        (first, last)
+    }
+}
+
+/// The y range with some air: more below when minima are annotated there.
+fn y_bounds(fig: &Figure) -> (f64, f64) {
+    let values = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return if fig.log_y { (0.1, 1.0) } else { (0.0, 1.0) };
+    }
+    let below = if fig.mark_min { 0.12 } else { 0.05 };
+    let above = if fig.mark_max { 0.12 } else { 0.05 };
+    if fig.log_y {
+        let (l, h) = (lo.log10(), hi.log10());
+        let span = (h - l).max(0.3);
+        (10f64.powf(l - below * span), 10f64.powf(h + above * span))
+    } else {
+        let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) * 0.1 };
+        (lo - below * span, hi + above * span)
+    }
+}
+
+fn draw_chart<DB, R>(
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    sizes: &Sizes,
+    x: std::ops::Range<i32>,
+    y: R,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend,
+    R: AsRangedCoord<Value = f64>,
+    R::CoordDescType: ValueFormatter<f64>,
+{
+    let y = R::CoordDescType::from(y);
+    let y_ticks = y.key_points(8usize.max_num_points());
+    let y_decimals = ticks::decimals(&y_ticks);
+    let y_fmt = |v: &f64| {
+        if fig.log_y {
+            ticks::format(*v, ticks::decimals(&[*v]))
+        } else {
+            ticks::format(*v, y_decimals)
+        }
+    };
+    let label_width = y_ticks
+        .iter()
+        .map(|v| area.estimate_text_size(&y_fmt(v), &text(sizes.tick)).map_or(0, |(w, _)| w))
+        .max()
+        .unwrap_or(0);
+    let n_epochs = (x.end - x.start + 1).max(1) as usize;
+
+    let mut chart = ChartBuilder::on(area)
+        .margin_top((sizes.tick * 0.8) as i32)
+        .margin_right((sizes.tick * 1.5) as i32)
+        .x_label_area_size((sizes.tick + sizes.axis * 2.2) as i32)
+        .y_label_area_size(label_width as i32 + (sizes.axis * 2.4) as i32)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_desc(fig.x_label.as_str())
+        .y_desc(fig.y_label.as_str())
+        .axis_desc_style(text(sizes.axis))
+        .label_style(text(sizes.tick))
+        .x_labels(n_epochs.min(11))
+        .y_labels(8)
+        .x_label_formatter(&|e| e.to_string())
+        .y_label_formatter(&y_fmt)
+        .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd))
+        .light_line_style(WHITE)
+        .axis_style(RGBColor(0x55, 0x55, 0x55))
+        .draw()?;
+
+    let stroke = (sizes.tick / 6.0).max(1.5) as u32;
+    for (i, s) in fig.series.iter().enumerate() {
+        let style = colour(i).stroke_width(stroke);
+        let points = s.points.iter().map(|&(e, v)| (e as i32, v));
+        if i < PALETTE.len() {
+            chart.draw_series(LineSeries::new(points, style))?;
+        } else {
+            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
+        }
+        // Dots on every epoch only while they stay apart.
+        if s.points.len() <= 25 {
+            let r = stroke + 2;
+            chart.draw_series(s.points.iter().map(|&(e, v)| Circle::new((e as i32, v), r, colour(i).filled())))?;
+        }
+    }
+
+    // Extremes last, so they sit on top of every curve. The value goes
+    // under a minimum and over a maximum, where its own curve is not; near
+    // the plot's sides it is aligned inwards so that it is never cut off.
+    let note = text(sizes.note);
+    let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+    let edge = ((x1 - x0) / 8).max(1);
+    for (i, s) in fig.series.iter().enumerate() {
+        let marks = [(fig.mark_min, extreme(&s.points, true), true), (fig.mark_max, extreme(&s.points, false), false)];
+        for (wanted, point, below) in marks {
+            let Some((e, v)) = point.filter(|_| wanted) else { continue };
+            let r = stroke as i32 + 5;
+            let x = e as i32;
+            let (h, dx) = if x - x0 < edge {
+                (HPos::Left, -r)
+            } else if x1 - x < edge {
+                (HPos::Right, r)
+            } else {
+                (HPos::Center, 0)
+            };
+            let (vpos, dy) = if below { (VPos::Top, r + 3) } else { (VPos::Bottom, -r - 3) };
+            let label = format!("{} @ {e}", ticks::significant(v));
+            let c = colour(i);
+            // A pale box behind the value keeps it legible over other curves.
+            let (tw, th) = chart.plotting_area().estimate_text_size(&label, &note)?;
+            let (tw, th) = (tw as i32 + 4, th as i32 + 2);
+            let left = match h {
+                HPos::Left => dx - 2,
+                HPos::Right => dx - tw + 2,
+                HPos::Center => -tw / 2,
+            };
+            let top = if below { dy - 1 } else { dy - th + 1 };
+            let backdrop = Rectangle::new([(left, top), (left + tw, top + th)], WHITE.mix(0.85).filled());
+            let mark = EmptyElement::at((x, v))
+                + backdrop
+                + Circle::new((0, 0), r, WHITE.filled())
+                + Circle::new((0, 0), r, c.stroke_width(stroke + 1))
+                + Circle::new((0, 0), r / 2, c.filled())
+                + Text::new(label, (dx, dy), note.clone().color(&c).pos(Pos::new(h, vpos)));
+            chart.plotting_area().draw(&mark)?;
+        }
+    }
+    Ok(())
+}
+
+/// The lowest (`min`) or highest point of a series; the first one on ties.
+fn extreme(points: &[(i64, f64)], min: bool) -> Option<(i64, f64)> {
+    points.iter().copied().reduce(|best, p| {
+        let better = if min { p.1 < best.1 } else { p.1 > best.1 };
+        if better {
+            p
+        } else {
+            best
+        }
+    })
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    sizes: &Sizes,
+    swatch: i32,
+    pad: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let line_h = (sizes.legend * 1.6) as i32;
+    let stroke = (sizes.tick / 6.0).max(1.5) as u32;
+    let top = (sizes.tick * 1.2) as i32;
+    let left = pad;
+    for (i, s) in fig.series.iter().enumerate() {
+        let y = top + i as i32 * line_h + line_h / 2;
+        let style = colour(i).stroke_width(stroke + 1);
+        if i < PALETTE.len() {
+            area.draw(&PathElement::new(vec![(left, y), (left + swatch - pad, y)], style))?;
+        } else {
+            let half = (swatch - pad) / 2;
+            area.draw(&PathElement::new(vec![(left, y), (left + half - 3, y)], style))?;
+            area.draw(&PathElement::new(vec![(left + half + 3, y), (left + swatch - pad, y)], style))?;
+        }
+        let label_pos = Pos::new(HPos::Left, VPos::Center);
+        area.draw(&Text::new(s.label.clone(), (left + swatch, y), text(sizes.legend).pos(label_pos)))?;
+    }
+    Ok(())
+}

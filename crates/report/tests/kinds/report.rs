@@ -1,0 +1,1 @@
+//! The `report` kind (tests added with the kind).

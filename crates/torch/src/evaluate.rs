@@ -1,0 +1,171 @@
+//! The `evaluate` stage kind: a trained model's loss, accuracy, per-class
+//! accuracy and confusion matrix on a test split.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use pipe_engine::{Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
+use serde_json::json;
+use tch::nn;
+
+use crate::metrics::Tally;
+use crate::models::{self, Model};
+use crate::train::data::{Normalizer, Split};
+use crate::train::init::load_weights;
+
+/// The `evaluate` kind.
+pub struct Evaluate;
+
+static PARAMS: &[ParamSpec] = &[
+    ParamSpec::optional("checkpoint", ParamType::Enum(&["best", "last"]), Lit::Str("best"), "Which weights of the run: lowest test loss, or after the last epoch."),
+    ParamSpec::optional("batch_size", ParamType::Int, Lit::Int(250), "Evaluation batch size."),
+    ParamSpec::optional("device", ParamType::Str, Lit::Str("auto"), "`auto`, `cpu`, `cuda` or `cuda:N`."),
+];
+
+impl Kind for Evaluate {
+    fn name(&self) -> &'static str {
+        "evaluate"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "Loss, accuracy, per-class accuracy and confusion matrix of a trained model on the test split."
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        static INPUTS: &[InputSpec] = &[
+            InputSpec::one("model", "A `train` stage (its weights and `run.json`)."),
+            InputSpec::one("data", "A stage with `test.safetensors`."),
+        ];
+        INPUTS
+    }
+
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec { name: "metrics.json", doc: "Loss, accuracy, per-class accuracy and the confusion matrix." },
+            OutputSpec { name: "confusion.csv", doc: "Rows: true class; columns: predicted class." },
+            OutputSpec { name: "per_class.csv", doc: "class, count, correct, accuracy." },
+        ]
+    }
+
+    fn check(&self, params: &Params) -> Vec<(String, String)> {
+        match params.i64("batch_size") {
+            Ok(v) if v < 1 => vec![("batch_size".into(), format!("`batch_size` must be at least 1 (got {v})"))],
+            _ => Vec::new(),
+        }
+    }
+
+    fn run(&self, ctx: &Context) -> Result<()> {
+        let run = ctx.input("model")?;
+        let weights = run.file(&format!("{}.safetensors", ctx.params.str("checkpoint")?))?;
+        let run_json = run.file("run.json")?;
+        let data = ctx.input("data")?;
+        let device = crate::device::resolve(ctx.params.str("device")?, ctx.gpus)?;
+        let request = Request {
+            run_json: run_json.to_path_buf(),
+            weights: weights.to_path_buf(),
+            test: data.file("test.safetensors")?.to_path_buf(),
+            batch_size: ctx.params.usize("batch_size")?,
+            device,
+        };
+        let tally = evaluate_run(&request, None)?;
+        write_outputs(ctx.out, &tally)
+    }
+}
+
+/// What to evaluate.
+pub struct Request {
+    pub run_json: PathBuf,
+    pub weights: PathBuf,
+    pub test: PathBuf,
+    pub batch_size: usize,
+    pub device: tch::Device,
+}
+
+/// The model as `run.json` describes it.
+struct RunInfo {
+    model: String,
+    classes: i64,
+    image_size: Option<i64>,
+}
+
+fn read_run(path: &Path) -> Result<RunInfo> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::bad_data(path, format!("not JSON: {e}")))?;
+    let model = json["model"]
+        .as_str()
+        .ok_or_else(|| Error::bad_data(path, "has no `model`"))?
+        .to_string();
+    Ok(RunInfo {
+        model,
+        classes: json["num_classes"].as_i64().unwrap_or(10),
+        image_size: json["image_size"].as_i64(),
+    })
+}
+
+/// Evaluates the run's weights on the test split. `builder` overrides
+/// [`models::build`] (tests).
+pub fn evaluate_run(req: &Request, builder: Option<&crate::train::Builder>) -> Result<Tally> {
+    let info = read_run(&req.run_json)?;
+    let test = Split::load(&req.test, req.device)?;
+    let image_size = info.image_size.unwrap_or(test.image_size().0);
+    let vs = nn::VarStore::new(req.device);
+    let model: Box<dyn Model> = match builder {
+        Some(b) => b(&vs.root(), info.classes, image_size)?,
+        None => models::build(&info.model, &vs.root(), info.classes, image_size)?,
+    };
+    // Every variable must come from the file, the head too.
+    load_weights(&vs, &req.weights, "")?;
+    let (mean, std) = models::normalization(&info.model);
+    let norm = Normalizer::new(mean, std, req.device, false);
+    crate::train::session::evaluate(model.as_ref(), &test, &norm, req.batch_size, false, info.classes)
+}
+
+/// Writes `metrics.json`, `confusion.csv` and `per_class.csv`.
+pub fn write_outputs(out: &Path, tally: &Tally) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
+    let per_class = tally.per_class_accuracy();
+    let metrics = json!({
+        "loss": tally.loss(),
+        "accuracy": tally.accuracy(),
+        "error": 1.0 - tally.accuracy(),
+        "count": tally.count,
+        "per_class_accuracy": per_class,
+        "confusion": tally.confusion,
+    });
+    let path = out.join("metrics.json");
+    let text = serde_json::to_string_pretty(&metrics).map_err(|e| Error::internal(e.to_string()))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, "write", e))?;
+
+    let classes = tally.confusion.len();
+    let mut confusion = String::from("true");
+    for j in 0..classes {
+        let _ = write!(confusion, ",pred_{j}");
+    }
+    confusion.push('\n');
+    for (i, row) in tally.confusion.iter().enumerate() {
+        let _ = write!(confusion, "{i}");
+        for v in row {
+            let _ = write!(confusion, ",{v}");
+        }
+        confusion.push('\n');
+    }
+    let path = out.join("confusion.csv");
+    std::fs::write(&path, confusion).map_err(|e| Error::io(&path, "write", e))?;
+
+    let mut table = String::from("class,count,correct,accuracy\n");
+    for (i, row) in tally.confusion.iter().enumerate() {
+        let count: u64 = row.iter().sum();
+        let _ = writeln!(table, "{i},{count},{},{}", row[i], per_class[i]);
+    }
+    let path = out.join("per_class.csv");
+    std::fs::write(&path, table).map_err(|e| Error::io(&path, "write", e))
+}

@@ -1,0 +1,126 @@
+//! The `train` stage kind: trains a classifier the way the report's
+//! PyTorch code did (transfer, finetune or scratch; SGD or Adam; constant
+//! learning rate; test loss after every epoch), checkpointing every epoch
+//! so that a killed run resumes and a longer run continues a shorter one.
+//!
+//! Sub-modules: [`spec`] (parameters), [`data`] (datasets on the device),
+//! [`init`] (starting weights), [`session`] (the loop), [`state`]
+//! (checkpoints), [`summary`] (`run.json`).
+
+pub mod data;
+pub mod init;
+pub mod session;
+pub mod spec;
+pub mod state;
+pub mod summary;
+
+use pipe_engine::{Artifact, Context, InputSpec, Kind, OutputSpec, ParamSpec, Params, Result};
+
+pub use session::{train, Builder, Hooks, Inputs};
+pub use spec::{Mode, TrainSpec};
+pub use state::Saved;
+pub use summary::Summary;
+
+/// Set to an epoch number to make `train` fail right after that epoch's
+/// checkpoint (for testing resumption end to end).
+pub const FAIL_AFTER_EPOCH_ENV: &str = "PIPE_TEST_FAIL_AFTER_EPOCH";
+
+/// The `train` kind.
+pub struct Train;
+
+impl Kind for Train {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "Train a classifier (transfer, finetune or scratch) with per-epoch test loss and resumable checkpoints."
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        spec::PARAMS
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        static INPUTS: &[InputSpec] = &[
+            InputSpec::one("data", "A stage with `train.safetensors` and `test.safetensors` (`resize`, `stl10`)."),
+            InputSpec::optional(
+                "weights",
+                "Starting weights: a `weights` stage, or a `train` stage (its `best.safetensors`). Needed by transfer and finetune.",
+            ),
+            InputSpec::optional("augment", "An `augment` stage's `policy.json` (none: no augmentation)."),
+        ];
+        INPUTS
+    }
+
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec { name: "metrics.csv", doc: "One row per epoch: losses, accuracies, lr, seconds, images/s." },
+            OutputSpec { name: "best.safetensors", doc: "Weights of the epoch with the lowest test loss (torchvision names)." },
+            OutputSpec { name: "last.safetensors", doc: "Weights after the last epoch (torchvision names)." },
+            OutputSpec { name: "state.safetensors", doc: "Optimizer state and metrics: what a longer run continues from." },
+            OutputSpec { name: "run.json", doc: "Model, mode, best epoch, minimum test loss, device, timings." },
+        ]
+    }
+
+    fn check(&self, params: &Params) -> Vec<(String, String)> {
+        spec::check(params)
+    }
+
+    fn run(&self, ctx: &Context) -> Result<()> {
+        let spec = TrainSpec::from_params(ctx.params)?;
+        let data = ctx.input("data")?;
+        if let Some(augment) = ctx.opt_input("augment") {
+            augment.file("policy.json")?;
+            return Err(pipe_engine::Error::failed(format!(
+                "stage `{}`: training with augmentation (`augment: {}`) is not available in this build",
+                ctx.stage, augment.stage
+            ))
+            .with_hint("remove the `augment` input"));
+        }
+        let inputs = Inputs {
+            train: data.file("train.safetensors")?.to_path_buf(),
+            test: data.file("test.safetensors")?.to_path_buf(),
+            weights: ctx.opt_input("weights").map(weights_file).transpose()?,
+            prior: prior_run(ctx, spec.epochs),
+        };
+        let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV).ok().and_then(|v| v.parse().ok());
+        let hooks = Hooks { progress: ctx.progress, cancel: ctx.cancel, gpus: ctx.gpus, fail_after_epoch, builder: None };
+        train(&spec, &inputs, ctx.out, ctx.work, &hooks).map(|_| ())
+    }
+}
+
+/// The weights file of a `weights` or `train` stage.
+fn weights_file(a: &Artifact) -> Result<std::path::PathBuf> {
+    for name in ["weights.safetensors", "best.safetensors"] {
+        if let Some(p) = a.files.get(name) {
+            return Ok(p.clone());
+        }
+    }
+    a.file("weights.safetensors").map(std::path::Path::to_path_buf)
+}
+
+/// The cached run of this stage with the most epochs below `epochs`, if it
+/// kept its resumable state.
+fn prior_run(ctx: &Context, epochs: usize) -> Option<(usize, Saved)> {
+    ctx.history
+        .variants("epochs")
+        .into_iter()
+        .filter_map(|(value, artifact)| {
+            let e = usize::try_from(value.as_i64()?).ok()?;
+            if e == 0 || e >= epochs {
+                return None;
+            }
+            let saved = Saved {
+                last: artifact.files.get("last.safetensors")?.clone(),
+                best: artifact.files.get("best.safetensors")?.clone(),
+                state: artifact.files.get("state.safetensors")?.clone(),
+            };
+            Some((e, saved))
+        })
+        .max_by_key(|(e, _)| *e)
+}

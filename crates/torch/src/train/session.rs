@@ -1,0 +1,340 @@
+//! One training run from start (or from a checkpoint) to its outputs: the
+//! epoch loop, the per-epoch test evaluation, checkpoints and the files a
+//! `train` stage produces.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use pipe_engine::{Error, Progress, Result};
+use tch::{nn, Kind, Reduction, Tensor};
+
+use super::data::{epoch_order, to_channels_last, Normalizer, Split};
+use super::init::load_weights;
+use super::spec::{Mode, TrainSpec};
+use super::state::{self, Saved};
+use super::summary::Summary;
+use crate::metrics::{write_csv, EpochRow, Tally};
+use crate::models::{self, Model};
+use crate::optim::Optimizer;
+
+/// Builds a model: `(path, classes, image_size)`. Tests pass small models;
+/// the kind uses [`models::build`] with the spec's model name.
+pub type Builder = dyn Fn(&nn::Path, i64, i64) -> Result<Box<dyn Model>> + Sync;
+
+/// The files a run reads.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    pub train: PathBuf,
+    pub test: PathBuf,
+    /// Starting weights (required by transfer and finetune).
+    pub weights: Option<PathBuf>,
+    /// A cached run of the same stage with fewer epochs to continue.
+    pub prior: Option<(usize, Saved)>,
+}
+
+/// How a run talks to its caller.
+pub struct Hooks<'a> {
+    pub progress: &'a Progress,
+    pub cancel: &'a AtomicBool,
+    /// GPUs the scheduler handed the stage.
+    pub gpus: &'a [usize],
+    /// Fail (as a crash would) right after this epoch's checkpoint: tests
+    /// of resuming use it.
+    pub fail_after_epoch: Option<usize>,
+    /// Overrides [`models::build`].
+    pub builder: Option<&'a Builder>,
+}
+
+impl<'a> Hooks<'a> {
+    pub fn quiet(progress: &'a Progress, cancel: &'a AtomicBool) -> Hooks<'a> {
+        Hooks { progress, cancel, gpus: &[], fail_after_epoch: None, builder: None }
+    }
+}
+
+/// Runs training and writes `metrics.csv`, `best.safetensors`,
+/// `last.safetensors`, `state.safetensors` and `run.json` into `out`.
+/// Checkpoints go to `work`; a checkpoint found there is resumed.
+pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: &Hooks) -> Result<Summary> {
+    let started = Instant::now();
+    let device = crate::device::resolve(&spec.device, hooks.gpus)?;
+    if spec.bf16 {
+        if !device.is_cuda() {
+            return Err(Error::failed("`amp: bf16` needs a CUDA device").with_hint("use `amp: none` on the CPU"));
+        }
+        crate::device::set_cuda_autocast_bf16()?;
+    }
+    let train_split = Split::load(&inputs.train, device)?;
+    let test_split = Split::load(&inputs.test, device)?;
+    if train_split.is_empty() {
+        return Err(Error::bad_data(&inputs.train, "has no images"));
+    }
+    let classes = spec.num_classes;
+    for (split, path) in [(&train_split, &inputs.train), (&test_split, &inputs.test)] {
+        if split.max_label() > classes {
+            return Err(Error::bad_data(path, format!("has label {} but `num_classes` is {classes}", split.max_label() - 1))
+                .with_hint("raise `num_classes`"));
+        }
+    }
+    let image_size = spec.image_size.unwrap_or(train_split.image_size().0);
+
+    let Prepared { vs, model, mut optim, counts } =
+        prepare(spec, device, image_size, inputs.weights.as_deref(), hooks.builder, hooks.progress)?;
+
+    // Where to start: this stage's own checkpoint, else a shorter cached run.
+    let mut rows: Vec<EpochRow> = Vec::new();
+    let mut best_epoch = 0;
+    let mut best_file: Option<PathBuf> = None;
+    let mut resumed_from = None;
+    let mut continued_from = None;
+    let start = match state::latest(work)? {
+        Some((epoch, saved)) => {
+            resumed_from = Some(epoch);
+            Some(saved)
+        }
+        None => inputs.prior.clone().map(|(epochs, saved)| {
+            continued_from = Some(epochs);
+            saved
+        }),
+    };
+    if let Some(saved) = &start {
+        let progress = state::read_state(&saved.state)?;
+        load_weights(&vs, &saved.last, "")?;
+        optim.load_state(&progress.optim)?;
+        rows = progress.rows;
+        best_epoch = progress.best_epoch;
+        best_file = Some(saved.best.clone());
+        let what = if resumed_from.is_some() { "resuming" } else { "continuing" };
+        hooks.progress.log(format!("{what} after epoch {}", rows.len()));
+    }
+    if rows.len() > spec.epochs {
+        return Err(Error::internal(format!("starting point has {} epochs, more than {}", rows.len(), spec.epochs)));
+    }
+
+    let norm = {
+        let (mean, std) = models::normalization(&spec.model);
+        Normalizer::new(mean, std, device, spec.channels_last)
+    };
+    let batches = train_split.len().div_ceil(spec.batch_size);
+    hooks.progress.set_total((spec.epochs * batches) as u64, false);
+    hooks.progress.set_position((rows.len() * batches) as u64);
+    let mut saved_dir: Option<Saved> = start.clone();
+    for epoch in rows.len() + 1..=spec.epochs {
+        let t0 = Instant::now();
+        // Every random draw of an epoch (dropout, augmentation) depends only
+        // on (seed, epoch), so a resumed epoch repeats exactly.
+        tch::manual_seed((spec.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+        let (train_loss, train_acc) =
+            train_epoch(spec, model.as_ref(), &mut optim, &train_split, &norm, epoch, hooks)?;
+        let train_seconds = t0.elapsed().as_secs_f64();
+        let tally = evaluate(model.as_ref(), &test_split, &norm, spec.eval_batch_size, spec.bf16, classes)?;
+        let row = EpochRow {
+            epoch,
+            train_loss,
+            train_acc,
+            test_loss: tally.loss(),
+            test_acc: tally.accuracy(),
+            lr: spec.optim.lr(),
+            seconds: t0.elapsed().as_secs_f64(),
+            images_per_s: train_split.len() as f64 / train_seconds.max(1e-9),
+        };
+        let best_now = rows.iter().all(|r| row.test_loss < r.test_loss);
+        if best_now {
+            best_epoch = epoch;
+        }
+        hooks.progress.log(format!(
+            "epoch {epoch}/{}: train loss {:.4} acc {:.4}, test loss {:.4} acc {:.4}, {:.1} img/s",
+            spec.epochs, row.train_loss, row.train_acc, row.test_loss, row.test_acc, row.images_per_s
+        ));
+        rows.push(row);
+        let saved = state::save(work, epoch, &vs, &optim, &rows, best_epoch, best_now, best_file.as_deref())?;
+        best_file = Some(saved.best.clone());
+        saved_dir = Some(saved);
+        if hooks.fail_after_epoch == Some(epoch) {
+            return Err(Error::failed(format!("stopped after epoch {epoch} as asked (a test of resuming)")));
+        }
+    }
+
+    let saved = saved_dir.ok_or_else(|| Error::internal("no epoch was trained"))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "create", e))?;
+    write_csv(&out.join("metrics.csv"), &rows)?;
+    let outs = Saved::in_dir(out);
+    state::link_or_copy(&saved.last, &outs.last)?;
+    state::link_or_copy(&saved.best, &outs.best)?;
+    state::link_or_copy(&saved.state, &outs.state)?;
+    let summary = Summary::new(spec, &rows, best_epoch, image_size, started.elapsed().as_secs_f64(), device, counts)
+        .with_origin(resumed_from, continued_from);
+    summary.write(&out.join("run.json"))?;
+    Ok(summary)
+}
+
+/// Held while seeding libtorch's global generator and drawing from it.
+pub static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A model ready to train: its variables, the model and its optimizer.
+pub struct Prepared {
+    pub vs: nn::VarStore,
+    pub model: Box<dyn Model>,
+    pub optim: Optimizer,
+    /// (total, trainable) parameters.
+    pub counts: (i64, i64),
+}
+
+/// Builds the model for `spec` on `device`, loads `weights` (all but a head
+/// of another class count), freezes all but the head in transfer mode and
+/// creates the optimizer over the trainable parameters.
+pub fn prepare(
+    spec: &TrainSpec,
+    device: tch::Device,
+    image_size: i64,
+    weights: Option<&Path>,
+    builder: Option<&Builder>,
+    progress: &Progress,
+) -> Result<Prepared> {
+    let classes = spec.num_classes;
+    let vs = nn::VarStore::new(device);
+    let model = {
+        // libtorch has one global generator: stages training side by side in
+        // one process must not interleave their seeding and initialisation.
+        let _guard = RNG_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tch::manual_seed(spec.seed as i64);
+        match builder {
+            Some(build) => build(&vs.root(), classes, image_size)?,
+            None => models::build(&spec.model, &vs.root(), classes, image_size)?,
+        }
+    };
+    let head = model.head();
+    match (spec.mode, weights) {
+        (Mode::Scratch, Some(_)) => progress.log("scratch mode: the `weights` input is not used"),
+        (Mode::Scratch, None) => {}
+        (mode, Some(path)) => {
+            let loaded = load_weights(&vs, path, head)?;
+            if !loaded.head_skipped.is_empty() {
+                progress.log(format!("{}: new `{head}` head for {classes} classes", mode.name()));
+            }
+        }
+        (mode, None) => {
+            return Err(Error::failed(format!("mode `{}` needs the `weights` input", mode.name()))
+                .with_hint("add `weights: <a weights stage>` or use `mode: scratch`"))
+        }
+    }
+    if spec.mode == Mode::Transfer {
+        for (name, t) in vs.variables() {
+            if !(name == head || name.starts_with(&format!("{head}."))) {
+                let _ = t.set_requires_grad(false);
+            }
+        }
+    }
+    if spec.channels_last {
+        for (_, mut t) in vs.variables() {
+            if t.dim() == 4 {
+                tch::no_grad(|| t.set_data(&to_channels_last(&t)));
+            }
+        }
+    }
+    let mut params: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let counts = count_params(&vs);
+
+    let optim = Optimizer::new(spec.optim.clone(), params);
+    Ok(Prepared { vs, model, optim, counts })
+}
+
+/// Total and trainable parameter counts (buffers such as BatchNorm's
+/// running statistics are not parameters).
+fn count_params(vs: &nn::VarStore) -> (i64, i64) {
+    let mut total = 0;
+    let mut trainable = 0;
+    for (name, t) in vs.variables() {
+        if name.ends_with("running_mean") || name.ends_with("running_var") {
+            continue;
+        }
+        total += t.numel() as i64;
+        if t.requires_grad() {
+            trainable += t.numel() as i64;
+        }
+    }
+    (total, trainable)
+}
+
+/// One pass over the training split; returns (mean loss, accuracy).
+fn train_epoch(
+    spec: &TrainSpec,
+    model: &dyn Model,
+    optim: &mut Optimizer,
+    data: &Split,
+    norm: &Normalizer,
+    epoch: usize,
+    hooks: &Hooks,
+) -> Result<(f64, f64)> {
+    let device = data.images.device();
+    let order = Tensor::from_slice(&epoch_order(data.len(), spec.seed, epoch)).to_device(device);
+    let n = data.len() as i64;
+    let bs = spec.batch_size as i64;
+    let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
+    let mut correct = Tensor::zeros([], (Kind::Int64, device));
+    let batches = (n + bs - 1) / bs;
+    for b in 0..batches {
+        check_cancelled(hooks.cancel)?;
+        let len = bs.min(n - b * bs);
+        let index = order.narrow(0, b * bs, len);
+        let (images, labels) = data.gather(&index);
+        let x = norm.apply(&images);
+        let (loss, logits) = step(model, optim, &x, &labels, spec.bf16)?;
+        tch::no_grad(|| {
+            loss_sum += loss.to_kind(Kind::Double) * len as f64;
+            correct += logits.argmax(1, false).eq_tensor(&labels).sum(Kind::Int64);
+        });
+        hooks.progress.inc(1);
+        if b % 10 == 9 || b + 1 == batches {
+            hooks.progress.message(format!("epoch {epoch}/{} loss {:.4}", spec.epochs, loss.double_value(&[])));
+        }
+    }
+    let loss = loss_sum.double_value(&[]) / n as f64;
+    if !loss.is_finite() {
+        return Err(Error::failed(format!("the training loss became {loss} in epoch {epoch}"))
+            .with_hint("lower `lr`"));
+    }
+    Ok((loss, correct.int64_value(&[]) as f64 / n as f64))
+}
+
+/// Forward, cross-entropy (index or probability targets), backward and an
+/// optimizer step. Returns the detached loss and logits.
+pub fn step(model: &dyn Model, optim: &mut Optimizer, x: &Tensor, target: &Tensor, bf16: bool) -> Result<(Tensor, Tensor)> {
+    let logits = if bf16 { tch::autocast(true, || model.forward_t(x, true)) } else { model.forward_t(x, true) };
+    let logits = logits.to_kind(Kind::Float);
+    let loss = logits.cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0);
+    optim.zero_grad();
+    loss.backward();
+    optim.step()?;
+    Ok((loss.detach(), logits.detach()))
+}
+
+/// Loss, accuracy and confusion of `model` (eval mode, no gradients) over a split.
+pub fn evaluate(model: &dyn Model, data: &Split, norm: &Normalizer, batch_size: usize, bf16: bool, classes: i64) -> Result<Tally> {
+    let mut tally = Tally::new(classes as usize);
+    let n = data.len() as i64;
+    let bs = batch_size as i64;
+    tch::no_grad(|| -> Result<()> {
+        for b in 0..(n + bs - 1) / bs {
+            let len = bs.min(n - b * bs);
+            let images = data.images.narrow(0, b * bs, len);
+            let labels = data.labels.narrow(0, b * bs, len);
+            let x = norm.apply(&images);
+            let logits =
+                if bf16 { tch::autocast(true, || model.forward_t(&x, false)) } else { model.forward_t(&x, false) };
+            tally.add(&logits, &labels)?;
+        }
+        Ok(())
+    })?;
+    Ok(tally)
+}
+
+fn check_cancelled(cancel: &AtomicBool) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
+}

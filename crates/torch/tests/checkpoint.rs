@@ -1,0 +1,146 @@
+//! The checkpoint reader on `torch.save` files made by PyTorch itself
+//! (scripts/fixtures/models.py) and on hand-made hostile files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pipe_torch::checkpoint;
+use tch::{nn, Device, Kind, Tensor};
+
+fn fixture(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/generated/models").join(name);
+    assert!(
+        path.exists(),
+        "missing fixture `{}`: run `scripts/fixtures/models.py tests/fixtures/generated` with the torch venv's python (or scripts/make-fixtures.sh)",
+        path.display()
+    );
+    path
+}
+
+fn same(a: &Tensor, b: &Tensor) -> bool {
+    a.kind() == b.kind() && a.size() == b.size() && a.equal(b)
+}
+
+#[test]
+fn reads_every_dtype_and_view_in_both_formats_like_pytorch() {
+    let expected = Tensor::read_safetensors(fixture("tensors.safetensors")).expect("safetensors");
+    for file in ["tensors.zip.pth", "tensors.legacy.pth"] {
+        let got = checkpoint::read(&fixture(file)).expect("readable");
+        let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names[..3], ["f32", "transposed", "sliced"], "file order kept in {file}");
+        assert_eq!(got.len(), expected.len(), "{file}");
+        for (name, want) in &expected {
+            let (_, have) = got.iter().find(|(k, _)| k == name).unwrap_or_else(|| panic!("{file}: no `{name}`"));
+            assert!(same(have, want), "{file}: `{name}` differs: {have:?} vs {want:?}");
+        }
+    }
+}
+
+#[test]
+fn reads_safetensors_too() {
+    let got = checkpoint::read(&fixture("tensors.safetensors")).expect("readable");
+    assert_eq!(got.len(), 14);
+}
+
+#[test]
+fn renames_old_densenet_and_vit_keys_and_unwraps_nested_dicts() {
+    let raw = checkpoint::read(&fixture("densenet201.oldnames.legacy.pth")).expect("readable");
+    assert!(raw.iter().any(|(k, _)| k == "features.denseblock1.denselayer1.norm.1.weight"));
+    let current = checkpoint::read_current(&fixture("densenet201.oldnames.legacy.pth")).expect("readable");
+    assert!(current.iter().any(|(k, _)| k == "features.denseblock1.denselayer1.norm1.weight"));
+    assert!(!current.iter().any(|(k, _)| k.contains(".norm.1.")));
+
+    let vit = checkpoint::read_current(&fixture("vit_b_16.oldnames.zip.pth")).expect("nested under `model`");
+    assert_eq!(vit.len(), 152);
+    assert!(vit.iter().any(|(k, _)| k == "encoder.layers.encoder_layer_3.mlp.3.bias"));
+}
+
+#[test]
+fn strict_load_lists_what_does_not_fit_and_skips_the_head_on_request() {
+    let file = fixture("resnet50.zip.pth");
+    // A 1000-class model: only the head differs.
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let _model = pipe_torch::models::build("resnet50", &vs.root(), 1000, 224).expect("builds");
+    let err = checkpoint::load_weights(&mut vs, &file, None).expect_err("head shapes differ");
+    let msg = err.to_string();
+    assert!(msg.contains("shape mismatch (2)") && msg.contains("`fc.weight`"), "{msg}");
+    let before = vs.variables()["fc.weight"].copy();
+    let report = checkpoint::load_weights(&mut vs, &file, Some("fc")).expect("head skipped");
+    assert_eq!(report.skipped_head, ["fc.weight", "fc.bias"]);
+    assert_eq!(report.ignored, 53, "num_batches_tracked");
+    assert_eq!(report.loaded, 320 - 53 - 2);
+    assert!(vs.variables()["fc.weight"].equal(&before), "head kept its init");
+
+    // The wrong model: missing and unexpected keys, nothing copied.
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let _model = pipe_torch::models::build("resnet18", &vs.root(), 10, 224).expect("builds");
+    let before = vs.variables()["conv1.weight"].copy();
+    let err = checkpoint::load_weights(&mut vs, &file, None).expect_err("not a resnet18");
+    let msg = err.to_string();
+    assert!(msg.contains("unexpected (") && msg.contains("`layer1.0.conv3.weight`"), "{msg}");
+    assert!(vs.variables()["conv1.weight"].equal(&before), "nothing copied on failure");
+}
+
+/// A pickle that would run `os.system("echo pwned")` if unpickled by Python.
+fn evil_pickle() -> Vec<u8> {
+    let mut p = vec![0x80, 2];
+    p.extend_from_slice(b"cos\nsystem\nq\x00X\x0a\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03.");
+    p
+}
+
+#[test]
+fn refuses_a_legacy_file_that_names_a_foreign_global() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("evil.pth");
+    std::fs::write(&path, evil_pickle()).expect("write");
+    let err = checkpoint::read(&path).expect_err("refused");
+    assert!(err.to_string().contains("refusing to load `os.system`: not a tensor checkpoint"), "{err}");
+}
+
+#[test]
+fn refuses_a_zip_file_whose_pickle_names_a_foreign_global() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("evil.pt");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("evil/data.pkl", options).expect("entry");
+    // Protocol 4 spelling: STACK_GLOBAL on two strings.
+    let mut p = vec![0x80, 4, 0x8c, 8];
+    p.extend_from_slice(b"builtins");
+    p.extend_from_slice(&[0x8c, 4]);
+    p.extend_from_slice(b"eval");
+    p.extend_from_slice(&[0x93, 0x8c, 4]);
+    p.extend_from_slice(b"1+1)");
+    p.extend_from_slice(&[0x85, b'R', b'.']);
+    zip.write_all(&p).expect("write");
+    zip.finish().expect("finish");
+    let err = checkpoint::read(&path).expect_err("refused");
+    assert!(err.to_string().contains("refusing to load `builtins.eval`"), "{err}");
+}
+
+#[test]
+fn truncated_and_foreign_files_fail_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = std::fs::read(fixture("tensors.legacy.pth")).expect("read");
+    let cut = dir.path().join("cut.pth");
+    std::fs::write(&cut, &full[..full.len() - 10]).expect("write");
+    let err = checkpoint::read(&cut).expect_err("truncated");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    let text = dir.path().join("notes.pth");
+    std::fs::write(&text, "hello").expect("write");
+    let err = checkpoint::read(&text).expect_err("foreign");
+    assert!(err.to_string().contains("not a PyTorch checkpoint"), "{err}");
+}
+
+#[test]
+fn reads_back_a_state_dict_saved_as_safetensors_by_tch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("w.safetensors");
+    let t = Tensor::arange(6, (Kind::Float, Device::Cpu)).view([2, 3]);
+    Tensor::write_safetensors(&[("a.weight", &t)], &path).expect("write");
+    let got = checkpoint::read(&path).expect("read");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].1.equal(&t));
+}

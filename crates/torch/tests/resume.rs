@@ -1,0 +1,106 @@
+//! Never lose a run: a run that failed after an epoch resumes from its
+//! checkpoint and ends bit-identical to an uninterrupted one, and a run
+//! with more epochs continues a finished shorter one (CPU).
+
+#[path = "support/tiny.rs"]
+mod tiny;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use pipe_engine::Progress;
+use pipe_torch::metrics::{read_csv, EpochRow};
+use pipe_torch::optim::OptimConfig;
+use pipe_torch::train::{train, Hooks, Inputs, Mode, Saved, TrainSpec};
+
+fn spec(epochs: usize, optim: OptimConfig) -> TrainSpec {
+    let mut s = TrainSpec::new("tiny", Mode::Scratch, epochs);
+    s.device = "cpu".into();
+    s.batch_size = 8;
+    s.eval_batch_size = 7;
+    s.num_classes = 4;
+    s.seed = 3;
+    s.optim = optim;
+    s
+}
+
+fn run(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, fail_after: Option<usize>) -> pipe_engine::Result<()> {
+    let progress = Progress::hidden();
+    let cancel = AtomicBool::new(false);
+    let hooks = Hooks { fail_after_epoch: fail_after, builder: Some(&tiny::tiny), ..Hooks::quiet(&progress, &cancel) };
+    train(spec, inputs, out, work, &hooks).map(|_| ())
+}
+
+/// Metric columns that must repeat exactly (not the timings).
+fn repeatable(rows: &[EpochRow]) -> Vec<[f64; 6]> {
+    rows.iter().map(|r| [r.epoch as f64, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.lr]).collect()
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&bytes(&out.join("run.json"))).unwrap()
+}
+
+fn check_resume_and_extension(optim: OptimConfig) {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
+    let inputs = Inputs { train: train_path, test: test_path, ..Inputs::default() };
+
+    // Uninterrupted: 3 epochs.
+    run(&spec(3, optim.clone()), &inputs, &t.join("a"), &t.join("a-work"), None).unwrap();
+    let rows_a = read_csv(&t.join("a/metrics.csv")).unwrap();
+    assert_eq!(rows_a.len(), 3);
+
+    // Fails after epoch 1 (as a crash would), then the same stage runs again.
+    let err = run(&spec(3, optim.clone()), &inputs, &t.join("b"), &t.join("b-work"), Some(1));
+    assert!(err.is_err());
+    assert!(!t.join("b/metrics.csv").exists());
+    run(&spec(3, optim.clone()), &inputs, &t.join("b"), &t.join("b-work"), None).unwrap();
+    assert_eq!(run_json(&t.join("b"))["resumed_from_epoch"], 1);
+    let rows_b = read_csv(&t.join("b/metrics.csv")).unwrap();
+    assert_eq!(repeatable(&rows_a), repeatable(&rows_b));
+    for f in ["last.safetensors", "best.safetensors"] {
+        assert!(bytes(&t.join("a").join(f)) == bytes(&t.join("b").join(f)), "{f} differs after resuming");
+    }
+
+    // 2 epochs finished and cached; then epochs: 3 continues from them.
+    run(&spec(2, optim.clone()), &inputs, &t.join("c2"), &t.join("c2-work"), None).unwrap();
+    let prior = Inputs { prior: Some((2, Saved::in_dir(&t.join("c2")))), ..inputs.clone() };
+    run(&spec(3, optim), &prior, &t.join("c3"), &t.join("c3-work"), None).unwrap();
+    let json = run_json(&t.join("c3"));
+    assert_eq!(json["continued_from"], 2);
+    let rows_c = read_csv(&t.join("c3/metrics.csv")).unwrap();
+    assert_eq!(repeatable(&rows_a), repeatable(&rows_c));
+    // The first two rows are the cached run's own, timings included.
+    assert_eq!(read_csv(&t.join("c2/metrics.csv")).unwrap()[..], rows_c[..2]);
+    assert!(bytes(&t.join("a/last.safetensors")) == bytes(&t.join("c3/last.safetensors")));
+    assert!(bytes(&t.join("a/best.safetensors")) == bytes(&t.join("c3/best.safetensors")));
+}
+
+#[test]
+fn sgd_run_resumes_and_extends_bit_identically() {
+    check_resume_and_extension(OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 1e-4, nesterov: false });
+}
+
+#[test]
+fn adam_run_resumes_and_extends_bit_identically() {
+    check_resume_and_extension(OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 });
+}
+
+#[test]
+fn a_longer_run_keeps_training_where_a_shorter_one_stopped() {
+    // Guards the test above against passing vacuously: later epochs change
+    // the weights.
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
+    let inputs = Inputs { train: train_path, test: test_path, ..Inputs::default() };
+    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+    run(&spec(1, sgd.clone()), &inputs, &t.join("one"), &t.join("w1"), None).unwrap();
+    run(&spec(2, sgd), &inputs, &t.join("two"), &t.join("w2"), None).unwrap();
+    assert!(bytes(&t.join("one/last.safetensors")) != bytes(&t.join("two/last.safetensors")));
+}

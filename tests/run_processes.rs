@@ -1,0 +1,222 @@
+//! `pipe run` under process-level stress: kill -9 mid-stage, Ctrl-C, two
+//! runs on one cache at once, and GPU hand-out with fake GPU counts.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::project::{names, Out, Project};
+
+/// `slow` blocks (until killed) while the file `hold` exists; the file is
+/// not a declared dep, so it does not change the key.
+const SLOW: &str = r#"version: 1
+stages:
+  first:
+    kind: cmd
+    params:
+      run: echo first > $PIPE_OUT/o
+  slow:
+    kind: cmd
+    inputs:
+      x: first
+    params:
+      run: |
+        cat $PIPE_INPUT_X/o > $PIPE_OUT/o
+        echo partial > $PIPE_OUT/partial
+        if [ -e hold ]; then touch started; exec sleep 60; fi
+        echo done >> $PIPE_OUT/o
+  last:
+    kind: cmd
+    inputs:
+      x: slow
+    params:
+      run: cat $PIPE_INPUT_X/o > $PIPE_OUT/o
+"#;
+
+fn wait_for(path: &Path, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("pipe exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "stage never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(p: &Project, args: &[&str]) -> Child {
+    let mut cmd = p.command(args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    cmd.spawn().expect("pipe starts")
+}
+
+/// `kill -SIG -- TARGET` (a pid, or `-pgid` for a process group).
+fn signal(sig: &str, target: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), "--", target])
+        .status()
+        .expect("kill runs");
+    assert!(ok.success(), "kill -{sig} {target} failed");
+}
+
+/// Every file under `dir` with its contents, sorted.
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
+    let clean = Project::new();
+    clean.write("s.yaml", SLOW);
+    clean.pipe(&["run", "s.yaml"]).ok();
+
+    let p = Project::new();
+    p.write("s.yaml", SLOW).write("hold", "");
+    let mut child = spawn(&p, &["run", "s.yaml"]);
+    wait_for(&p.join("started"), &mut child);
+    // The whole process group we created for this pipe.
+    signal("KILL", &format!("-{}", child.id()));
+    child.wait().unwrap();
+    // Nothing of `slow` looks complete.
+    let status = p.pipe(&["status", "s.yaml", "--format", "json"]);
+    status.expect_code(1);
+    assert!(status.stdout.contains("\"stage\": \"slow\""), "{}", status.stdout);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let slow = json["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "slow").unwrap();
+    assert_eq!(slow["status"], "would run");
+    std::fs::remove_file(p.join("hold")).unwrap();
+    let rerun = p.pipe(&["run", "s.yaml"]);
+    rerun.ok();
+    assert_eq!(rerun.ran(), names(&["slow", "last"]));
+    assert_eq!(tree(&p.join("results/s")), tree(&clean.join("results/s")));
+    let verify = p.pipe(&["cache", "verify"]);
+    verify.ok();
+    assert!(verify.stdout.contains("0 corrupt objects deleted, 0 results dropped"), "{}", verify.stdout);
+    // The dead run's staging area was cleaned by the rerun.
+    let tmp: Vec<_> = std::fs::read_dir(p.join("cache/tmp")).unwrap().flatten().collect();
+    assert!(tmp.is_empty(), "stale staging left: {:?}", tmp.iter().map(|e| e.path()).collect::<Vec<_>>());
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_130() {
+    let p = Project::new();
+    p.write("s.yaml", SLOW).write("hold", "");
+    let mut child = spawn(&p, &["run", "s.yaml"]);
+    wait_for(&p.join("started"), &mut child);
+    let started = Instant::now();
+    signal("INT", &child.id().to_string());
+    let out = Out::from(child.wait_with_output().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(10), "Ctrl-C took {:?}", started.elapsed());
+    out.expect_code(130);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    assert_eq!(out.ran(), names(&["first"]));
+    let status = p.pipe(&["status", "s.yaml"]);
+    assert!(status.stdout.contains("would run   slow: never run"), "{}", status.stdout);
+    let tmp: Vec<_> = std::fs::read_dir(p.join("cache/tmp")).unwrap().flatten().collect();
+    assert!(tmp.is_empty(), "staging left after Ctrl-C");
+}
+
+#[test]
+fn two_concurrent_runs_share_one_cache_and_run_each_stage_once() {
+    let mut yaml = String::from("version: 1\nstages:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "  s{i}:\n    kind: cmd\n    params:\n      run: echo $PIPE_STAGE >> ran.log; sleep 0.3; echo {i} > $PIPE_OUT/o\n"
+        ));
+    }
+    yaml.push_str("  all:\n    kind: cmd\n    inputs:\n      x: [s0, s1, s2, s3, s4, s5]\n    params:\n      run: echo all >> ran.log; for d in $PIPE_INPUT_X; do cat $d/o; done > $PIPE_OUT/o\n");
+    let p = Project::new();
+    p.write("c.yaml", &yaml);
+    let a = spawn(&p, &["run", "c.yaml", "--jobs", "3"]);
+    let b = spawn(&p, &["run", "c.yaml", "--jobs", "3"]);
+    let a = Out::from(a.wait_with_output().unwrap());
+    let b = Out::from(b.wait_with_output().unwrap());
+    a.ok();
+    b.ok();
+    let mut log: Vec<String> = p.read("ran.log").lines().map(String::from).collect();
+    log.sort();
+    assert_eq!(log, names(&["all", "s0", "s1", "s2", "s3", "s4", "s5"]), "a:\n{}\nb:\n{}", a.stderr, b.stderr);
+    let mut both = a.ran();
+    both.extend(b.ran());
+    assert_eq!(both.len(), 7);
+    assert_eq!(p.read("results/c/all/o"), "0\n1\n2\n3\n4\n5\n");
+    let verify = p.pipe(&["cache", "verify"]);
+    verify.ok();
+    assert!(verify.stdout.contains("0 corrupt objects deleted, 0 results dropped"), "{}", verify.stdout);
+}
+
+#[test]
+fn gpu_stages_get_distinct_free_devices() {
+    let mut yaml = String::from("version: 1\nstages:\n");
+    for i in 0..4 {
+        yaml.push_str(&format!(
+            "  g{i}:\n    kind: cmd\n    gpus: 1\n    params:\n      run: s=$(date +%s%N); sleep 0.4; echo \"$PIPE_STAGE $CUDA_VISIBLE_DEVICES $s $(date +%s%N)\" >> gpu.log; echo {i} > $PIPE_OUT/o\n"
+        ));
+    }
+    // CPU stages run beside GPU stages.
+    yaml.push_str("  cpu:\n    kind: cmd\n    params:\n      run: echo \"cpu [$CUDA_VISIBLE_DEVICES]\" > cpu.log; echo > $PIPE_OUT/o\n");
+    let p = Project::new();
+    p.write("g.yaml", &yaml);
+    let out = p.pipe_env(&["run", "g.yaml", "--jobs", "1"], &[("PIPE_FAKE_GPUS", "2")]);
+    out.ok();
+    assert_eq!(out.ran().len(), 5);
+    assert_eq!(p.read("cpu.log"), "cpu []\n");
+    let runs: Vec<(String, String, u128, u128)> = p
+        .read("gpu.log")
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].parse().unwrap(), f[3].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        assert!(r.1 == "0" || r.1 == "1", "stage {} got devices `{}`", r.0, r.1);
+    }
+    for (i, a) in runs.iter().enumerate() {
+        let overlapping: Vec<_> = runs.iter().filter(|b| b.2 < a.3 && a.2 < b.3).collect();
+        assert!(overlapping.len() <= 2, "more than 2 GPU stages at once: {runs:?}");
+        for b in runs.iter().skip(i + 1) {
+            if a.2 < b.3 && b.2 < a.3 {
+                assert_ne!(a.1, b.1, "overlapping stages share a GPU: {a:?} {b:?}");
+            }
+        }
+    }
+    // Two GPUs, four 0.4 s stages: they ran two at a time, not one.
+    let start = runs.iter().map(|r| r.2).min().unwrap();
+    let end = runs.iter().map(|r| r.3).max().unwrap();
+    assert!(end - start < 1_500_000_000, "GPU stages did not overlap: {runs:?}");
+}
+
+#[test]
+fn a_stage_needing_more_gpus_than_exist_fails_before_anything_runs() {
+    let p = Project::new();
+    p.write(
+        "g.yaml",
+        "version: 1\nstages:\n  a:\n    kind: cmd\n    params:\n      run: echo > $PIPE_OUT/o\n  big:\n    kind: cmd\n    gpus: 3\n    params:\n      run: echo big > $PIPE_OUT/o\n",
+    );
+    let out = p.pipe_env(&["run", "g.yaml"], &[("PIPE_FAKE_GPUS", "2")]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("2 GPUs are available, but stage `big` needs 3"), "{}", out.stderr);
+    assert!(out.ran().is_empty());
+    let listed = p.pipe(&["run", "g.yaml", "--gpus", "0,1,2"]);
+    listed.ok();
+    assert_eq!(listed.ran(), names(&["a", "big"]));
+}
