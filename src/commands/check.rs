@@ -32,7 +32,11 @@ pub fn check(config: &Config, args: CheckArgs) -> Result<u8> {
         if args.format == CheckFormat::Text && !diagnostics.is_empty() {
             eprint!("{}", render::text(&diagnostics, config.color));
             let n = diagnostics.len();
-            eprintln!("\n{}: {n} problem{}\n", file.display(), if n == 1 { "" } else { "s" });
+            eprintln!(
+                "\n{}: {n} problem{}\n",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
         }
         all.extend(diagnostics);
     }

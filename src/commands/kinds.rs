@@ -16,8 +16,9 @@ pub fn kinds(_config: &Config, args: &KindsArgs) -> Result<u8> {
         KindsFormat::Markdown => markdown(&kinds),
         KindsFormat::Json => {
             let list: Vec<serde_json::Value> = kinds.iter().map(|k| json(*k)).collect();
-            let mut s = serde_json::to_string_pretty(&list)
-                .map_err(|e| pipe_engine::Error::internal(format!("cannot serialise kinds: {e}")))?;
+            let mut s = serde_json::to_string_pretty(&list).map_err(|e| {
+                pipe_engine::Error::internal(format!("cannot serialise kinds: {e}"))
+            })?;
             s.push('\n');
             s
         }
@@ -46,7 +47,13 @@ fn text(kinds: &[&dyn Kind]) -> String {
         if !k.params().is_empty() {
             out.push_str("  params:\n");
             for p in k.params() {
-                let _ = writeln!(out, "    {}: {} = {}", p.name, p.ty.describe(), default_of(p));
+                let _ = writeln!(
+                    out,
+                    "    {}: {} = {}",
+                    p.name,
+                    p.ty.describe(),
+                    default_of(p)
+                );
                 if !p.doc.is_empty() {
                     let _ = writeln!(out, "        {}", p.doc);
                 }
@@ -87,29 +94,58 @@ fn markdown(kinds: &[&dyn Kind]) -> String {
          write. See [pipeline-format.md](pipeline-format.md) for the file format.\n\n",
     );
     for k in kinds {
-        let _ = writeln!(out, "- [`{}`](#{}): {}", k.name(), k.name().replace('_', "-"), k.summary());
+        let _ = writeln!(
+            out,
+            "- [`{}`](#{}): {}",
+            k.name(),
+            k.name().replace('_', "-"),
+            k.summary()
+        );
     }
     for k in kinds {
-        let _ = write!(out, "\n## {}\n\n{}\n\nImplementation version {}.\n", k.name(), k.summary(), k.version());
+        let _ = write!(
+            out,
+            "\n## {}\n\n{}\n\nImplementation version {}.\n",
+            k.name(),
+            k.summary(),
+            k.version()
+        );
         if !k.params().is_empty() {
-            out.push_str("\n### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n");
+            out.push_str(
+                "\n### Parameters\n\n| name | type | default | description |\n|---|---|---|---|\n",
+            );
             for p in k.params() {
                 let default = match p.default {
                     None => "*required*".to_string(),
                     Some(_) => format!("`{}`", default_of(p)),
                 };
-                let _ = writeln!(out, "| `{}` | {} | {default} | {} |", p.name, cell(&p.ty.describe()), cell(p.doc));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {default} | {} |",
+                    p.name,
+                    cell(&p.ty.describe()),
+                    cell(p.doc)
+                );
             }
         }
         if !k.inputs().is_empty() || k.any_inputs() {
-            out.push_str("\n### Inputs\n\n| name | stages | required | description |\n|---|---|---|---|\n");
+            out.push_str(
+                "\n### Inputs\n\n| name | stages | required | description |\n|---|---|---|---|\n",
+            );
             for i in k.inputs() {
                 let many = if i.many { "one or more" } else { "one" };
                 let required = if i.required { "yes" } else { "no" };
-                let _ = writeln!(out, "| `{}` | {many} | {required} | {} |", i.name, cell(i.doc));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {many} | {required} | {} |",
+                    i.name,
+                    cell(i.doc)
+                );
             }
             if k.any_inputs() {
-                out.push_str("\nAny other input name is accepted too; each may name several stages.\n");
+                out.push_str(
+                    "\nAny other input name is accepted too; each may name several stages.\n",
+                );
             }
         }
         if !k.outputs().is_empty() {

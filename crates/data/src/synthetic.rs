@@ -19,6 +19,7 @@ use flate2::Compression;
 use pipe_engine::{Error, Result};
 use rayon::prelude::*;
 
+use crate::dataset::Dataset;
 use crate::rng::Rng;
 use crate::stl10::{transpose_image, CHANNELS, DIR};
 
@@ -100,20 +101,29 @@ fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
     out
 }
 
-/// A split in the file layout: column-major images and 1-based labels.
-fn split(spec: &Spec, which: u64, per_class: usize) -> (Vec<u8>, Vec<u8>) {
+/// Split `which` (0 train, 1 test) as decoded images: CHW, labels 0..=9.
+pub fn split(spec: &Spec, which: u64, per_class: usize) -> Dataset {
     let pats = patterns(spec.task);
-    let mut labels: Vec<u8> = (0..NUM_CLASSES * per_class).map(|i| (i % NUM_CLASSES) as u8).collect();
+    let mut labels: Vec<i64> = (0..NUM_CLASSES * per_class).map(|i| (i % NUM_CLASSES) as i64).collect();
     Rng::keyed(spec.seed, which, 0, 1).shuffle(&mut labels);
     let side = spec.image_size;
     let per = CHANNELS * side * side;
-    let mut x = vec![0u8; labels.len() * per];
-    x.par_chunks_mut(per).zip(labels.par_iter()).enumerate().for_each(|(i, (img, &l))| {
+    let mut images = vec![0u8; labels.len() * per];
+    images.par_chunks_mut(per).zip(labels.par_iter()).enumerate().for_each(|(i, (img, &l))| {
         let mut rng = Rng::keyed(spec.seed, which, i as u64, 2);
-        let chw = render(&pats[l as usize], side, spec.noise, &mut rng);
-        transpose_image(&chw, img, side);
+        img.copy_from_slice(&render(&pats[l as usize], side, spec.noise, &mut rng));
     });
-    (x, labels.iter().map(|l| l + 1).collect())
+    Dataset { n: labels.len(), images, labels, channels: CHANNELS, height: side, width: side }
+}
+
+/// A split in the file layout: column-major images and 1-based labels.
+fn file_layout(data: &Dataset) -> (Vec<u8>, Vec<u8>) {
+    let per = data.image_len();
+    let mut x = vec![0u8; data.images.len()];
+    x.par_chunks_mut(per)
+        .zip(data.images.par_chunks(per))
+        .for_each(|(dst, src)| transpose_image(src, dst, data.height));
+    (x, data.labels.iter().map(|&l| l as u8 + 1).collect())
 }
 
 /// Writes `stl10_binary.tar.gz` in STL-10's layout to `dest`.
@@ -135,7 +145,7 @@ pub fn write_archive(spec: &Spec, dest: &Path) -> Result<()> {
     let names: Vec<String> = (0..NUM_CLASSES).map(|c| format!("pattern{c}")).collect();
     add("class_names.txt", (names.join("\n") + "\n").as_bytes())?;
     for (which, name, per_class) in [(0, "train", spec.train_per_class), (1, "test", spec.test_per_class)] {
-        let (x, y) = split(spec, which, per_class);
+        let (x, y) = file_layout(&split(spec, which, per_class));
         add(&format!("{name}_X.bin"), &x)?;
         add(&format!("{name}_y.bin"), &y)?;
     }

@@ -27,7 +27,11 @@ pub fn render(pipeline: &Pipeline, format: DagFormat) -> String {
 fn text(p: &Pipeline) -> String {
     let mut out = String::new();
     for stage in &p.stages {
-        let gpus = if stage.gpus > 0 { format!(", {} gpu", stage.gpus) } else { String::new() };
+        let gpus = if stage.gpus > 0 {
+            format!(", {} gpu", stage.gpus)
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "{} ({}{gpus})", stage.name, stage.kind.name());
         for (slot, ups) in &stage.inputs {
             let names: Vec<&str> = ups.iter().map(|id| p.stage(*id).name.as_str()).collect();
@@ -40,7 +44,9 @@ fn text(p: &Pipeline) -> String {
 fn dot(p: &Pipeline) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let quote = |s: &str| format!("\"{}\"", escape(s));
-    let mut out = String::from("digraph pipeline {\n    rankdir=LR;\n    node [shape=box, fontname=\"Helvetica\"];\n");
+    let mut out = String::from(
+        "digraph pipeline {\n    rankdir=LR;\n    node [shape=box, fontname=\"Helvetica\"];\n",
+    );
     for stage in &p.stages {
         let label = format!("\"{}\\n{}\"", escape(&stage.name), stage.kind.name());
         let _ = writeln!(out, "    {} [label={label}];", quote(&stage.name));
@@ -68,7 +74,13 @@ fn mermaid(p: &Pipeline) -> String {
     let label = |s: &str| s.replace('"', "#quot;");
     let mut out = String::from("flowchart LR\n");
     for stage in &p.stages {
-        let _ = writeln!(out, "    s{}[\"{}<br/><i>{}</i>\"]", stage.id.0, label(&stage.name), stage.kind.name());
+        let _ = writeln!(
+            out,
+            "    s{}[\"{}<br/><i>{}</i>\"]",
+            stage.id.0,
+            label(&stage.name),
+            stage.kind.name()
+        );
     }
     for stage in &p.stages {
         for (slot, ups) in &stage.inputs {

@@ -50,6 +50,10 @@ impl fmt::Display for Reason {
                 }
             }
             Reason::ParamChanged { name, old, new } => match (old, new) {
+                (Some(Value::Str(o)), Some(Value::Str(n))) => {
+                    let (o, n) = around_difference(o, n);
+                    write!(f, "param `{name}` changed: {o} -> {n}")
+                }
                 (Some(o), Some(n)) => write!(f, "param `{name}` changed: {} -> {}", show(o), show(n)),
                 (None, Some(n)) => write!(f, "param `{name}` added: {}", show(n)),
                 (Some(o), None) => write!(f, "param `{name}` removed (was {})", show(o)),
@@ -81,6 +85,32 @@ fn show(v: &Value) -> String {
     } else {
         s
     }
+}
+
+/// Two long strings cut to a window around where they first differ, so
+/// that an edit deep inside a shell command stays visible.
+fn around_difference(old: &str, new: &str) -> (String, String) {
+    const WIDTH: usize = 80;
+    let o: Vec<char> = old.chars().collect();
+    let n: Vec<char> = new.chars().collect();
+    if o.len() <= WIDTH && n.len() <= WIDTH {
+        return (old.to_string(), new.to_string());
+    }
+    let first = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
+    let start = first.saturating_sub(15);
+    let cut = |s: &[char]| {
+        let end = (start + WIDTH).min(s.len());
+        let mut t = String::new();
+        if start > 0 {
+            t.push_str("...");
+        }
+        t.extend(&s[start..end]);
+        if end < s.len() {
+            t.push_str("...");
+        }
+        t
+    };
+    (cut(&o), cut(&n))
 }
 
 fn list(items: &[String]) -> String {
@@ -179,5 +209,11 @@ mod tests {
         v2.impl_version = 2;
         check(key(0.1, b"a"), v2, &["kind `train` implementation changed (v1 -> v2)"]);
         check(key(0.1, b"a"), key(0.1, b"a"), &[]);
+        let long = |x: &str| {
+            let mut k = key(0.1, b"a");
+            k.params.insert("run".into(), Value::Str(format!("python scripts/train.py --data data/stl10 --output results/m.safetensors --epochs {x} --batch 64 --seed 1 --log-every 10 --workers 4")));
+            k
+        };
+        check(long("5"), long("7"), &["param `run` changed: ...nsors --epochs 5 --batch 64 --seed 1 --log-every 10 --workers 4 -> ...nsors --epochs 7 --batch 64 --seed 1 --log-every 10 --workers 4"]);
     }
 }

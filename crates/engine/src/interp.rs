@@ -90,7 +90,9 @@ pub fn parse(s: &str) -> Result<Vec<Piece>, SyntaxError> {
 }
 
 fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Interpolates `s`. A string that is exactly one reference takes the
@@ -149,13 +151,22 @@ mod tests {
 
     #[test]
     fn embedded_references_make_strings() {
-        assert_eq!(run("e${params.epochs}-${matrix.model}"), Some(Value::Str("e50-resnet50".into())));
-        assert_eq!(run("weights[${matrix.model}]"), Some(Value::Str("weights[resnet50]".into())));
+        assert_eq!(
+            run("e${params.epochs}-${matrix.model}"),
+            Some(Value::Str("e50-resnet50".into()))
+        );
+        assert_eq!(
+            run("weights[${matrix.model}]"),
+            Some(Value::Str("weights[resnet50]".into()))
+        );
     }
 
     #[test]
     fn double_dollar_escapes() {
-        assert_eq!(run("echo $${HOME} $HOME"), Some(Value::Str("echo ${HOME} $HOME".into())));
+        assert_eq!(
+            run("echo $${HOME} $HOME"),
+            Some(Value::Str("echo ${HOME} $HOME".into()))
+        );
         assert_eq!(run("$$"), Some(Value::Str("$$".into())));
     }
 

@@ -58,7 +58,12 @@ impl Matrix {
 }
 
 /// Resolves and checks a `matrix:` (only `${params...}` may appear in it).
-pub fn read(spec: &MatrixSpec, params: &BTreeMap<String, Value>, stage: &str, sink: &mut Sink) -> Option<Matrix> {
+pub fn read(
+    spec: &MatrixSpec,
+    params: &BTreeMap<String, Value>,
+    stage: &str,
+    sink: &mut Sink,
+) -> Option<Matrix> {
     let scope = Scope {
         params,
         matrix: None,
@@ -70,7 +75,9 @@ pub fn read(spec: &MatrixSpec, params: &BTreeMap<String, Value>, stage: &str, si
     let mut matrix = Matrix::default();
     for (key, node) in &spec.vars {
         check_var_name(key, sink);
-        let Some(value) = resolve(node, &scope, sink) else { continue };
+        let Some(value) = resolve(node, &scope, sink) else {
+            continue;
+        };
         match value {
             Value::List(items) => {
                 if items.is_empty() {
@@ -81,10 +88,17 @@ pub fn read(spec: &MatrixSpec, params: &BTreeMap<String, Value>, stage: &str, si
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
                     if matches!(item, Value::List(_) | Value::Map(_)) {
-                        let pos = node.as_seq().and_then(|s| s.get(i)).map_or(node.pos, |n| n.pos);
+                        let pos = node
+                            .as_seq()
+                            .and_then(|s| s.get(i))
+                            .map_or(node.pos, |n| n.pos);
                         sink.error(
                             pos,
-                            format!("matrix axis `{}` must be a list of scalars, found {}", key.value, item.type_name()),
+                            format!(
+                                "matrix axis `{}` must be a list of scalars, found {}",
+                                key.value,
+                                item.type_name()
+                            ),
                         )
                         .set_hint("each axis value becomes part of a stage name");
                         ok = false;
@@ -95,8 +109,14 @@ pub fn read(spec: &MatrixSpec, params: &BTreeMap<String, Value>, stage: &str, si
                 }
             }
             Value::Map(_) => {
-                sink.error(node.pos, format!("matrix variable `{}` must be a list or a scalar, found a mapping", key.value))
-                    .set_hint("a list is an axis; a scalar is a default for every entry");
+                sink.error(
+                    node.pos,
+                    format!(
+                        "matrix variable `{}` must be a list or a scalar, found a mapping",
+                        key.value
+                    ),
+                )
+                .set_hint("a list is an axis; a scalar is a default for every entry");
             }
             scalar => matrix.vars.push((key.value.clone(), Var::Default(scalar))),
         }
@@ -135,16 +155,31 @@ pub fn read(spec: &MatrixSpec, params: &BTreeMap<String, Value>, stage: &str, si
 }
 
 fn check_var_name(key: &Spanned<String>, sink: &mut Sink) {
-    if key.value.is_empty() || !key.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        sink.error(key.pos, format!("invalid matrix variable name `{}`", key.value))
-            .set_hint("variable names use only letters, digits, `_` and `-`");
+    if key.value.is_empty()
+        || !key
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        sink.error(
+            key.pos,
+            format!("invalid matrix variable name `{}`", key.value),
+        )
+        .set_hint("variable names use only letters, digits, `_` and `-`");
     }
 }
 
 fn scalar(key: &Spanned<String>, node: &Node, scope: &Scope, sink: &mut Sink) -> Option<Value> {
     let v = resolve(node, scope, sink)?;
     if matches!(v, Value::List(_) | Value::Map(_)) {
-        sink.error(node.pos, format!("matrix variable `{}` must be a scalar here, found {}", key.value, v.type_name()));
+        sink.error(
+            node.pos,
+            format!(
+                "matrix variable `{}` must be a scalar here, found {}",
+                key.value,
+                v.type_name()
+            ),
+        );
         return None;
     }
     Some(v)
@@ -194,8 +229,10 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
         })
         .collect();
     for (pos, include) in &matrix.include {
-        let mut vars: BTreeMap<String, Value> =
-            defaults.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())).collect();
+        let mut vars: BTreeMap<String, Value> = defaults
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).clone()))
+            .collect();
         for (k, v) in include {
             vars.insert(k.clone(), v.clone());
         }
@@ -208,7 +245,12 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
     entries
 }
 
-fn name(template: &str, names: &[String], defaults: &BTreeMap<&str, &Value>, vars: &BTreeMap<String, Value>) -> String {
+fn name(
+    template: &str,
+    names: &[String],
+    defaults: &BTreeMap<&str, &Value>,
+    vars: &BTreeMap<String, Value>,
+) -> String {
     let shown: Vec<String> = names
         .iter()
         .filter_map(|k| {
@@ -234,21 +276,35 @@ mod tests {
     fn paper() -> Matrix {
         Matrix {
             vars: vec![
-                ("model".into(), axis(&["resnet50", "densenet201", "vit_b_16"])),
+                (
+                    "model".into(),
+                    axis(&["resnet50", "densenet201", "vit_b_16"]),
+                ),
                 ("mode".into(), axis(&["transfer", "finetune", "scratch"])),
                 ("optimizer".into(), Var::Default(s("sgd"))),
             ],
             include: vec![(
                 Pos::default(),
-                vec![("model".into(), s("vit_b_16")), ("mode".into(), s("transfer")), ("optimizer".into(), s("adam"))],
+                vec![
+                    ("model".into(), s("vit_b_16")),
+                    ("mode".into(), s("transfer")),
+                    ("optimizer".into(), s("adam")),
+                ],
             )],
-            exclude: vec![[("model".to_string(), s("resnet50")), ("mode".to_string(), s("scratch"))].into()],
+            exclude: vec![[
+                ("model".to_string(), s("resnet50")),
+                ("mode".to_string(), s("scratch")),
+            ]
+            .into()],
         }
     }
 
     #[test]
     fn product_exclude_include_and_names() {
-        let names: Vec<String> = expand("train", &paper()).into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = expand("train", &paper())
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(
             names,
             [
@@ -289,7 +345,10 @@ mod tests {
     #[test]
     fn numbers_in_names_are_written_as_values() {
         let m = Matrix {
-            vars: vec![("lr".into(), Var::Axis(vec![Value::Float(0.001), Value::Int(1)]))],
+            vars: vec![(
+                "lr".into(),
+                Var::Axis(vec![Value::Float(0.001), Value::Int(1)]),
+            )],
             ..Matrix::default()
         };
         let names: Vec<String> = expand("t", &m).into_iter().map(|e| e.name).collect();

@@ -43,15 +43,41 @@ pub fn error(error: &Error, color: bool) -> String {
             for e in errors {
                 out.push_str(&self::error(e, color));
             }
-            line(&mut out, &style, RED, "error", &error.to_string(), error.hint());
+            line(
+                &mut out,
+                &style,
+                RED,
+                "error",
+                &error.to_string(),
+                error.hint(),
+            );
         }
-        _ => line(&mut out, &style, RED, "error", &error.to_string(), error.hint()),
+        _ => line(
+            &mut out,
+            &style,
+            RED,
+            "error",
+            &error.to_string(),
+            error.hint(),
+        ),
     }
     out
 }
 
-fn line(out: &mut String, style: &Style, code: &str, label: &str, message: &str, hint: Option<&str>) {
-    let _ = writeln!(out, "{}: {}", style.paint(code, label), style.paint(BOLD, message));
+fn line(
+    out: &mut String,
+    style: &Style,
+    code: &str,
+    label: &str,
+    message: &str,
+    hint: Option<&str>,
+) {
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        style.paint(code, label),
+        style.paint(BOLD, message)
+    );
     if let Some(hint) = hint {
         let _ = writeln!(out, "  {}: {hint}", style.paint(CYAN, "hint"));
     }
@@ -71,7 +97,12 @@ pub fn text(diagnostics: &[Diagnostic], color: bool) -> String {
             Severity::Error => (RED, "error"),
             Severity::Warning => (YELLOW, "warning"),
         };
-        let _ = writeln!(out, "{}: {}", style.paint(code, label), style.paint(BOLD, &d.message));
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            style.paint(code, label),
+            style.paint(BOLD, &d.message)
+        );
         let Some(span) = &d.span else {
             if let Some(hint) = &d.hint {
                 let _ = writeln!(out, "  = {}: {hint}", style.paint(CYAN, "hint"));
@@ -164,7 +195,9 @@ pub fn github(diagnostics: &[Diagnostic]) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -182,7 +215,12 @@ mod tests {
         let file = dir.path().join("p.yaml");
         std::fs::write(&file, "version: 1\nstages:\n  a:\n    kind: trian\n").unwrap();
         let d = Diagnostic::error("unknown stage kind `trian`")
-            .at(Span { file: file.clone(), line: 4, column: 11, len: 5 })
+            .at(Span {
+                file: file.clone(),
+                line: 4,
+                column: 11,
+                len: 5,
+            })
             .hint("did you mean `train`?");
         let got = text(&[d], false);
         let expected = format!(
@@ -194,13 +232,24 @@ mod tests {
 
     #[test]
     fn github_escapes() {
-        let d = Diagnostic::error("a, b: 100%").at(Span { file: "x,y.yaml".into(), line: 2, column: 3, len: 1 });
-        assert_eq!(github(&[d]), "::error file=x%2Cy.yaml,line=2,col=3::a, b: 100%25\n");
+        let d = Diagnostic::error("a, b: 100%").at(Span {
+            file: "x,y.yaml".into(),
+            line: 2,
+            column: 3,
+            len: 1,
+        });
+        assert_eq!(
+            github(&[d]),
+            "::error file=x%2Cy.yaml,line=2,col=3::a, b: 100%25\n"
+        );
     }
 
     #[test]
     fn other_errors_are_one_line_and_a_hint() {
         let e = Error::environment("no CUDA").with_hint("run `pipe doctor`");
-        assert_eq!(error(&e, false), "error: no CUDA\n  hint: run `pipe doctor`\n");
+        assert_eq!(
+            error(&e, false),
+            "error: no CUDA\n  hint: run `pipe doctor`\n"
+        );
     }
 }

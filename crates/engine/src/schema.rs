@@ -32,8 +32,14 @@ pub fn json_schema(registry: &Registry) -> Json {
         }),
     );
     for kind in registry.iter() {
-        defs.insert(format!("params-{}", kind.name()), params_schema(kind.as_ref()));
-        defs.insert(format!("inputs-{}", kind.name()), inputs_schema(kind.as_ref()));
+        defs.insert(
+            format!("params-{}", kind.name()),
+            params_schema(kind.as_ref()),
+        );
+        defs.insert(
+            format!("inputs-{}", kind.name()),
+            inputs_schema(kind.as_ref()),
+        );
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -78,18 +84,28 @@ fn stage_schema(registry: &Registry, kinds: &[&str]) -> Json {
                 }
             })
         })
-        .chain(registry.iter().filter(|k| k.params().iter().any(|p| p.default.is_none())).map(|k| {
-            json!({
-                "if": {"properties": {"kind": {"const": k.name()}}, "required": ["kind"]},
-                "then": {"required": ["params"]}
-            })
-        }))
-        .chain(registry.iter().filter(|k| k.inputs().iter().any(|i| i.required) && !k.any_inputs()).map(|k| {
-            json!({
-                "if": {"properties": {"kind": {"const": k.name()}}, "required": ["kind"]},
-                "then": {"required": ["inputs"]}
-            })
-        }))
+        .chain(
+            registry
+                .iter()
+                .filter(|k| k.params().iter().any(|p| p.default.is_none()))
+                .map(|k| {
+                    json!({
+                        "if": {"properties": {"kind": {"const": k.name()}}, "required": ["kind"]},
+                        "then": {"required": ["params"]}
+                    })
+                }),
+        )
+        .chain(
+            registry
+                .iter()
+                .filter(|k| k.inputs().iter().any(|i| i.required) && !k.any_inputs())
+                .map(|k| {
+                    json!({
+                        "if": {"properties": {"kind": {"const": k.name()}}, "required": ["kind"]},
+                        "then": {"required": ["inputs"]}
+                    })
+                }),
+        )
         .collect();
     json!({
         "type": "object",
@@ -140,7 +156,12 @@ fn params_schema(kind: &dyn Kind) -> Json {
     for spec in kind.params() {
         properties.insert(spec.name.to_string(), param_schema(spec));
     }
-    let required: Vec<&str> = kind.params().iter().filter(|p| p.default.is_none()).map(|p| p.name).collect();
+    let required: Vec<&str> = kind
+        .params()
+        .iter()
+        .filter(|p| p.default.is_none())
+        .map(|p| p.name)
+        .collect();
     json!({
         "type": ["object", "null"],
         "description": format!("Parameters of `{}`: {}", kind.name(), kind.summary()),
@@ -176,7 +197,9 @@ fn type_schema(ty: &ParamType) -> Json {
             "type": "array",
             "items": {"anyOf": [type_schema(item), {"$ref": "#/$defs/interpolation"}]}
         }),
-        ParamType::Path => json!({"type": "string", "description": "A path relative to the pipeline file."}),
+        ParamType::Path => {
+            json!({"type": "string", "description": "A path relative to the pipeline file."})
+        }
         ParamType::Map => json!({"type": "object"}),
         ParamType::Any => json!({}),
     }
@@ -186,19 +209,40 @@ fn inputs_schema(kind: &dyn Kind) -> Json {
     let reference = json!({"$ref": "#/$defs/reference"});
     let many = json!({"anyOf": [reference, {"type": "array", "items": reference}]});
     let mut properties = Map::new();
-    for input in kind.inputs() {
-        let mut s = if input.many { many.clone() } else { json!({"anyOf": [reference, {"type": "array", "items": reference, "maxItems": 1}]}) };
+    // Only real slot names: a kind may document a placeholder like `<any>`.
+    let named = kind.inputs().iter().filter(|i| is_name(i.name));
+    for input in named {
+        let mut s = if input.many {
+            many.clone()
+        } else {
+            json!({"anyOf": [reference, {"type": "array", "items": reference, "maxItems": 1}]})
+        };
         if let Some(obj) = s.as_object_mut() {
             obj.insert("description".into(), Json::String(input.doc.to_string()));
         }
         properties.insert(input.name.to_string(), s);
     }
-    let required: Vec<&str> = kind.inputs().iter().filter(|i| i.required).map(|i| i.name).collect();
-    let additional = if kind.any_inputs() { many } else { Json::Bool(false) };
+    let required: Vec<&str> = kind
+        .inputs()
+        .iter()
+        .filter(|i| i.required && is_name(i.name))
+        .map(|i| i.name)
+        .collect();
+    let additional = if kind.any_inputs() {
+        many
+    } else {
+        Json::Bool(false)
+    };
     json!({
         "type": ["object", "null"],
         "properties": properties,
         "required": required,
         "additionalProperties": additional
     })
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }

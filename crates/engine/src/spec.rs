@@ -59,8 +59,15 @@ const STAGE_KEYS: &[&str] = &["kind", "doc", "gpus", "matrix", "params", "inputs
 pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
     let mut spec = FileSpec::default();
     let Some(root) = root else {
-        sink.error(Pos { line: 1, column: 1, len: 0 }, "the pipeline file is empty")
-            .set_hint("start with `version: 1` and a `stages:` mapping");
+        sink.error(
+            Pos {
+                line: 1,
+                column: 1,
+                len: 0,
+            },
+            "the pipeline file is empty",
+        )
+        .set_hint("start with `version: 1` and a `stages:` mapping");
         return spec;
     };
     let Some(entries) = mapping(root, "the pipeline file", sink) else {
@@ -69,7 +76,9 @@ pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
     let mut version = None;
     let mut stages_seen = false;
     for (key, value) in entries {
-        let Some(k) = key_name(key, sink) else { continue };
+        let Some(k) = key_name(key, sink) else {
+            continue;
+        };
         match k.value.as_str() {
             "version" => version = Some(value),
             "params" => {
@@ -90,7 +99,12 @@ pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
                 }
             }
             other => {
-                sink.unknown(k.pos, format!("unknown top-level key `{other}`"), other, TOP_KEYS.iter().copied());
+                sink.unknown(
+                    k.pos,
+                    format!("unknown top-level key `{other}`"),
+                    other,
+                    TOP_KEYS.iter().copied(),
+                );
             }
         }
     }
@@ -107,26 +121,33 @@ fn check_version(root: &Node, version: Option<&Node>, sink: &mut Sink) {
     match version {
         None => {
             let pos = Pos { len: 0, ..root.pos };
-            sink.error(pos, "missing `version`").set_hint("add `version: 1` at the top of the file");
+            sink.error(pos, "missing `version`")
+                .set_hint("add `version: 1` at the top of the file");
         }
-        Some(v) if v.as_scalar() == Some("1") && matches!(v.data, Data::Scalar { quoted: false, .. }) => {}
+        Some(v)
+            if v.as_scalar() == Some("1")
+                && matches!(v.data, Data::Scalar { quoted: false, .. }) => {}
         Some(v) => {
-            let shown = v.as_scalar().map_or_else(|| v.describe().to_string(), |s| format!("`{s}`"));
-            sink.error(v.pos, format!("unsupported version {shown}")).set_hint(HINT);
+            let shown = v
+                .as_scalar()
+                .map_or_else(|| v.describe().to_string(), |s| format!("`{s}`"));
+            sink.error(v.pos, format!("unsupported version {shown}"))
+                .set_hint(HINT);
         }
     }
 }
 
 fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<StageSpec> {
     if name.value.is_empty()
-        || !name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || !name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         sink.error(name.pos, format!("invalid stage name `{}`", name.value))
             .set_hint("stage names use only letters, digits, `_` and `-`");
     }
-    let Some(entries) = mapping(body, &format!("stage `{}`", name.value), sink) else {
-        return None;
-    };
+    let entries = mapping(body, &format!("stage `{}`", name.value), sink)?;
     let mut stage = StageSpec {
         name,
         kind: None,
@@ -139,7 +160,9 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
         inputs_pos: None,
     };
     for (key, value) in entries {
-        let Some(k) = key_name(key, sink) else { continue };
+        let Some(k) = key_name(key, sink) else {
+            continue;
+        };
         match k.value.as_str() {
             "kind" => match value.as_scalar() {
                 Some(s) if !s.is_empty() => {
@@ -149,8 +172,14 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                     })
                 }
                 _ => {
-                    sink.error(value.pos, format!("`kind` must be a stage kind name, found {}", value.describe()))
-                        .set_hint("run `pipe kinds` to list the stage kinds");
+                    sink.error(
+                        value.pos,
+                        format!(
+                            "`kind` must be a stage kind name, found {}",
+                            value.describe()
+                        ),
+                    )
+                    .set_hint("run `pipe kinds` to list the stage kinds");
                     stage.kind = Some(Spanned {
                         value: String::new(),
                         pos: value.pos,
@@ -159,7 +188,10 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
             },
             "doc" => {
                 if value.as_scalar().is_none() {
-                    sink.error(value.pos, format!("`doc` must be a string, found {}", value.describe()));
+                    sink.error(
+                        value.pos,
+                        format!("`doc` must be a string, found {}", value.describe()),
+                    );
                 }
             }
             "gpus" => stage.gpus = Some(value.clone()),
@@ -179,9 +211,14 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                             Data::Map(_) => {
                                 sink.error(
                                     refs.pos,
-                                    format!("input `{}` must name stages, found a mapping", slot.value),
+                                    format!(
+                                        "input `{}` must name stages, found a mapping",
+                                        slot.value
+                                    ),
                                 )
-                                .set_hint("write a stage name, a list of them, or a glob like `train[*]`");
+                                .set_hint(
+                                    "write a stage name, a list of them, or a glob like `train[*]`",
+                                );
                                 continue;
                             }
                             Data::Scalar { .. } => (vec![refs.clone()], false),
@@ -190,7 +227,11 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                             if item.as_scalar().is_none() {
                                 sink.error(
                                     item.pos,
-                                    format!("input `{}` must name stages, found {}", slot.value, item.describe()),
+                                    format!(
+                                        "input `{}` must name stages, found {}",
+                                        slot.value,
+                                        item.describe()
+                                    ),
                                 );
                             }
                         }
@@ -200,17 +241,25 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                 }
             }
             other => {
-                sink.error(k.pos, format!("unknown key `{other}` in stage `{}`", stage.name.value))
-                    .set_hint(match crate::diagnostic::suggest(other, STAGE_KEYS.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("a stage has the keys {}", list(STAGE_KEYS)),
-                });
+                sink.error(
+                    k.pos,
+                    format!("unknown key `{other}` in stage `{}`", stage.name.value),
+                )
+                .set_hint(
+                    match crate::diagnostic::suggest(other, STAGE_KEYS.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("a stage has the keys {}", list(STAGE_KEYS)),
+                    },
+                );
             }
         }
     }
     if stage.kind.is_none() {
-        sink.error(stage.name.pos, format!("stage `{}` has no `kind`", stage.name.value))
-            .set_hint("add `kind: ...`; run `pipe kinds` to list the stage kinds");
+        sink.error(
+            stage.name.pos,
+            format!("stage `{}` has no `kind`", stage.name.value),
+        )
+        .set_hint("add `kind: ...`; run `pipe kinds` to list the stage kinds");
     }
     Some(stage)
 }
@@ -222,13 +271,19 @@ fn read_matrix(node: &Node, sink: &mut Sink) -> Option<MatrixSpec> {
         ..MatrixSpec::default()
     };
     for (key, value) in entries {
-        let Some(k) = key_name(key, sink) else { continue };
+        let Some(k) = key_name(key, sink) else {
+            continue;
+        };
         match k.value.as_str() {
             "include" | "exclude" => {
                 let Some(items) = value.as_seq() else {
                     sink.error(
                         value.pos,
-                        format!("`{}` must be a list of mappings, found {}", k.value, value.describe()),
+                        format!(
+                            "`{}` must be a list of mappings, found {}",
+                            k.value,
+                            value.describe()
+                        ),
                     );
                     continue;
                 };
@@ -251,7 +306,10 @@ fn read_matrix(node: &Node, sink: &mut Sink) -> Option<MatrixSpec> {
 }
 
 fn list(keys: &[&str]) -> String {
-    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A mapping's entries, or an error naming what was found instead.
@@ -259,7 +317,10 @@ fn mapping<'a>(node: &'a Node, what: &str, sink: &mut Sink) -> Option<&'a [(Node
     match &node.data {
         Data::Map(m) => Some(m),
         _ => {
-            sink.error(node.pos, format!("{what} must be a mapping, found {}", node.describe()));
+            sink.error(
+                node.pos,
+                format!("{what} must be a mapping, found {}", node.describe()),
+            );
             None
         }
     }
@@ -269,7 +330,10 @@ fn mapping<'a>(node: &'a Node, what: &str, sink: &mut Sink) -> Option<&'a [(Node
 /// empty mapping.
 fn mapping_or_null<'a>(node: &'a Node, what: &str, sink: &mut Sink) -> Option<&'a [(Node, Node)]> {
     match &node.data {
-        Data::Scalar { text, quoted: false } if text.is_empty() || text == "~" || text == "null" => Some(&[]),
+        Data::Scalar {
+            text,
+            quoted: false,
+        } if text.is_empty() || text == "~" || text == "null" => Some(&[]),
         _ => mapping(node, what, sink),
     }
 }
@@ -281,7 +345,10 @@ fn key_name(key: &Node, sink: &mut Sink) -> Option<Spanned<String>> {
             pos: key.pos,
         }),
         None => {
-            sink.error(key.pos, format!("a key must be a plain name, found {}", key.describe()));
+            sink.error(
+                key.pos,
+                format!("a key must be a plain name, found {}", key.describe()),
+            );
             None
         }
     }

@@ -48,10 +48,22 @@ struct Draft {
     /// Where the stage is defined, and where this entry was written.
     pos: Pos,
     origin: Pos,
-    /// Slot, whether written as a list, references with positions.
-    refs: Vec<(String, Pos, bool, Vec<(String, Pos)>)>,
+    refs: Vec<SlotRefs>,
     inputs_pos: Pos,
 }
+
+/// One input slot as written: its name and place, whether its value was a
+/// list, and each reference (interpolated) with its place.
+struct SlotRefs {
+    slot: String,
+    pos: Pos,
+    as_list: bool,
+    refs: Vec<(String, Pos)>,
+}
+
+/// A stage's inputs: slot -> upstream indices; and its edges with the place
+/// of each reference.
+type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
@@ -62,13 +74,19 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
     }
     let names: Vec<String> = drafts.iter().map(|d| d.name.clone()).collect();
     check_duplicates(&drafts, sink);
-    let lookup = inputs::Names::new(&names, drafts.iter().enumerate().map(|(i, d)| (d.template.as_str(), i)));
+    let lookup = inputs::Names::new(
+        &names,
+        drafts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.template.as_str(), i)),
+    );
     let mut edges: graph::Edges<Pos> = Vec::with_capacity(drafts.len());
     let mut resolved_inputs = Vec::with_capacity(drafts.len());
     for draft in &drafts {
-        let (stage_inputs, stage_edges) = resolve_inputs(draft, &lookup, sink);
-        edges.push(stage_edges);
-        resolved_inputs.push(stage_inputs);
+        let resolved = resolve_inputs(draft, &lookup, sink);
+        edges.push(resolved.1.clone());
+        resolved_inputs.push(resolved);
     }
     for (path, pos) in graph::cycles(&edges) {
         let shown: Vec<&str> = path.iter().map(|i| names[*i].as_str()).collect();
@@ -77,8 +95,9 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         } else {
             format!("stages form a cycle: {}", shown.join(" -> "))
         };
-        sink.error(pos, message)
-            .set_hint("each arrow points from a stage to one of its inputs; remove one of these references");
+        sink.error(pos, message).set_hint(
+            "each arrow points from a stage to one of its inputs; remove one of these references",
+        );
     }
     if sink.has_errors() {
         return None;
@@ -88,11 +107,11 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
     for (new, old) in order.iter().enumerate() {
         new_id[*old] = new;
     }
-    let mut slots: Vec<Option<(Draft, BTreeMap<String, Vec<usize>>)>> =
+    let mut slots: Vec<Option<(Draft, Resolved)>> =
         drafts.into_iter().zip(resolved_inputs).map(Some).collect();
     let mut stages = Vec::with_capacity(order.len());
     for (new, old) in order.iter().enumerate() {
-        let (draft, ins) = slots[*old].take()?;
+        let (draft, (ins, _)) = slots[*old].take()?;
         stages.push(Stage {
             id: StageId(new),
             name: draft.name,
@@ -141,7 +160,11 @@ fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMa
                 None if params.is_empty() => d.set_hint("the file declares no top-level `params:`"),
                 None => d.set_hint(format!(
                     "the file's top-level params are {}",
-                    params.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    params
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             }
             continue;
@@ -153,7 +176,9 @@ fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMa
         };
         let new = match (old, new) {
             (Value::Float(_), Value::Int(i)) => Value::Float(i as f64),
-            (Value::Str(_), Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null) => Value::Str(text.to_string()),
+            (Value::Str(_), Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null) => {
+                Value::Str(text.to_string())
+            }
             (Value::Null, new) => new,
             (old, new) if std::mem::discriminant(old) == std::mem::discriminant(&new) => new,
             (old, new) => {
@@ -161,8 +186,14 @@ fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMa
                     Value::Str(s) => format!("the string `{s}`"),
                     other => other.type_name().to_string(),
                 };
-                let d = sink.error_unplaced(format!("`--set {raw}`: expected {}, found {found}", old.type_name()));
-                d.set_hint(format!("`{key}` is {} (`{old}`) in the file", old.type_name()));
+                let d = sink.error_unplaced(format!(
+                    "`--set {raw}`: expected {}, found {found}",
+                    old.type_name()
+                ));
+                d.set_hint(format!(
+                    "`{key}` is {} (`{old}`) in the file",
+                    old.type_name()
+                ));
                 continue;
             }
         };
@@ -171,7 +202,13 @@ fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMa
     params
 }
 
-fn expand_stage(stage: &StageSpec, params: &BTreeMap<String, Value>, input: &Input, sink: &mut Sink, out: &mut Vec<Draft>) {
+fn expand_stage(
+    stage: &StageSpec,
+    params: &BTreeMap<String, Value>,
+    input: &Input,
+    sink: &mut Sink,
+    out: &mut Vec<Draft>,
+) {
     let template = &stage.name.value;
     let kind = stage.kind.as_ref().and_then(|k| {
         if k.value.is_empty() {
@@ -197,13 +234,18 @@ fn expand_stage(stage: &StageSpec, params: &BTreeMap<String, Value>, input: &Inp
             Vec::new(),
         ),
         Some(spec) => {
-            let Some(m) = matrix::read(spec, params, template, sink) else { return };
+            let Some(m) = matrix::read(spec, params, template, sink) else {
+                return;
+            };
             (matrix::expand(template, &m), m.var_names())
         }
     };
     if stage.matrix.is_some() && entries.is_empty() {
-        sink.error(stage.name.pos, format!("the matrix of stage `{template}` has no entries"))
-            .set_hint("`exclude` removed every combination");
+        sink.error(
+            stage.name.pos,
+            format!("the matrix of stage `{template}` has no entries"),
+        )
+        .set_hint("`exclude` removed every combination");
     }
     for entry in entries {
         let scope = Scope {
@@ -213,16 +255,26 @@ fn expand_stage(stage: &StageSpec, params: &BTreeMap<String, Value>, input: &Inp
             stage: &entry.name,
             in_matrix: false,
         };
-        let gpus = stage.gpus.as_ref().map_or(0, |node| match resolve(node, &scope, sink) {
-            Some(Value::Int(g)) if g >= 0 => u32::try_from(g).unwrap_or(u32::MAX),
-            Some(v) => {
-                let found = if let Value::Int(g) = v { format!("`{g}`") } else { v.type_name().to_string() };
-                sink.error(node.pos, format!("`gpus` must be an integer >= 0, found {found}"))
+        let gpus = stage
+            .gpus
+            .as_ref()
+            .map_or(0, |node| match resolve(node, &scope, sink) {
+                Some(Value::Int(g)) if g >= 0 => u32::try_from(g).unwrap_or(u32::MAX),
+                Some(v) => {
+                    let found = if let Value::Int(g) = v {
+                        format!("`{g}`")
+                    } else {
+                        v.type_name().to_string()
+                    };
+                    sink.error(
+                        node.pos,
+                        format!("`gpus` must be an integer >= 0, found {found}"),
+                    )
                     .set_hint("`gpus: 1` hands the stage one GPU; leave it out for CPU stages");
-                0
-            }
-            None => 0,
-        });
+                    0
+                }
+                None => 0,
+            });
         let mut written = Vec::new();
         let mut param_spans = BTreeMap::new();
         let mut ok = true;
@@ -241,7 +293,11 @@ fn expand_stage(stage: &StageSpec, params: &BTreeMap<String, Value>, input: &Inp
             let missing_pos = stage.params_pos.unwrap_or(stage.name.pos);
             let typed = params::check(k.params(), written, missing_pos, k.name(), input.dir, sink)?;
             for (param, message) in k.check(&typed) {
-                let pos = stage.params.iter().find(|(p, _)| p.value == param).map_or(missing_pos, |(_, n)| n.pos);
+                let pos = stage
+                    .params
+                    .iter()
+                    .find(|(p, _)| p.value == param)
+                    .map_or(missing_pos, |(_, n)| n.pos);
                 sink.error(pos, message);
             }
             ok.then_some(typed)
@@ -257,7 +313,12 @@ fn expand_stage(stage: &StageSpec, params: &BTreeMap<String, Value>, input: &Inp
                     named.push((v.to_string(), node.pos));
                 }
             }
-            refs.push((slot.value.clone(), slot.pos, *as_list, named));
+            refs.push(SlotRefs {
+                slot: slot.value.clone(),
+                pos: slot.pos,
+                as_list: *as_list,
+                refs: named,
+            });
         }
         out.push(Draft {
             name: entry.name,
@@ -284,9 +345,22 @@ fn check_duplicates(drafts: &[Draft], sink: &mut Sink) {
             continue;
         };
         let other = &drafts[j];
+        if other.origin == d.origin {
+            // Two product entries: one place to point at.
+            if reported.insert(j, ()).is_none() {
+                sink.error(d.origin, format!("duplicate stage name `{}`", d.name))
+                    .set_hint(
+                        "the matrix makes this name more than once; is a value listed twice?",
+                    );
+            }
+            continue;
+        }
         if reported.insert(j, ()).is_none() {
-            sink.error(other.origin, format!("duplicate stage name `{}`", other.name))
-                .set_hint(format!("another definition is on line {}", d.origin.line));
+            sink.error(
+                other.origin,
+                format!("duplicate stage name `{}`", other.name),
+            )
+            .set_hint(format!("another definition is on line {}", d.origin.line));
         }
         sink.error(d.origin, format!("duplicate stage name `{}`", d.name))
             .set_hint(format!("first defined on line {}", other.origin.line));
@@ -294,25 +368,39 @@ fn check_duplicates(drafts: &[Draft], sink: &mut Sink) {
 }
 
 /// Resolves a stage's references: slot -> upstream indices, and the edges.
-fn resolve_inputs(
-    draft: &Draft,
-    names: &inputs::Names,
-    sink: &mut Sink,
-) -> (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>) {
+fn resolve_inputs(draft: &Draft, names: &inputs::Names, sink: &mut Sink) -> Resolved {
     let mut slots = BTreeMap::new();
     let mut edges = Vec::new();
-    let declared = draft.kind.as_ref().map(|k| (k.inputs(), k.any_inputs(), k.name()));
-    for (slot, slot_pos, as_list, refs) in &draft.refs {
+    let declared = draft
+        .kind
+        .as_ref()
+        .map(|k| (k.inputs(), k.any_inputs(), k.name()));
+    for SlotRefs {
+        slot,
+        pos: slot_pos,
+        as_list,
+        refs,
+    } in &draft.refs
+    {
         let spec = declared.and_then(|(specs, _, _)| specs.iter().find(|s| s.name == slot));
         if let Some((specs, any, kind)) = declared {
             if spec.is_none() && !any {
-                let d = sink.error(*slot_pos, format!("unknown input `{slot}` for kind `{kind}`"));
+                let d = sink.error(
+                    *slot_pos,
+                    format!("unknown input `{slot}` for kind `{kind}`"),
+                );
                 match crate::diagnostic::suggest(slot, specs.iter().map(|s| s.name)) {
                     Some(s) => d.set_hint(format!("did you mean `{s}`?")),
-                    None if specs.is_empty() => d.set_hint(format!("kind `{kind}` takes no inputs")),
+                    None if specs.is_empty() => {
+                        d.set_hint(format!("kind `{kind}` takes no inputs"))
+                    }
                     None => d.set_hint(format!(
                         "kind `{kind}` takes {}",
-                        specs.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", ")
+                        specs
+                            .iter()
+                            .map(|s| format!("`{}`", s.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )),
                 }
                 continue;
@@ -320,16 +408,30 @@ fn resolve_inputs(
         }
         let single = spec.is_some_and(|s| !s.many);
         if single && *as_list && refs.len() != 1 {
-            sink.error(*slot_pos, format!("input `{slot}` takes exactly one stage, found a list of {}", refs.len()))
-                .set_hint(format!("`{slot}` is not a list input; name one stage"));
+            sink.error(
+                *slot_pos,
+                format!(
+                    "input `{slot}` takes exactly one stage, found a list of {}",
+                    refs.len()
+                ),
+            )
+            .set_hint(format!("`{slot}` is not a list input; name one stage"));
             continue;
         }
         let mut ups = Vec::new();
         for (reference, pos) in refs {
-            let Some(hits) = names.resolve(reference, *pos, sink) else { continue };
+            let Some(hits) = names.resolve(reference, *pos, sink) else {
+                continue;
+            };
             if single && hits.len() != 1 {
-                sink.error(*pos, format!("input `{slot}` takes exactly one stage, but `{reference}` names {}", hits.len()))
-                    .set_hint(format!("name one entry, e.g. `{}`", names.stages[hits[0]]));
+                sink.error(
+                    *pos,
+                    format!(
+                        "input `{slot}` takes exactly one stage, but `{reference}` names {}",
+                        hits.len()
+                    ),
+                )
+                .set_hint(format!("name one entry, e.g. `{}`", names.stages[hits[0]]));
                 continue;
             }
             for h in hits {
@@ -341,9 +443,15 @@ fn resolve_inputs(
     }
     if let Some((specs, _, kind)) = declared {
         for spec in specs.iter().filter(|s| s.required) {
-            if !draft.refs.iter().any(|(slot, ..)| slot == spec.name) {
-                sink.error(draft.inputs_pos, format!("missing required input `{}` for kind `{kind}`", spec.name))
-                    .set_hint(format!("add `{}: STAGE` under `inputs:` ({})", spec.name, spec.doc));
+            if !draft.refs.iter().any(|r| r.slot == spec.name) {
+                sink.error(
+                    draft.inputs_pos,
+                    format!("missing required input `{}` for kind `{kind}`", spec.name),
+                )
+                .set_hint(format!(
+                    "add `{}: STAGE` under `inputs:` ({})",
+                    spec.name, spec.doc
+                ));
             }
         }
     }

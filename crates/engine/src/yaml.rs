@@ -33,7 +33,10 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     /// A scalar as written; `quoted` scalars are always strings.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Keys in the order written (duplicates are reported while parsing).
     Map(Vec<(Node, Node)>),
@@ -97,7 +100,10 @@ impl Node {
 fn scalar_value(node: &Node) -> Value {
     match &node.data {
         Data::Scalar { text, quoted: true } => Value::Str(text.clone()),
-        Data::Scalar { text, quoted: false } => resolve_plain(text),
+        Data::Scalar {
+            text,
+            quoted: false,
+        } => resolve_plain(text),
         _ => Value::Null,
     }
 }
@@ -108,7 +114,9 @@ pub fn resolve_plain(text: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -144,7 +152,11 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
     if let Some((line, column)) = tab_indent(source) {
         return Err(SyntaxError {
             message: "tab character in indentation".into(),
-            pos: Pos { line, column, len: 1 },
+            pos: Pos {
+                line,
+                column,
+                len: 1,
+            },
             hint: Some("YAML indents with spaces only; replace the tab with spaces".into()),
         });
     }
@@ -162,7 +174,11 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
         pos: pos_of(e.marker(), 1),
         hint: None,
     })?;
-    if let Some(e) = builder.errors.iter().find(|e| e.message.starts_with("more than one")) {
+    if let Some(e) = builder
+        .errors
+        .iter()
+        .find(|e| e.message.starts_with("more than one"))
+    {
         return Err(e.clone());
     }
     Ok((builder.root, builder.errors))
@@ -172,7 +188,10 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
 /// unhelpful, and tabs are the most common mistake).
 fn tab_indent(source: &str) -> Option<(usize, usize)> {
     for (i, line) in source.lines().enumerate() {
-        let indent: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let indent: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         if let Some(col) = indent.find('\t') {
             let rest = line[indent.len()..].trim_start();
             if !rest.is_empty() && !rest.starts_with('#') {
@@ -198,7 +217,8 @@ fn pos_of(mark: &Marker, len: usize) -> Pos {
 
 enum Open {
     Seq(Pos, Vec<Node>, Option<usize>),
-    Map(Pos, Vec<(Node, Node)>, Option<Node>, Option<usize>),
+    /// Start, entries, pending key, anchor, written in flow style (`{...}`).
+    Map(Pos, Vec<(Node, Node)>, Option<Node>, Option<usize>, bool),
 }
 
 struct Builder {
@@ -216,7 +236,11 @@ impl Builder {
         let start = mark.index();
         match style {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-                let quote = if style == TScalarStyle::SingleQuoted { '\'' } else { '"' };
+                let quote = if style == TScalarStyle::SingleQuoted {
+                    '\''
+                } else {
+                    '"'
+                };
                 let mut i = start + 1;
                 while i < self.source.len() && self.source[i] != '\n' {
                     let c = self.source[i];
@@ -250,7 +274,7 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Open::Seq(_, items, _)) => items.push(node),
-            Some(Open::Map(_, entries, key, _)) => match key.take() {
+            Some(Open::Map(_, entries, key, _, _)) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
                     let duplicate = entries.iter().find(|(old, _)| {
@@ -258,7 +282,10 @@ impl Builder {
                     });
                     if let Some((old, _)) = duplicate {
                         self.errors.push(SyntaxError {
-                            message: format!("duplicate key `{}`", k.as_scalar().unwrap_or_default()),
+                            message: format!(
+                                "duplicate key `{}`",
+                                k.as_scalar().unwrap_or_default()
+                            ),
                             pos: k.pos,
                             hint: Some(format!(
                                 "`{}` is already set on line {}; remove one of them",
@@ -298,16 +325,42 @@ impl MarkedEventReceiver for Builder {
                 self.finish(node, anchor);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open::Seq(pos_of(&mark, 0), Vec::new(), Some(anchor)));
+                self.stack
+                    .push(Open::Seq(pos_of(&mark, 0), Vec::new(), Some(anchor)));
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Open::Map(pos_of(&mark, 0), Vec::new(), None, Some(anchor)));
+                let flow = self.source.get(mark.index()) == Some(&'{');
+                self.stack.push(Open::Map(
+                    pos_of(&mark, 0),
+                    Vec::new(),
+                    None,
+                    Some(anchor),
+                    flow,
+                ));
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq(pos, items, anchor)) => (Node { pos, data: Data::Seq(items) }, anchor),
-                    Some(Open::Map(pos, entries, _, anchor)) => {
-                        (Node { pos, data: Data::Map(entries) }, anchor)
+                    Some(Open::Seq(pos, items, anchor)) => (
+                        Node {
+                            pos,
+                            data: Data::Seq(items),
+                        },
+                        anchor,
+                    ),
+                    Some(Open::Map(pos, entries, _, anchor, flow)) => {
+                        // A block mapping's start mark lies after its first
+                        // key; its first key is where a reader looks.
+                        let pos = match entries.first() {
+                            Some((k, _)) if !flow => Pos { len: 0, ..k.pos },
+                            _ => pos,
+                        };
+                        (
+                            Node {
+                                pos,
+                                data: Data::Map(entries),
+                            },
+                            anchor,
+                        )
                     }
                     None => return,
                 };
@@ -315,10 +368,16 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 let node = match self.anchors.get(&id) {
-                    Some(n) => Node { pos: pos_of(&mark, 1), data: n.data.clone() },
+                    Some(n) => Node {
+                        pos: pos_of(&mark, 1),
+                        data: n.data.clone(),
+                    },
                     None => Node {
                         pos: pos_of(&mark, 1),
-                        data: Data::Scalar { text: String::new(), quoted: false },
+                        data: Data::Scalar {
+                            text: String::new(),
+                            quoted: false,
+                        },
                     },
                 };
                 self.finish(node, 0);
@@ -340,10 +399,24 @@ mod tests {
     fn positions_are_one_based_and_point_at_values() {
         let n = root("a: 1\nstages:\n  train:\n    kind: 'trian'\n");
         let stages = &n.as_map().unwrap()[1];
-        assert_eq!(stages.0.pos, Pos { line: 2, column: 1, len: 6 });
+        assert_eq!(
+            stages.0.pos,
+            Pos {
+                line: 2,
+                column: 1,
+                len: 6
+            }
+        );
         let train = &stages.1.as_map().unwrap()[0].1;
         let kind = &train.as_map().unwrap()[0].1;
-        assert_eq!(kind.pos, Pos { line: 4, column: 11, len: 7 });
+        assert_eq!(
+            kind.pos,
+            Pos {
+                line: 4,
+                column: 11,
+                len: 7
+            }
+        );
         assert_eq!(kind.to_value(), Value::Str("trian".into()));
     }
 

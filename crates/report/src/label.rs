@@ -2,7 +2,9 @@
 //!
 //! `{NAME}` is replaced by the producing stage's matrix value `NAME`, and
 //! `{stage}` by its full name; `{{` and `}}` are literal braces. Example:
-//! `"{model} ({mode})"` gives `resnet50 (transfer)`. Without a template the
+//! `"{model} ({mode})"` gives `resnet50 (transfer)`. `{NAME|TEXT}` gives TEXT
+//! for a stage without the matrix value NAME (`{policy|none}` labels the
+//! run without augmentation beside those with one). Without a template the
 //! label is made of the matrix values that differ between the plotted runs,
 //! so a figure of one model's three modes is labelled by mode alone.
 
@@ -50,7 +52,11 @@ fn parse(template: &str) -> std::result::Result<Vec<Piece>, String> {
                 }
                 pieces.push(Piece::Var(name));
             }
-            '}' => return Err(format!("unmatched `}}` in `{template}` (write `}}}}` for a literal brace)")),
+            '}' => {
+                return Err(format!(
+                    "unmatched `}}` in `{template}` (write `}}}}` for a literal brace)"
+                ))
+            }
             c => text.push(c),
         }
     }
@@ -73,20 +79,40 @@ pub fn fill(template: &str, stage: &str, matrix: &BTreeMap<String, Value>) -> Re
         match piece {
             Piece::Text(t) => out.push_str(&t),
             Piece::Var(name) if name == "stage" => out.push_str(stage),
-            Piece::Var(name) => match matrix.get(&name) {
-                Some(v) => out.push_str(&v.to_string()),
-                None => {
-                    let mut have: Vec<String> = matrix.keys().map(|k| format!("`{{{k}}}`")).collect();
-                    have.push("`{stage}`".into());
-                    return Err(Error::failed(format!(
-                        "label placeholder `{{{name}}}` is not a matrix value of stage `{stage}`"
-                    ))
-                    .with_hint(format!("use one of {}", have.join(", "))));
-                }
+            Piece::Var(name) => match name.split_once('|') {
+                Some((name, fallback)) => match matrix.get(name.trim()) {
+                    Some(v) => out.push_str(&v.to_string()),
+                    None => out.push_str(fallback),
+                },
+                None => missing_or(&mut out, &name, stage, matrix)?,
             },
         }
     }
     Ok(out)
+}
+
+/// Appends the matrix value `name`, or fails naming the placeholders there are.
+fn missing_or(
+    out: &mut String,
+    name: &str,
+    stage: &str,
+    matrix: &BTreeMap<String, Value>,
+) -> Result<()> {
+    match matrix.get(name) {
+        Some(v) => out.push_str(&v.to_string()),
+        None => {
+            let mut have: Vec<String> = matrix.keys().map(|k| format!("`{{{k}}}`")).collect();
+            have.push("`{stage}`".into());
+            return Err(Error::failed(format!(
+                "label placeholder `{{{name}}}` is not a matrix value of stage `{stage}`"
+            ))
+            .with_hint(format!(
+                "use one of {}, or `{{{name}|TEXT}}` for a default",
+                have.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Default labels for several stages: the matrix values that differ between
@@ -118,8 +144,11 @@ pub fn defaults(stages: &[(&str, &BTreeMap<String, Value>)]) -> Vec<String> {
     stages
         .iter()
         .map(|(stage, matrix)| {
-            let parts: Vec<String> =
-                varying.iter().filter_map(|k| matrix.get(*k)).map(Value::to_string).collect();
+            let parts: Vec<String> = varying
+                .iter()
+                .filter_map(|k| matrix.get(*k))
+                .map(Value::to_string)
+                .collect();
             if parts.is_empty() || stages.len() == 1 {
                 (*stage).to_string()
             } else {
@@ -142,7 +171,10 @@ mod tests {
     use super::*;
 
     fn matrix(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
-        pairs.iter().map(|(k, v)| (k.to_string(), Value::Str(v.to_string()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::Str(v.to_string())))
+            .collect()
     }
 
     #[test]
@@ -154,6 +186,7 @@ mod tests {
         check("{stage}", "train[x]");
         check("{{mode}} {mode}", "{mode} transfer");
         check("plain", "plain");
+        check("{policy|none}/{mode|x}", "none/transfer");
     }
 
     #[test]
@@ -171,7 +204,10 @@ mod tests {
         let a = matrix(&[("model", "resnet50"), ("mode", "transfer")]);
         let b = matrix(&[("model", "resnet50"), ("mode", "scratch")]);
         let c = BTreeMap::new();
-        assert_eq!(defaults(&[("t[a]", &a), ("t[b]", &b)]), ["transfer", "scratch"]);
+        assert_eq!(
+            defaults(&[("t[a]", &a), ("t[b]", &b)]),
+            ["transfer", "scratch"]
+        );
         assert_eq!(defaults(&[("t[a]", &a)]), ["t[a]"]);
         assert_eq!(
             defaults(&[("t[resnet50,transfer]", &a), ("plain", &c)]),

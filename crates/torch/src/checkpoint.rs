@@ -45,7 +45,8 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
     }
     if is_safetensors(&data) {
         drop(data);
-        return Tensor::read_safetensors(path).map_err(|e| Error::bad_data(path, format!("not a readable safetensors file: {e}")));
+        return Tensor::read_safetensors(path)
+            .map_err(|e| Error::bad_data(path, format!("not a readable safetensors file: {e}")));
     }
     Err(Error::bad_data(path, "not a PyTorch checkpoint (neither a `torch.save` zip, a legacy `torch.save` pickle, nor safetensors)")
         .with_hint("pass a `.pth`/`.pt` file written by `torch.save`, or a `.safetensors` file"))
@@ -54,14 +55,21 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// [`read`] with torchvision's legacy key names replaced by current ones.
 pub fn read_current(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let tensors = read(path)?;
-    Ok(tensors.into_iter().map(|(k, t)| (rename(&k).unwrap_or(k), t)).collect())
+    Ok(tensors
+        .into_iter()
+        .map(|(k, t)| (rename(&k).unwrap_or(k), t))
+        .collect())
 }
 
 /// Loads the checkpoint at `path` into `vs` (renames applied, strict; see
 /// [`load_tensors`]). `skip_head` names the model's head prefix (`fc`,
 /// `classifier`, `heads.head`) to keep freshly initialised, as when a
 /// 1000-class ImageNet checkpoint initialises a 10-class model.
-pub fn load_weights(vs: &mut nn::VarStore, path: &Path, skip_head: Option<&str>) -> Result<LoadReport> {
+pub fn load_weights(
+    vs: &mut nn::VarStore,
+    path: &Path,
+    skip_head: Option<&str>,
+) -> Result<LoadReport> {
     let tensors = read_current(path)?;
     load_tensors(vs, &tensors, skip_head, path)
 }
@@ -95,10 +103,19 @@ fn storage_refs(object: &Object) -> Vec<StorageRef> {
     out
 }
 
-fn tensors(path: &Path, object: &Object, storages: &storage::Storages) -> Result<Vec<(String, Tensor)>> {
+fn tensors(
+    path: &Path,
+    object: &Object,
+    storages: &storage::Storages,
+) -> Result<Vec<(String, Tensor)>> {
     let refs = state_dict(path, object)?;
     refs.into_iter()
-        .map(|(name, t)| storages.tensor(&name, t).map(|tensor| (name, tensor)).map_err(|e| Error::bad_data(path, e)))
+        .map(|(name, t)| {
+            storages
+                .tensor(&name, t)
+                .map(|tensor| (name, tensor))
+                .map_err(|e| Error::bad_data(path, e))
+        })
         .collect()
 }
 
@@ -106,7 +123,10 @@ fn tensors(path: &Path, object: &Object, storages: &storage::Storages) -> Result
 /// of the [`NESTED`] keys where the top level is not itself a state dict.
 fn state_dict<'a>(path: &Path, object: &'a Object) -> Result<Vec<(String, &'a TensorRef)>> {
     let Object::Dict(pairs) = object else {
-        return Err(Error::bad_data(path, "the checkpoint is not a dict of tensors").with_hint("save `model.state_dict()`, not the model"));
+        return Err(
+            Error::bad_data(path, "the checkpoint is not a dict of tensors")
+                .with_hint("save `model.state_dict()`, not the model"),
+        );
     };
     let mut out = Vec::new();
     let mut others = Vec::new();
@@ -121,12 +141,28 @@ fn state_dict<'a>(path: &Path, object: &'a Object) -> Result<Vec<(String, &'a Te
         return Ok(out);
     }
     for key in NESTED {
-        if let Some((_, inner)) = pairs.iter().find(|(k, _)| *k == Object::Str((*key).to_string())) {
+        if let Some((_, inner)) = pairs
+            .iter()
+            .find(|(k, _)| *k == Object::Str((*key).to_string()))
+        {
             if matches!(inner, Object::Dict(_)) {
                 return state_dict(path, inner);
             }
         }
     }
-    Err(Error::bad_data(path, format!("the checkpoint holds things other than tensors: {}", others.iter().take(8).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")))
-        .with_hint("pipe reads state dicts (name -> tensor), also nested under `state_dict` or `model`"))
+    Err(Error::bad_data(
+        path,
+        format!(
+            "the checkpoint holds things other than tensors: {}",
+            others
+                .iter()
+                .take(8)
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .with_hint(
+        "pipe reads state dicts (name -> tensor), also nested under `state_dict` or `model`",
+    ))
 }

@@ -41,7 +41,9 @@ pub trait Model: nn::ModuleT + Send {
 /// square inputs of `image_size` pixels (only ViT depends on it).
 pub fn build(name: &str, vs: &nn::Path, classes: i64, image_size: i64) -> Result<Box<dyn Model>> {
     if classes < 1 {
-        return Err(Error::failed(format!("model `{name}` needs at least one class (got {classes})")));
+        return Err(Error::failed(format!(
+            "model `{name}` needs at least one class (got {classes})"
+        )));
     }
     if let Some(config) = resnet::config(name) {
         return Ok(Box::new(ResNet::new(vs, config, classes)));
@@ -57,28 +59,34 @@ pub fn build(name: &str, vs: &nn::Path, classes: i64, image_size: i64) -> Result
             ))
             .with_hint(format!("resize images to a multiple of {}, e.g. 224", config.patch)));
         }
-        return Ok(Box::new(VisionTransformer::new(vs, config, classes, image_size)));
+        return Ok(Box::new(VisionTransformer::new(
+            vs, config, classes, image_size,
+        )));
     }
     Err(unknown(name))
 }
 
+/// Every model name `build` accepts (a const, for parameter enums).
+pub const NAMES: &[&str] = &[
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "vit_b_16",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_l_32",
+    "vit_h_14",
+];
+
 /// Every model name `build` accepts.
 pub fn names() -> &'static [&'static str] {
-    &[
-        "resnet18",
-        "resnet34",
-        "resnet50",
-        "resnet101",
-        "resnet152",
-        "densenet121",
-        "densenet161",
-        "densenet169",
-        "densenet201",
-        "vit_b_16",
-        "vit_b_32",
-        "vit_l_16",
-        "vit_l_32",
-    ]
+    NAMES
 }
 
 /// The state-dict prefix of `name`'s head (`fc`, `classifier`, `heads.head`),
@@ -103,5 +111,12 @@ pub fn normalization(_name: &str) -> ([f64; 3], [f64; 3]) {
 }
 
 fn unknown(name: &str) -> Error {
-    Error::failed(format!("unknown model `{name}`")).with_hint(format!("known models: {}", names().join(", ")))
+    Error::failed(format!("unknown model `{name}`"))
+        .with_hint(format!("known models: {}", names().join(", ")))
+}
+
+/// The patch size of a ViT name (`None` for convolutional models), from
+/// which a checkpoint's position embedding gives its image size.
+pub fn patch_size(name: &str) -> Option<i64> {
+    vit::config(name).map(|c| c.patch)
 }

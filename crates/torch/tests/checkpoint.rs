@@ -8,7 +8,9 @@ use pipe_torch::checkpoint;
 use tch::{nn, Device, Kind, Tensor};
 
 fn fixture(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/generated/models").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/generated/models")
+        .join(name);
     assert!(
         path.exists(),
         "missing fixture `{}`: run `scripts/fixtures/models.py tests/fixtures/generated` with the torch venv's python (or scripts/make-fixtures.sh)",
@@ -27,11 +29,21 @@ fn reads_every_dtype_and_view_in_both_formats_like_pytorch() {
     for file in ["tensors.zip.pth", "tensors.legacy.pth"] {
         let got = checkpoint::read(&fixture(file)).expect("readable");
         let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names[..3], ["f32", "transposed", "sliced"], "file order kept in {file}");
+        assert_eq!(
+            names[..3],
+            ["f32", "transposed", "sliced"],
+            "file order kept in {file}"
+        );
         assert_eq!(got.len(), expected.len(), "{file}");
         for (name, want) in &expected {
-            let (_, have) = got.iter().find(|(k, _)| k == name).unwrap_or_else(|| panic!("{file}: no `{name}`"));
-            assert!(same(have, want), "{file}: `{name}` differs: {have:?} vs {want:?}");
+            let (_, have) = got
+                .iter()
+                .find(|(k, _)| k == name)
+                .unwrap_or_else(|| panic!("{file}: no `{name}`"));
+            assert!(
+                same(have, want),
+                "{file}: `{name}` differs: {have:?} vs {want:?}"
+            );
         }
     }
 }
@@ -45,14 +57,22 @@ fn reads_safetensors_too() {
 #[test]
 fn renames_old_densenet_and_vit_keys_and_unwraps_nested_dicts() {
     let raw = checkpoint::read(&fixture("densenet201.oldnames.legacy.pth")).expect("readable");
-    assert!(raw.iter().any(|(k, _)| k == "features.denseblock1.denselayer1.norm.1.weight"));
-    let current = checkpoint::read_current(&fixture("densenet201.oldnames.legacy.pth")).expect("readable");
-    assert!(current.iter().any(|(k, _)| k == "features.denseblock1.denselayer1.norm1.weight"));
+    assert!(raw
+        .iter()
+        .any(|(k, _)| k == "features.denseblock1.denselayer1.norm.1.weight"));
+    let current =
+        checkpoint::read_current(&fixture("densenet201.oldnames.legacy.pth")).expect("readable");
+    assert!(current
+        .iter()
+        .any(|(k, _)| k == "features.denseblock1.denselayer1.norm1.weight"));
     assert!(!current.iter().any(|(k, _)| k.contains(".norm.1.")));
 
-    let vit = checkpoint::read_current(&fixture("vit_b_16.oldnames.zip.pth")).expect("nested under `model`");
+    let vit = checkpoint::read_current(&fixture("vit_b_16.oldnames.zip.pth"))
+        .expect("nested under `model`");
     assert_eq!(vit.len(), 152);
-    assert!(vit.iter().any(|(k, _)| k == "encoder.layers.encoder_layer_3.mlp.3.bias"));
+    assert!(vit
+        .iter()
+        .any(|(k, _)| k == "encoder.layers.encoder_layer_3.mlp.3.bias"));
 }
 
 #[test]
@@ -63,13 +83,19 @@ fn strict_load_lists_what_does_not_fit_and_skips_the_head_on_request() {
     let _model = pipe_torch::models::build("resnet50", &vs.root(), 1000, 224).expect("builds");
     let err = checkpoint::load_weights(&mut vs, &file, None).expect_err("head shapes differ");
     let msg = err.to_string();
-    assert!(msg.contains("shape mismatch (2)") && msg.contains("`fc.weight`"), "{msg}");
+    assert!(
+        msg.contains("shape mismatch (2)") && msg.contains("`fc.weight`"),
+        "{msg}"
+    );
     let before = vs.variables()["fc.weight"].copy();
     let report = checkpoint::load_weights(&mut vs, &file, Some("fc")).expect("head skipped");
     assert_eq!(report.skipped_head, ["fc.weight", "fc.bias"]);
     assert_eq!(report.ignored, 53, "num_batches_tracked");
     assert_eq!(report.loaded, 320 - 53 - 2);
-    assert!(vs.variables()["fc.weight"].equal(&before), "head kept its init");
+    assert!(
+        vs.variables()["fc.weight"].equal(&before),
+        "head kept its init"
+    );
 
     // The wrong model: missing and unexpected keys, nothing copied.
     let mut vs = nn::VarStore::new(Device::Cpu);
@@ -77,8 +103,14 @@ fn strict_load_lists_what_does_not_fit_and_skips_the_head_on_request() {
     let before = vs.variables()["conv1.weight"].copy();
     let err = checkpoint::load_weights(&mut vs, &file, None).expect_err("not a resnet18");
     let msg = err.to_string();
-    assert!(msg.contains("unexpected (") && msg.contains("`layer1.0.conv3.weight`"), "{msg}");
-    assert!(vs.variables()["conv1.weight"].equal(&before), "nothing copied on failure");
+    assert!(
+        msg.contains("unexpected (") && msg.contains("`layer1.0.conv3.weight`"),
+        "{msg}"
+    );
+    assert!(
+        vs.variables()["conv1.weight"].equal(&before),
+        "nothing copied on failure"
+    );
 }
 
 /// A pickle that would run `os.system("echo pwned")` if unpickled by Python.
@@ -94,7 +126,11 @@ fn refuses_a_legacy_file_that_names_a_foreign_global() {
     let path = dir.path().join("evil.pth");
     std::fs::write(&path, evil_pickle()).expect("write");
     let err = checkpoint::read(&path).expect_err("refused");
-    assert!(err.to_string().contains("refusing to load `os.system`: not a tensor checkpoint"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("refusing to load `os.system`: not a tensor checkpoint"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,7 +139,8 @@ fn refuses_a_zip_file_whose_pickle_names_a_foreign_global() {
     let path = dir.path().join("evil.pt");
     let file = std::fs::File::create(&path).expect("create");
     let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("evil/data.pkl", options).expect("entry");
     // Protocol 4 spelling: STACK_GLOBAL on two strings.
     let mut p = vec![0x80, 4, 0x8c, 8];
@@ -116,7 +153,10 @@ fn refuses_a_zip_file_whose_pickle_names_a_foreign_global() {
     zip.write_all(&p).expect("write");
     zip.finish().expect("finish");
     let err = checkpoint::read(&path).expect_err("refused");
-    assert!(err.to_string().contains("refusing to load `builtins.eval`"), "{err}");
+    assert!(
+        err.to_string().contains("refusing to load `builtins.eval`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -131,7 +171,10 @@ fn truncated_and_foreign_files_fail_clearly() {
     let text = dir.path().join("notes.pth");
     std::fs::write(&text, "hello").expect("write");
     let err = checkpoint::read(&text).expect_err("foreign");
-    assert!(err.to_string().contains("not a PyTorch checkpoint"), "{err}");
+    assert!(
+        err.to_string().contains("not a PyTorch checkpoint"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,4 +186,210 @@ fn reads_back_a_state_dict_saved_as_safetensors_by_tch() {
     let got = checkpoint::read(&path).expect("read");
     assert_eq!(got.len(), 1);
     assert!(got[0].1.equal(&t));
+}
+
+mod weights_kind {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::atomic::AtomicBool;
+
+    use pipe_engine::kind::NoHistory;
+    use pipe_engine::{ContentHash, Context, Kind, Params, Progress, Value};
+    use pipe_torch::weights::{hash_prefix, published_url, Weights};
+    use pipe_torch::{checkpoint, models};
+    use tch::{nn, Device};
+
+    use super::fixture;
+
+    fn params(set: &[(&str, Value)]) -> Params {
+        let mut map: BTreeMap<String, Value> = Weights
+            .params()
+            .iter()
+            .map(|p| {
+                (
+                    p.name.to_string(),
+                    p.default.map_or(Value::Null, |d| d.to_value()),
+                )
+            })
+            .collect();
+        for (k, v) in set {
+            map.insert((*k).to_string(), v.clone());
+        }
+        Params(map)
+    }
+
+    fn run(params: &Params, out: &Path, work: &Path) -> pipe_engine::Result<()> {
+        let progress = Progress::hidden();
+        let cancel = AtomicBool::new(false);
+        let inputs = BTreeMap::new();
+        let ctx = Context {
+            stage: "weights",
+            params,
+            inputs: &inputs,
+            out,
+            work,
+            gpus: &[],
+            progress: &progress,
+            history: &NoHistory,
+            cancel: &cancel,
+            pipeline_file: Path::new("test.yaml"),
+            pipeline_hash: ContentHash::of(b"test"),
+        };
+        Weights.run(&ctx)
+    }
+
+    fn json(out: &Path) -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join("weights.json")).expect("weights.json"),
+        )
+        .expect("json")
+    }
+
+    #[test]
+    fn the_catalog_has_the_reports_defaults_and_their_hash_prefixes() {
+        let cases = [
+            (
+                "resnet50",
+                "DEFAULT",
+                "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+            ),
+            (
+                "resnet50",
+                "IMAGENET1K_V1",
+                "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+            ),
+            (
+                "densenet201",
+                "DEFAULT",
+                "https://download.pytorch.org/models/densenet201-c1103571.pth",
+            ),
+            (
+                "vit_b_16",
+                "DEFAULT",
+                "https://download.pytorch.org/models/vit_b_16-c867db91.pth",
+            ),
+        ];
+        for (model, variant, url) in cases {
+            assert_eq!(
+                published_url(model, variant).as_deref(),
+                Some(url),
+                "{model} {variant}"
+            );
+        }
+        assert_eq!(published_url("resnet50", "IMAGENET1K_V9"), None);
+        assert_eq!(
+            hash_prefix("vit_b_16_lc_swag-4e70ced5.pth"),
+            Some("4e70ced5")
+        );
+        assert_eq!(hash_prefix("weights.pth"), None);
+        assert_eq!(hash_prefix("model-final.pth"), None);
+    }
+
+    #[test]
+    fn check_rejects_unknown_variants_and_unverifiable_urls() {
+        let problems = Weights.check(&params(&[
+            ("model", Value::Str("resnet50".into())),
+            ("variant", Value::Str("V9".into())),
+        ]));
+        assert!(
+            problems
+                .iter()
+                .any(|(p, m)| p == "variant" && m.contains("`IMAGENET1K_V2`")),
+            "{problems:?}"
+        );
+        let problems = Weights.check(&params(&[
+            ("model", Value::Str("resnet50".into())),
+            ("url", Value::Str("file:///tmp/weights.pth".into())),
+        ]));
+        assert!(
+            problems
+                .iter()
+                .any(|(p, m)| p == "url" && m.contains("sha256")),
+            "{problems:?}"
+        );
+        assert!(Weights
+            .check(&params(&[("model", Value::Str("vit_b_16".into()))]))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_local_legacy_densenet_becomes_current_safetensors_that_load_strictly() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (out, work) = (tmp.path().join("out"), tmp.path().join("work"));
+        std::fs::create_dir_all(&out).expect("out");
+        std::fs::create_dir_all(&work).expect("work");
+        let file = fixture("densenet201.oldnames.legacy.pth");
+        let p = params(&[
+            ("model", Value::Str("densenet201".into())),
+            ("path", Value::Str(file.display().to_string())),
+        ]);
+        run(&p, &out, &work).unwrap_or_else(|e| panic!("{e}"));
+        let meta = json(&out);
+        assert_eq!(meta["num_classes"], 10);
+        assert_eq!(meta["image_size"], 224);
+        assert_eq!(
+            meta["renamed_keys"],
+            98 * 10,
+            "norm1 and norm2 (4 each), conv1, conv2 per dense layer"
+        );
+        let saved = checkpoint::read(&out.join("weights.safetensors")).expect("safetensors");
+        assert!(saved
+            .iter()
+            .any(|(k, _)| k == "features.denseblock4.denselayer32.norm2.running_mean"));
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let _m = models::build("densenet201", &vs.root(), 10, 224).expect("builds");
+        checkpoint::load_weights(&mut vs, &out.join("weights.safetensors"), None)
+            .expect("loads strictly");
+
+        // The wrong model is refused with the keys that do not fit.
+        let p = params(&[
+            ("model", Value::Str("densenet121".into())),
+            ("path", Value::Str(file.display().to_string())),
+        ]);
+        let err = run(&p, &out, &work).expect_err("not a densenet121");
+        assert!(err.to_string().contains("does not fit the model"), "{err}");
+    }
+
+    #[test]
+    fn a_url_download_is_verified_by_the_sha256_prefix_in_its_name() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (out, work) = (tmp.path().join("out"), tmp.path().join("work"));
+        std::fs::create_dir_all(&out).expect("out");
+        std::fs::create_dir_all(&work).expect("work");
+        let src = fixture("resnet50.zip.pth");
+        let digest = pipe_data::Checksum::Sha256(String::new())
+            .digest_of(&src)
+            .expect("sha256");
+        let good = tmp.path().join(format!("resnet50-{}.pth", &digest[..8]));
+        std::fs::copy(&src, &good).expect("copy");
+        let url = format!("file://{}", good.display());
+        let p = params(&[
+            ("model", Value::Str("resnet50".into())),
+            ("url", Value::Str(url.clone())),
+        ]);
+        run(&p, &out, &work).unwrap_or_else(|e| panic!("{e}"));
+        let meta = json(&out);
+        assert_eq!(meta["source"], url.as_str());
+        assert_eq!(meta["variant"], "IMAGENET1K_V2");
+        assert_eq!(meta["tensors"], 320);
+
+        let wrong = if digest.starts_with('0') {
+            "11111111"
+        } else {
+            "00000000"
+        };
+        let bad = tmp.path().join(format!("resnet50-{wrong}.pth"));
+        std::fs::copy(&src, &bad).expect("copy");
+        std::fs::remove_dir_all(&work).expect("clean");
+        std::fs::create_dir_all(&work).expect("work");
+        let p = params(&[
+            ("model", Value::Str("resnet50".into())),
+            ("url", Value::Str(format!("file://{}", bad.display()))),
+        ]);
+        let err = run(&p, &out, &work).expect_err("checksum mismatch");
+        assert!(
+            err.to_string().contains(wrong) || err.to_string().contains("sha256"),
+            "{err}"
+        );
+    }
 }

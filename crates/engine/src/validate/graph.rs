@@ -26,14 +26,22 @@ pub fn cycles<P: Clone>(edges: &Edges<P>) -> Vec<(Vec<usize>, P)> {
     let mut found = Vec::new();
     for scc in tarjan_scc(&graph) {
         let members: Vec<usize> = scc.iter().map(|n| graph[*n]).collect();
-        let Some(&start) = members.iter().min() else { continue };
+        let Some(&start) = members.iter().min() else {
+            continue;
+        };
         let self_loop = edges[start].iter().any(|(up, _)| *up == start);
         if members.len() == 1 && !self_loop {
             continue;
         }
-        let path = if self_loop { vec![start, start] } else { path_back(edges, &members, start) };
+        let path = if self_loop {
+            vec![start, start]
+        } else {
+            path_back(edges, &members, start)
+        };
         let next = path[1];
-        let Some((_, pos)) = edges[start].iter().find(|(up, _)| *up == next) else { continue };
+        let Some((_, pos)) = edges[start].iter().find(|(up, _)| *up == next) else {
+            continue;
+        };
         found.push((path, pos.clone()));
     }
     found.sort_by_key(|(path, _)| path[0]);
@@ -80,7 +88,8 @@ pub fn topo_order<P>(edges: &Edges<P>) -> Option<Vec<usize>> {
             users[*up].push(user);
         }
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|i| pending[*i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|i| pending[*i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
@@ -99,13 +108,18 @@ mod tests {
     use super::*;
 
     fn edges(list: &[&[usize]]) -> Edges<()> {
-        list.iter().map(|ups| ups.iter().map(|u| (*u, ())).collect()).collect()
+        list.iter()
+            .map(|ups| ups.iter().map(|u| (*u, ())).collect())
+            .collect()
     }
 
     #[test]
     fn order_puts_inputs_first_and_keeps_file_order() {
         assert_eq!(topo_order(&edges(&[&[2], &[], &[]])), Some(vec![1, 2, 0]));
-        assert_eq!(topo_order(&edges(&[&[], &[0], &[0], &[1, 2]])), Some(vec![0, 1, 2, 3]));
+        assert_eq!(
+            topo_order(&edges(&[&[], &[0], &[0], &[1, 2]])),
+            Some(vec![0, 1, 2, 3])
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    pub fn new(stages: &'a [String], templates: impl IntoIterator<Item = (&'a str, usize)>) -> Names<'a> {
+    pub fn new(
+        stages: &'a [String],
+        templates: impl IntoIterator<Item = (&'a str, usize)>,
+    ) -> Names<'a> {
         let mut by_name = HashMap::with_capacity(stages.len());
         for (i, name) in stages.iter().enumerate() {
             by_name.entry(name.as_str()).or_insert(i);
@@ -36,7 +39,9 @@ impl<'a> Names<'a> {
     /// The stages one reference names; `None` after reporting.
     pub fn resolve(&self, reference: &str, pos: Pos, sink: &mut Sink) -> Option<Vec<usize>> {
         if reference.contains(['*', '?']) {
-            let mut hits: Vec<usize> = (0..self.stages.len()).filter(|i| glob(reference, &self.stages[*i])).collect();
+            let mut hits: Vec<usize> = (0..self.stages.len())
+                .filter(|i| glob(reference, &self.stages[*i]))
+                .collect();
             if hits.is_empty() {
                 sink.error(pos, format!("`{reference}` matches no stage"))
                     .set_hint("globs match expanded stage names such as `train[resnet50,transfer]`; `pipe dag` lists them");
@@ -108,16 +113,35 @@ mod tests {
 
     #[test]
     fn references_resolve_by_name_template_and_glob() {
-        let stages: Vec<String> = ["data", "t[b]", "t[a]", "eval"].iter().map(|s| s.to_string()).collect();
+        let stages: Vec<String> = ["data", "t[b]", "t[a]", "eval"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let names = Names::new(&stages, [("data", 0), ("t", 1), ("t", 2), ("eval", 3)]);
         let mut sink = Sink::new(std::path::Path::new("p.yaml"));
-        assert_eq!(names.resolve("t", Pos::default(), &mut sink), Some(vec![1, 2]));
-        assert_eq!(names.resolve("t[*]", Pos::default(), &mut sink), Some(vec![2, 1]));
-        assert_eq!(names.resolve("t[a]", Pos::default(), &mut sink), Some(vec![2]));
+        assert_eq!(
+            names.resolve("t", Pos::default(), &mut sink),
+            Some(vec![1, 2])
+        );
+        assert_eq!(
+            names.resolve("t[*]", Pos::default(), &mut sink),
+            Some(vec![2, 1])
+        );
+        assert_eq!(
+            names.resolve("t[a]", Pos::default(), &mut sink),
+            Some(vec![2])
+        );
         assert_eq!(names.resolve("dta", Pos::default(), &mut sink), None);
         assert_eq!(names.resolve("x*", Pos::default(), &mut sink), None);
-        let messages: Vec<&str> = sink.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        let messages: Vec<&str> = sink
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
         assert_eq!(messages, ["unknown stage `dta`", "`x*` matches no stage"]);
-        assert_eq!(sink.diagnostics[0].hint.as_deref(), Some("did you mean `data`?"));
+        assert_eq!(
+            sink.diagnostics[0].hint.as_deref(),
+            Some("did you mean `data`?")
+        );
     }
 }

@@ -34,13 +34,22 @@ pub fn check(
     let mut present = Vec::with_capacity(written.len());
     for w in written {
         let Some(spec) = specs.iter().find(|s| s.name == w.name) else {
-            let d = sink.error(w.key_pos, format!("unknown parameter `{}` for kind `{kind}`", w.name));
+            let d = sink.error(
+                w.key_pos,
+                format!("unknown parameter `{}` for kind `{kind}`", w.name),
+            );
             match crate::diagnostic::suggest(w.name, specs.iter().map(|s| s.name)) {
                 Some(s) => d.set_hint(format!("did you mean `{s}`?")),
-                None if specs.is_empty() => d.set_hint(format!("kind `{kind}` takes no parameters")),
+                None if specs.is_empty() => {
+                    d.set_hint(format!("kind `{kind}` takes no parameters"))
+                }
                 None => d.set_hint(format!(
                     "kind `{kind}` takes {}",
-                    specs.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", ")
+                    specs
+                        .iter()
+                        .map(|s| format!("`{}`", s.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             }
             ok = false;
@@ -68,8 +77,18 @@ pub fn check(
                 out.insert(spec.name.to_string(), lit.to_value());
             }
             None => {
-                sink.error(missing_pos, format!("missing required parameter `{}` for kind `{kind}`", spec.name))
-                    .set_hint(format!("add `{}: ...` ({}) under `params:`", spec.name, spec.ty.describe()));
+                sink.error(
+                    missing_pos,
+                    format!(
+                        "missing required parameter `{}` for kind `{kind}`",
+                        spec.name
+                    ),
+                )
+                .set_hint(format!(
+                    "add `{}: ...` ({}) under `params:`",
+                    spec.name,
+                    spec.ty.describe()
+                ));
                 ok = false;
             }
         }
@@ -79,7 +98,15 @@ pub fn check(
 
 /// Checks one value against a type; `node` is where it was written, if it
 /// still corresponds (list items are located through it).
-fn typed(ty: &ParamType, value: Value, nullable: bool, node: &Node, pos: Pos, dir: &Path, sink: &mut Sink) -> Option<Value> {
+fn typed(
+    ty: &ParamType,
+    value: Value,
+    nullable: bool,
+    node: &Node,
+    pos: Pos,
+    dir: &Path,
+    sink: &mut Sink,
+) -> Option<Value> {
     if nullable && value == Value::Null {
         return Some(value);
     }
@@ -114,7 +141,10 @@ fn typed(ty: &ParamType, value: Value, nullable: bool, node: &Node, pos: Pos, di
             let full = dir.join(&s);
             if !full.exists() {
                 sink.error(pos, format!("file `{s}` does not exist"))
-                    .set_hint(format!("paths are relative to the pipeline file's directory (`{}`)", dir.display()));
+                    .set_hint(format!(
+                        "paths are relative to the pipeline file's directory (`{}`)",
+                        dir.display()
+                    ));
                 return None;
             }
             Some(Value::Str(s))
@@ -149,7 +179,12 @@ mod tests {
     const SPECS: &[ParamSpec] = &[
         ParamSpec::required("epochs", ParamType::Int, ""),
         ParamSpec::optional("lr", ParamType::Float, Lit::Float(0.1), ""),
-        ParamSpec::optional("opt", ParamType::Enum(&["sgd", "adam"]), Lit::Str("sgd"), ""),
+        ParamSpec::optional(
+            "opt",
+            ParamType::Enum(&["sgd", "adam"]),
+            Lit::Str("sgd"),
+            "",
+        ),
         ParamSpec::optional("sizes", ParamType::List(&SIZES), Lit::EmptyList, ""),
         ParamSpec::optional("deps", ParamType::List(&PATHS), Lit::EmptyList, ""),
         ParamSpec::optional("note", ParamType::Str, Lit::Null, ""),
@@ -186,27 +221,54 @@ mod tests {
 
     #[test]
     fn number_spelling_does_not_matter() {
-        assert_eq!(run("epochs: 3\nlr: 1e-3\n").unwrap(), run("lr: 0.001\nepochs: 3").unwrap());
+        assert_eq!(
+            run("epochs: 3\nlr: 1e-3\n").unwrap(),
+            run("lr: 0.001\nepochs: 3").unwrap()
+        );
     }
 
     #[test]
     fn wrong_types_are_reported() {
-        assert_eq!(run("epochs: ten\n").unwrap_err(), ["expected an integer, found the string `ten`"]);
-        assert_eq!(run("epochs: 1.5\n").unwrap_err(), ["expected an integer, found a number"]);
-        assert_eq!(run("epochs: 1\nsizes: [1, x]\n").unwrap_err(), ["expected an integer, found the string `x`"]);
-        assert_eq!(run("epochs: 1\nopt: adma\n").unwrap_err(), ["expected one of `sgd`, `adam`, found `adma`"]);
-        assert_eq!(run("epochs: 1\nnote: 3\n").unwrap_err(), ["expected a string, found an integer"]);
+        assert_eq!(
+            run("epochs: ten\n").unwrap_err(),
+            ["expected an integer, found the string `ten`"]
+        );
+        assert_eq!(
+            run("epochs: 1.5\n").unwrap_err(),
+            ["expected an integer, found a number"]
+        );
+        assert_eq!(
+            run("epochs: 1\nsizes: [1, x]\n").unwrap_err(),
+            ["expected an integer, found the string `x`"]
+        );
+        assert_eq!(
+            run("epochs: 1\nopt: adma\n").unwrap_err(),
+            ["expected one of `sgd`, `adam`, found `adma`"]
+        );
+        assert_eq!(
+            run("epochs: 1\nnote: 3\n").unwrap_err(),
+            ["expected a string, found an integer"]
+        );
     }
 
     #[test]
     fn unknown_and_missing_names_are_reported() {
         let e = run("epoch: 1\n").unwrap_err();
-        assert_eq!(e, ["unknown parameter `epoch` for kind `fake`", "missing required parameter `epochs` for kind `fake`"]);
+        assert_eq!(
+            e,
+            [
+                "unknown parameter `epoch` for kind `fake`",
+                "missing required parameter `epochs` for kind `fake`"
+            ]
+        );
     }
 
     #[test]
     fn paths_must_exist() {
         assert!(run("epochs: 1\ndeps: [Cargo.toml, src]\n").is_ok());
-        assert_eq!(run("epochs: 1\ndeps: [nope.txt]\n").unwrap_err(), ["file `nope.txt` does not exist"]);
+        assert_eq!(
+            run("epochs: 1\ndeps: [nope.txt]\n").unwrap_err(),
+            ["file `nope.txt` does not exist"]
+        );
     }
 }

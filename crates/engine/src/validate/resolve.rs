@@ -101,7 +101,10 @@ fn lookup(namespace: &str, key: &str, pos: Pos, scope: &Scope, sink: &mut Sink) 
         "params" => match scope.params.get(key) {
             Some(v) => Some(v.clone()),
             None => {
-                let d = sink.error(pos, format!("unknown parameter `{key}` in `${{params.{key}}}`"));
+                let d = sink.error(
+                    pos,
+                    format!("unknown parameter `{key}` in `${{params.{key}}}`"),
+                );
                 match crate::diagnostic::suggest(key, scope.params.keys().map(String::as_str)) {
                     Some(s) => d.set_hint(format!("did you mean `{s}`?")),
                     None => d.set_hint(format!("declare `{key}` under the top-level `params:`")),
@@ -111,14 +114,20 @@ fn lookup(namespace: &str, key: &str, pos: Pos, scope: &Scope, sink: &mut Sink) 
         },
         "matrix" => {
             if scope.in_matrix {
-                sink.error(pos, format!("`${{matrix.{key}}}` cannot be used inside `matrix:`"))
-                    .set_hint("matrix values may only use `${params.NAME}`");
+                sink.error(
+                    pos,
+                    format!("`${{matrix.{key}}}` cannot be used inside `matrix:`"),
+                )
+                .set_hint("matrix values may only use `${params.NAME}`");
                 return None;
             }
             let Some(vars) = scope.matrix else {
                 sink.error(
                     pos,
-                    format!("`${{matrix.{key}}}` used in stage `{}`, which has no `matrix:`", scope.stage),
+                    format!(
+                        "`${{matrix.{key}}}` used in stage `{}`, which has no `matrix:`",
+                        scope.stage
+                    ),
                 )
                 .set_hint("add a `matrix:` to the stage, or use `${params.NAME}`");
                 return None;
@@ -133,7 +142,8 @@ fn lookup(namespace: &str, key: &str, pos: Pos, scope: &Scope, sink: &mut Sink) 
                     ));
             } else {
                 let d = sink.error(pos, format!("unknown matrix variable `{key}`"));
-                match crate::diagnostic::suggest(key, scope.matrix_vars.iter().map(String::as_str)) {
+                match crate::diagnostic::suggest(key, scope.matrix_vars.iter().map(String::as_str))
+                {
                     Some(s) => d.set_hint(format!("did you mean `{s}`?")),
                     None => d.set_hint(format!("add `{key}` under the stage's `matrix:`")),
                 }

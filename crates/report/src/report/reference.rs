@@ -3,7 +3,8 @@
 //! A mapping whose keys select runs and whose leaves are numbers (or text,
 //! such as "overfits", shown as is). Two ways to select, mixable:
 //!
-//! - a stage name or glob, e.g. `"train[resnet50,transfer]": 0.1166`;
+//! - a stage name or glob at the top level, e.g.
+//!   `"train[resnet50,transfer]": 0.1166` or `train_adam: 0.05`;
 //! - nested matrix values, e.g. `resnet50: {transfer: 0.1166}`. A leaf
 //!   applies to a run when every key on its path is one of the run's matrix
 //!   values; `axis=value` pins the axis (`optimizer=sgd`). Where several
@@ -39,14 +40,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn is_stage(&self) -> bool {
-        self.path.len() == 1 && self.path[0].contains('[')
-    }
-
     /// How well the entry selects a run: `None` if it does not.
     fn rank(&self, stage: &str, matrix: &BTreeMap<String, Value>) -> Option<usize> {
-        if self.is_stage() {
-            return glob(&self.path[0], stage).then_some(usize::MAX);
+        if self.path.len() == 1 && glob(&self.path[0], stage) {
+            return Some(usize::MAX);
+        }
+        if self.path[0].contains('[') {
+            return None;
         }
         let values: Vec<(String, String)> = matrix.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
         let all = self.path.iter().all(|key| match key.split_once('=') {
@@ -174,6 +174,7 @@ mod tests {
                 ]),
             ),
             ("train[special]", Value::Float(1.0)),
+            ("plain_stage", Value::Float(2.0)),
         ]))
         .unwrap()
     }
@@ -197,6 +198,7 @@ mod tests {
         check("t[v,f,p]", &[("model", "vit_b_16"), ("mode", "finetune"), sgd, ("augment", "pspnet")], n(0.0451));
         check("train[special]", &[("model", "resnet50"), ("mode", "transfer")], n(1.0));
         check("t[d,t]", &[("model", "densenet201"), ("mode", "transfer")], None);
+        check("plain_stage", &[], n(2.0));
     }
 
     #[test]

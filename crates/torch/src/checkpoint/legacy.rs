@@ -32,13 +32,17 @@ pub fn read(path: &Path, data: &[u8]) -> Result<(Object, Storages)> {
         Ok(o)
     };
     if next("the magic number")? != Object::Int(MAGIC) {
-        return Err(bad("a pickle, but not a `torch.save` file (wrong magic number)".into()));
+        return Err(bad(
+            "a pickle, but not a `torch.save` file (wrong magic number)".into(),
+        ));
     }
     if next("the protocol version")? != Object::Int(PROTOCOL) {
         return Err(bad("unsupported `torch.save` protocol version".into()));
     }
     let little = match next("sys_info")? {
-        Object::Dict(items) => !items.iter().any(|(k, v)| *k == Object::Str("little_endian".into()) && *v == Object::Bool(false)),
+        Object::Dict(items) => !items
+            .iter()
+            .any(|(k, v)| *k == Object::Str("little_endian".into()) && *v == Object::Bool(false)),
         _ => true,
     };
     let object = next("the checkpoint")?;
@@ -46,24 +50,37 @@ pub fn read(path: &Path, data: &[u8]) -> Result<(Object, Storages)> {
         Object::List(keys) => keys,
         _ => return Err(bad("the storage key list is not a list".into())),
     };
-    let dtypes: BTreeMap<String, _> = storage_refs(&object).into_iter().map(|s| (s.key, s.dtype)).collect();
+    let dtypes: BTreeMap<String, _> = storage_refs(&object)
+        .into_iter()
+        .map(|s| (s.key, s.dtype))
+        .collect();
     let mut storages = Storages::default();
     for key in keys {
         let Object::Str(key) = key else {
             return Err(bad("a storage key is not a string".into()));
         };
-        let dtype = *dtypes.get(&key).ok_or_else(|| bad(format!("storage `{key}` is stored but never used")))?;
-        let count = data.get(pos..pos + 8).ok_or_else(|| bad(format!("storage `{key}` is truncated")))?;
+        let dtype = *dtypes
+            .get(&key)
+            .ok_or_else(|| bad(format!("storage `{key}` is stored but never used")))?;
+        let count = data
+            .get(pos..pos + 8)
+            .ok_or_else(|| bad(format!("storage `{key}` is truncated")))?;
         let mut n = [0u8; 8];
         n.copy_from_slice(count);
-        let n = if little { u64::from_le_bytes(n) } else { u64::from_be_bytes(n) };
+        let n = if little {
+            u64::from_le_bytes(n)
+        } else {
+            u64::from_be_bytes(n)
+        };
         pos += 8;
         let len = usize::try_from(n)
             .ok()
             .and_then(|n| n.checked_mul(dtype.size()))
             .filter(|len| pos + len <= data.len())
             .ok_or_else(|| bad(format!("storage `{key}` is truncated (file cut short?)")))?;
-        storages.insert(&key, dtype, &data[pos..pos + len], little).map_err(bad)?;
+        storages
+            .insert(&key, dtype, &data[pos..pos + len], little)
+            .map_err(bad)?;
         pos += len;
     }
     Ok((object, storages))

@@ -26,7 +26,12 @@ const SHOW: usize = 8;
 /// Copies `tensors` (current key names) into `vs`. With `skip_head =
 /// Some("fc")`, checkpoint keys under `fc.` are ignored and the model's own
 /// `fc.*` keep their initialisation. Nothing is copied unless everything fits.
-pub fn load_tensors(vs: &mut nn::VarStore, tensors: &[(String, Tensor)], skip_head: Option<&str>, source: &Path) -> Result<LoadReport> {
+pub fn load_tensors(
+    vs: &mut nn::VarStore,
+    tensors: &[(String, Tensor)],
+    skip_head: Option<&str>,
+    source: &Path,
+) -> Result<LoadReport> {
     let head = skip_head.map(|h| format!("{h}."));
     let in_head = |k: &str| head.as_deref().is_some_and(|h| k.starts_with(h));
     let vars: HashMap<String, Tensor> = vs.variables();
@@ -45,18 +50,29 @@ pub fn load_tensors(vs: &mut nn::VarStore, tensors: &[(String, Tensor)], skip_he
             if var.size() == t.size() {
                 plan.push((var, t));
             } else {
-                mismatched.push(format!("`{key}`: checkpoint {:?}, model {:?}", t.size(), var.size()));
+                mismatched.push(format!(
+                    "`{key}`: checkpoint {:?}, model {:?}",
+                    t.size(),
+                    var.size()
+                ));
             }
         } else {
             unexpected.push(format!("`{key}`"));
         }
     }
-    let mut missing: Vec<String> =
-        vars.keys().filter(|k| !given.contains(k.as_str()) && !in_head(k)).map(|k| format!("`{k}`")).collect();
+    let mut missing: Vec<String> = vars
+        .keys()
+        .filter(|k| !given.contains(k.as_str()) && !in_head(k))
+        .map(|k| format!("`{k}`"))
+        .collect();
     missing.sort();
     if !(missing.is_empty() && unexpected.is_empty() && mismatched.is_empty()) {
         let mut parts = Vec::new();
-        for (what, list) in [("missing", &missing), ("unexpected", &unexpected), ("shape mismatch", &mismatched)] {
+        for (what, list) in [
+            ("missing", &missing),
+            ("unexpected", &unexpected),
+            ("shape mismatch", &mismatched),
+        ] {
             if !list.is_empty() {
                 parts.push(format!("{what} ({}): {}", list.len(), shorten(list)));
             }
@@ -66,12 +82,17 @@ pub fn load_tensors(vs: &mut nn::VarStore, tensors: &[(String, Tensor)], skip_he
         } else {
             "check that the checkpoint was saved from this model (pipe expects torchvision's key names)"
         };
-        return Err(Error::bad_data(source, format!("does not fit the model: {}", parts.join("; "))).with_hint(hint));
+        return Err(Error::bad_data(
+            source,
+            format!("does not fit the model: {}", parts.join("; ")),
+        )
+        .with_hint(hint));
     }
     tch::no_grad(|| -> Result<()> {
         for (var, t) in &plan {
             let mut var = var.shallow_clone();
-            var.f_copy_(t).map_err(|e| Error::bad_data(source, format!("copying a tensor failed: {e}")))?;
+            var.f_copy_(t)
+                .map_err(|e| Error::bad_data(source, format!("copying a tensor failed: {e}")))?;
         }
         Ok(())
     })?;
@@ -80,7 +101,12 @@ pub fn load_tensors(vs: &mut nn::VarStore, tensors: &[(String, Tensor)], skip_he
 }
 
 fn shorten(list: &[String]) -> String {
-    let mut s = list.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = list
+        .iter()
+        .take(SHOW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if list.len() > SHOW {
         s.push_str(&format!(" and {} more", list.len() - SHOW));
     }

@@ -86,7 +86,13 @@ pub type PickleError = String;
 /// Runs the pickle at the start of `data`; returns the result and the
 /// number of bytes it took (legacy files hold several pickles in a row).
 pub fn load(data: &[u8]) -> Result<(Object, usize), PickleError> {
-    let mut vm = Vm { data, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: Vec::new() };
+    let mut vm = Vm {
+        data,
+        pos: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: Vec::new(),
+    };
     let result = vm.run()?;
     Ok((result, vm.pos))
 }
@@ -298,13 +304,20 @@ impl Vm<'_> {
     }
 
     fn byte(&mut self) -> Result<u8, PickleError> {
-        let b = *self.data.get(self.pos).ok_or("the pickle ends early (truncated file?)")?;
+        let b = *self
+            .data
+            .get(self.pos)
+            .ok_or("the pickle ends early (truncated file?)")?;
         self.pos += 1;
         Ok(b)
     }
 
     fn take(&mut self, n: usize) -> Result<&[u8], PickleError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or("the pickle ends early (truncated file?)")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or("the pickle ends early (truncated file?)")?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -324,7 +337,10 @@ impl Vm<'_> {
 
     fn line(&mut self) -> Result<String, PickleError> {
         let rest = &self.data[self.pos..];
-        let n = rest.iter().position(|&b| b == b'\n').ok_or("the pickle ends early (truncated file?)")?;
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("the pickle ends early (truncated file?)")?;
         let s = self.text(n)?;
         self.pos += 1;
         Ok(s)
@@ -334,13 +350,18 @@ impl Vm<'_> {
         if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
             return Err("pop across a mark".into());
         }
-        self.stack.pop().ok_or_else(|| "pop from an empty stack".into())
+        self.stack
+            .pop()
+            .ok_or_else(|| "pop from an empty stack".into())
     }
 
     fn pop_str(&mut self) -> Result<String, PickleError> {
         match self.pop()? {
             Object::Str(s) => Ok(s),
-            other => Err(format!("expected a string for a global's name, got {}", other.describe())),
+            other => Err(format!(
+                "expected a string for a global's name, got {}",
+                other.describe()
+            )),
         }
     }
 
@@ -353,7 +374,11 @@ impl Vm<'_> {
     }
 
     fn put(&mut self, i: usize) -> Result<(), PickleError> {
-        let top = self.stack.last().cloned().ok_or("memoising from an empty stack")?;
+        let top = self
+            .stack
+            .last()
+            .cloned()
+            .ok_or("memoising from an empty stack")?;
         if i > 10_000_000 {
             return Err("memo index out of range".into());
         }
@@ -365,7 +390,12 @@ impl Vm<'_> {
     }
 
     fn get(&mut self, i: usize) -> Result<(), PickleError> {
-        let v = self.memo.get(i).cloned().flatten().ok_or_else(|| format!("memo entry {i} is not set"))?;
+        let v = self
+            .memo
+            .get(i)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| format!("memo entry {i} is not set"))?;
         self.stack.push(v);
         Ok(())
     }
@@ -373,14 +403,20 @@ impl Vm<'_> {
     fn list_mut(&mut self) -> Result<&mut Vec<Object>, PickleError> {
         match self.stack.last_mut() {
             Some(Object::List(l)) => Ok(l),
-            other => Err(format!("APPEND to {}", other.map_or("nothing", |o| o.describe()))),
+            other => Err(format!(
+                "APPEND to {}",
+                other.map_or("nothing", |o| o.describe())
+            )),
         }
     }
 
     fn dict_mut(&mut self) -> Result<&mut Vec<(Object, Object)>, PickleError> {
         match self.stack.last_mut() {
             Some(Object::Dict(d)) => Ok(d),
-            other => Err(format!("SETITEM on {}", other.map_or("nothing", |o| o.describe()))),
+            other => Err(format!(
+                "SETITEM on {}",
+                other.map_or("nothing", |o| o.describe())
+            )),
         }
     }
 }
@@ -424,10 +460,16 @@ fn ints(o: &Object, what: &str) -> Result<Vec<i64>, PickleError> {
 /// "Calls" a whitelisted global by building the data it would return.
 fn reduce(callable: Object, args: Object) -> Result<Object, PickleError> {
     let Object::Global(g) = callable else {
-        return Err(format!("REDUCE on {}, not a class or function", callable.describe()));
+        return Err(format!(
+            "REDUCE on {}, not a class or function",
+            callable.describe()
+        ));
     };
     let Object::Tuple(args) = args else {
-        return Err(format!("arguments of {g:?} are {}, not a tuple", args.describe()));
+        return Err(format!(
+            "arguments of {g:?} are {}, not a tuple",
+            args.describe()
+        ));
     };
     match (g, args.as_slice()) {
         (Global::OrderedDict, []) => Ok(Object::Dict(Vec::new())),
@@ -435,16 +477,26 @@ fn reduce(callable: Object, args: Object) -> Result<Object, PickleError> {
             let mut out = Vec::new();
             for item in items {
                 match item {
-                    Object::Tuple(kv) | Object::List(kv) if kv.len() == 2 => out.push((kv[0].clone(), kv[1].clone())),
+                    Object::Tuple(kv) | Object::List(kv) if kv.len() == 2 => {
+                        out.push((kv[0].clone(), kv[1].clone()))
+                    }
                     _ => return Err("OrderedDict built from something other than pairs".into()),
                 }
             }
             Ok(Object::Dict(out))
         }
-        (Global::Size, [sizes]) => Ok(Object::Tuple(ints(sizes, "a size")?.into_iter().map(|i| Object::Int(i.into())).collect())),
+        (Global::Size, [sizes]) => Ok(Object::Tuple(
+            ints(sizes, "a size")?
+                .into_iter()
+                .map(|i| Object::Int(i.into()))
+                .collect(),
+        )),
         (Global::RebuildTensor | Global::RebuildTensorV2, [storage, offset, size, stride, ..]) => {
             let Object::Storage(storage) = storage else {
-                return Err(format!("a tensor rebuilt from {}, not a storage", storage.describe()));
+                return Err(format!(
+                    "a tensor rebuilt from {}, not a storage",
+                    storage.describe()
+                ));
             };
             let tensor = TensorRef {
                 storage: storage.clone(),
@@ -459,9 +511,15 @@ fn reduce(callable: Object, args: Object) -> Result<Object, PickleError> {
         }
         (Global::RebuildParameter | Global::RebuildParameterWithState, [data, ..]) => match data {
             Object::Tensor(_) => Ok(data.clone()),
-            other => Err(format!("a parameter rebuilt from {}, not a tensor", other.describe())),
+            other => Err(format!(
+                "a parameter rebuilt from {}, not a tensor",
+                other.describe()
+            )),
         },
-        (g, args) => Err(format!("unexpected arguments for {g:?} ({} of them)", args.len())),
+        (g, args) => Err(format!(
+            "unexpected arguments for {g:?} ({} of them)",
+            args.len()
+        )),
     }
 }
 
@@ -472,30 +530,47 @@ fn build(target: &mut Object, state: Object) -> Result<(), PickleError> {
     match (target, state) {
         (Object::Dict(_), Object::Dict(_) | Object::None) => Ok(()),
         (Object::Tensor(_), _) => Ok(()),
-        (target, state) => Err(format!("cannot set the state of {} from {}", target.describe(), state.describe())),
+        (target, state) => Err(format!(
+            "cannot set the state of {} from {}",
+            target.describe(),
+            state.describe()
+        )),
     }
 }
 
 fn persistent(pid: Object) -> Result<StorageRef, PickleError> {
     let Object::Tuple(items) = pid else {
-        return Err(format!("a persistent id that is {}, not a tuple", pid.describe()));
+        return Err(format!(
+            "a persistent id that is {}, not a tuple",
+            pid.describe()
+        ));
     };
     match items.as_slice() {
-        [Object::Str(tag), Object::Global(Global::Storage(dtype)), Object::Str(key), _location, numel, rest @ ..] if tag == "storage" => {
+        [Object::Str(tag), Object::Global(Global::Storage(dtype)), Object::Str(key), _location, numel, rest @ ..]
+            if tag == "storage" =>
+        {
             let view = match rest {
                 [] | [Object::None] => None,
                 [Object::Tuple(v)] => match v.as_slice() {
                     [Object::Str(vkey), offset, size] => Some((
                         vkey.clone(),
-                        u64::try_from(int(offset, "a view offset")?).map_err(|_| "negative view offset")?,
-                        u64::try_from(int(size, "a view size")?).map_err(|_| "negative view size")?,
+                        u64::try_from(int(offset, "a view offset")?)
+                            .map_err(|_| "negative view offset")?,
+                        u64::try_from(int(size, "a view size")?)
+                            .map_err(|_| "negative view size")?,
                     )),
                     _ => return Err("unrecognised storage view metadata".into()),
                 },
                 _ => return Err("unrecognised storage persistent id".into()),
             };
-            let numel = u64::try_from(int(numel, "a storage size")?).map_err(|_| "negative storage size")?;
-            Ok(StorageRef { key: key.clone(), dtype: *dtype, numel, view })
+            let numel = u64::try_from(int(numel, "a storage size")?)
+                .map_err(|_| "negative storage size")?;
+            Ok(StorageRef {
+                key: key.clone(),
+                dtype: *dtype,
+                numel,
+                view,
+            })
         }
         _ => Err("a persistent id that is not a torch storage".into()),
     }

@@ -50,16 +50,34 @@ mod tests {
     #[test]
     fn renames_exactly_what_torchvision_renames() {
         let cases = [
-            ("features.denseblock1.denselayer1.norm.1.weight", Some("features.denseblock1.denselayer1.norm1.weight")),
-            ("features.denseblock4.denselayer32.conv.2.weight", Some("features.denseblock4.denselayer32.conv2.weight")),
-            ("features.denseblock2.denselayer12.norm.2.running_var", Some("features.denseblock2.denselayer12.norm2.running_var")),
+            (
+                "features.denseblock1.denselayer1.norm.1.weight",
+                Some("features.denseblock1.denselayer1.norm1.weight"),
+            ),
+            (
+                "features.denseblock4.denselayer32.conv.2.weight",
+                Some("features.denseblock4.denselayer32.conv2.weight"),
+            ),
+            (
+                "features.denseblock2.denselayer12.norm.2.running_var",
+                Some("features.denseblock2.denselayer12.norm2.running_var"),
+            ),
             ("features.denseblock1.denselayer1.norm1.weight", None),
-            ("features.denseblock1.denselayer1.norm.1.num_batches_tracked", None),
+            (
+                "features.denseblock1.denselayer1.norm.1.num_batches_tracked",
+                None,
+            ),
             ("features.denseblock1.denselayer1.norm.3.weight", None),
             ("features.transition1.norm.weight", None),
             ("features.norm5.weight", None),
-            ("encoder.layers.encoder_layer_0.mlp.linear_1.weight", Some("encoder.layers.encoder_layer_0.mlp.0.weight")),
-            ("encoder.layers.encoder_layer_11.mlp.linear_2.bias", Some("encoder.layers.encoder_layer_11.mlp.3.bias")),
+            (
+                "encoder.layers.encoder_layer_0.mlp.linear_1.weight",
+                Some("encoder.layers.encoder_layer_0.mlp.0.weight"),
+            ),
+            (
+                "encoder.layers.encoder_layer_11.mlp.linear_2.bias",
+                Some("encoder.layers.encoder_layer_11.mlp.3.bias"),
+            ),
             ("encoder.layers.encoder_layer_0.mlp.0.weight", None),
             ("encoder.layers.encoder_layer_0.xmlp.linear_1.weight", None),
             ("fc.weight", None),

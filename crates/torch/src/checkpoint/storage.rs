@@ -18,10 +18,19 @@ pub struct Storages {
 
 impl Storages {
     /// Adds the raw bytes of storage `key`; `little` is the file's byte order.
-    pub fn insert(&mut self, key: &str, dtype: Dtype, bytes: &[u8], little: bool) -> Result<(), String> {
+    pub fn insert(
+        &mut self,
+        key: &str,
+        dtype: Dtype,
+        bytes: &[u8],
+        little: bool,
+    ) -> Result<(), String> {
         let size = dtype.size();
         if bytes.len() % size != 0 {
-            return Err(format!("storage `{key}` has {} bytes, not a multiple of {size}", bytes.len()));
+            return Err(format!(
+                "storage `{key}` has {} bytes, not a multiple of {size}",
+                bytes.len()
+            ));
         }
         let numel = i64::try_from(bytes.len() / size).map_err(|_| "storage too large")?;
         let tensor = if little == cfg!(target_endian = "little") || size == 1 {
@@ -38,14 +47,25 @@ impl Storages {
 
     /// A contiguous copy of the view `t` describes.
     pub fn tensor(&self, name: &str, t: &TensorRef) -> Result<Tensor, String> {
-        let storage = self.by_key.get(&t.storage.key).ok_or_else(|| format!("tensor `{name}`: storage `{}` is missing from the file", t.storage.key))?;
+        let storage = self.by_key.get(&t.storage.key).ok_or_else(|| {
+            format!(
+                "tensor `{name}`: storage `{}` is missing from the file",
+                t.storage.key
+            )
+        })?;
         let have = u64::try_from(storage.numel()).map_err(|_| "storage too large")?;
-        let (base, len) = view_bounds(&t.storage, have).map_err(|e| format!("tensor `{name}`: {e}"))?;
+        let (base, len) =
+            view_bounds(&t.storage, have).map_err(|e| format!("tensor `{name}`: {e}"))?;
         if storage.kind() != t.storage.dtype.kind() {
-            return Err(format!("tensor `{name}`: storage `{}` is read with two element types", t.storage.key));
+            return Err(format!(
+                "tensor `{name}`: storage `{}` is read with two element types",
+                t.storage.key
+            ));
         }
         if t.offset < 0 || t.stride.iter().any(|&s| s < 0) || t.size.iter().any(|&s| s < 0) {
-            return Err(format!("tensor `{name}` has a negative offset, size or stride"));
+            return Err(format!(
+                "tensor `{name}` has a negative offset, size or stride"
+            ));
         }
         let empty = t.size.iter().any(|&s| s == 0);
         if !empty {
@@ -60,8 +80,11 @@ impl Storages {
             }
         }
         let offset = i64::try_from(base).map_err(|_| "storage too large")? + t.offset;
-        let view = storage.f_as_strided(t.size.as_slice(), t.stride.as_slice(), offset).map_err(|e| format!("tensor `{name}`: {e}"))?;
-        view.f_contiguous().map_err(|e| format!("tensor `{name}`: {e}"))
+        let view = storage
+            .f_as_strided(t.size.as_slice(), t.stride.as_slice(), offset)
+            .map_err(|e| format!("tensor `{name}`: {e}"))?;
+        view.f_contiguous()
+            .map_err(|e| format!("tensor `{name}`: {e}"))
     }
 }
 
@@ -70,7 +93,10 @@ fn view_bounds(s: &StorageRef, have: u64) -> Result<(u64, u64), String> {
     match &s.view {
         None => {
             if have < s.numel {
-                return Err(format!("storage `{}` holds {have} elements, the pickle says {}", s.key, s.numel));
+                return Err(format!(
+                    "storage `{}` holds {have} elements, the pickle says {}",
+                    s.key, s.numel
+                ));
             }
             Ok((0, s.numel))
         }

@@ -40,7 +40,11 @@ pub fn config(name: &str) -> Option<Config> {
         "densenet201" => (32, [6, 12, 48, 32], 64),
         _ => return None,
     };
-    Some(Config { growth, blocks, init_features })
+    Some(Config {
+        growth,
+        blocks,
+        init_features,
+    })
 }
 
 /// norm1 -> relu -> 1x1 conv1 -> norm2 -> relu -> 3x3 conv2, on the
@@ -83,7 +87,10 @@ struct Transition {
 
 impl Transition {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply_t(&self.norm, train).relu().apply(&self.conv).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
+        xs.apply_t(&self.norm, train)
+            .relu()
+            .apply(&self.conv)
+            .avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
     }
 }
 
@@ -107,7 +114,13 @@ impl DenseNet {
         for (i, &count) in config.blocks.iter().enumerate() {
             let bp = &f / format!("denseblock{}", i + 1);
             let layers = (0..count)
-                .map(|j| DenseLayer::new(&(&bp / format!("denselayer{}", j + 1)), features + j * config.growth, config.growth))
+                .map(|j| {
+                    DenseLayer::new(
+                        &(&bp / format!("denselayer{}", j + 1)),
+                        features + j * config.growth,
+                        config.growth,
+                    )
+                })
                 .collect();
             features += count * config.growth;
             let transition = (i + 1 < config.blocks.len()).then(|| {
@@ -123,7 +136,13 @@ impl DenseNet {
         }
         let norm5 = batch_norm(&f / "norm5", features);
         let classifier = linear(p / "classifier", features, classes);
-        DenseNet { conv0, norm0, blocks, norm5, classifier }
+        DenseNet {
+            conv0,
+            norm0,
+            blocks,
+            norm5,
+            classifier,
+        }
     }
 }
 
@@ -145,7 +164,11 @@ impl ModuleT for DenseNet {
                 ys = t.forward_t(&ys, train);
             }
         }
-        ys.apply_t(&self.norm5, train).relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.classifier)
+        ys.apply_t(&self.norm5, train)
+            .relu()
+            .adaptive_avg_pool2d([1, 1])
+            .flatten(1, -1)
+            .apply(&self.classifier)
     }
 }
 

@@ -9,8 +9,14 @@ use tch::nn::{self, Init};
 pub fn linear(p: nn::Path, inputs: i64, outputs: i64) -> nn::Linear {
     let bound = 1.0 / (inputs as f64).sqrt();
     let config = nn::LinearConfig {
-        ws_init: Init::Uniform { lo: -bound, up: bound },
-        bs_init: Some(Init::Uniform { lo: -bound, up: bound }),
+        ws_init: Init::Uniform {
+            lo: -bound,
+            up: bound,
+        },
+        bs_init: Some(Init::Uniform {
+            lo: -bound,
+            up: bound,
+        }),
         bias: true,
     };
     nn::linear(p, inputs, outputs, config)
@@ -18,13 +24,31 @@ pub fn linear(p: nn::Path, inputs: i64, outputs: i64) -> nn::Linear {
 
 /// A linear layer with explicit initialisers (ViT's MLP, DenseNet's zero bias).
 pub fn linear_init(p: nn::Path, inputs: i64, outputs: i64, weight: Init, bias: Init) -> nn::Linear {
-    let config = nn::LinearConfig { ws_init: weight, bs_init: Some(bias), bias: true };
+    let config = nn::LinearConfig {
+        ws_init: weight,
+        bs_init: Some(bias),
+        bias: true,
+    };
     nn::linear(p, inputs, outputs, config)
 }
 
 /// A bias-free 2-D convolution, as every ResNet and DenseNet conv is.
-pub fn conv(p: nn::Path, inputs: i64, outputs: i64, kernel: i64, stride: i64, padding: i64, init: Init) -> nn::Conv2D {
-    let config = nn::ConvConfig { stride, padding, bias: false, ws_init: init, ..Default::default() };
+pub fn conv(
+    p: nn::Path,
+    inputs: i64,
+    outputs: i64,
+    kernel: i64,
+    stride: i64,
+    padding: i64,
+    init: Init,
+) -> nn::Conv2D {
+    let config = nn::ConvConfig {
+        stride,
+        padding,
+        bias: false,
+        ws_init: init,
+        ..Default::default()
+    };
     nn::conv2d(p, inputs, outputs, kernel, config)
 }
 
@@ -43,5 +67,8 @@ pub fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
 /// `nn.init.xavier_uniform_` for a 2-D weight `[out, in]`.
 pub fn xavier_uniform(outputs: i64, inputs: i64) -> Init {
     let bound = (6.0 / (inputs + outputs) as f64).sqrt();
-    Init::Uniform { lo: -bound, up: bound }
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
 }

@@ -69,13 +69,29 @@ impl Block {
         };
         let (convs, outputs) = if bottleneck {
             let out = planes * 4;
-            (vec![conv_bn(1, inputs, planes, 1, 1), conv_bn(2, planes, planes, 3, stride), conv_bn(3, planes, out, 1, 1)], out)
+            (
+                vec![
+                    conv_bn(1, inputs, planes, 1, 1),
+                    conv_bn(2, planes, planes, 3, stride),
+                    conv_bn(3, planes, out, 1, 1),
+                ],
+                out,
+            )
         } else {
-            (vec![conv_bn(1, inputs, planes, 3, stride), conv_bn(2, planes, planes, 3, 1)], planes)
+            (
+                vec![
+                    conv_bn(1, inputs, planes, 3, stride),
+                    conv_bn(2, planes, planes, 3, 1),
+                ],
+                planes,
+            )
         };
         let downsample = (stride != 1 || inputs != outputs).then(|| {
             let d = p / "downsample";
-            ConvBn { conv: conv(&d / "0", inputs, outputs, 1, stride, 0, CONV_INIT), bn: batch_norm(&d / "1", outputs) }
+            ConvBn {
+                conv: conv(&d / "0", inputs, outputs, 1, stride, 0, CONV_INIT),
+                bn: batch_norm(&d / "1", outputs),
+            }
         });
         Block { convs, downsample }
     }
@@ -107,7 +123,10 @@ pub struct ResNet {
 
 impl ResNet {
     pub fn new(p: &nn::Path, config: Config, classes: i64) -> ResNet {
-        let stem = ConvBn { conv: conv(p / "conv1", 3, 64, 7, 2, 3, CONV_INIT), bn: batch_norm(p / "bn1", 64) };
+        let stem = ConvBn {
+            conv: conv(p / "conv1", 3, 64, 7, 2, 3, CONV_INIT),
+            bn: batch_norm(p / "bn1", 64),
+        };
         let expansion = if config.bottleneck { 4 } else { 1 };
         let mut inputs = 64;
         let mut layers = Vec::new();
@@ -117,7 +136,13 @@ impl ResNet {
             let stride = if stage == 0 { 1 } else { 2 };
             let blocks = (0..count)
                 .map(|i| {
-                    let block = Block::new(&(&lp / i), inputs, planes, if i == 0 { stride } else { 1 }, config.bottleneck);
+                    let block = Block::new(
+                        &(&lp / i),
+                        inputs,
+                        planes,
+                        if i == 0 { stride } else { 1 },
+                        config.bottleneck,
+                    );
                     inputs = planes * expansion;
                     block
                 })
@@ -131,11 +156,17 @@ impl ResNet {
 
 impl ModuleT for ResNet {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut ys = self.stem.forward_t(xs, train).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut ys =
+            self.stem
+                .forward_t(xs, train)
+                .relu()
+                .max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         for block in self.layers.iter().flatten() {
             ys = block.forward_t(&ys, train);
         }
-        ys.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&self.fc)
+        ys.adaptive_avg_pool2d([1, 1])
+            .flatten(1, -1)
+            .apply(&self.fc)
     }
 }
 

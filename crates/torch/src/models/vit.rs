@@ -39,11 +39,24 @@ pub fn config(name: &str) -> Option<Config> {
         "vit_h_14" => (14, 32, 16, 1280, 5120),
         _ => return None,
     };
-    Some(Config { patch, layers, heads, hidden, mlp })
+    Some(Config {
+        patch,
+        layers,
+        heads,
+        hidden,
+        mlp,
+    })
 }
 
 fn layer_norm(p: nn::Path, hidden: i64) -> nn::LayerNorm {
-    nn::layer_norm(p, vec![hidden], nn::LayerNormConfig { eps: 1e-6, ..Default::default() })
+    nn::layer_norm(
+        p,
+        vec![hidden],
+        nn::LayerNormConfig {
+            eps: 1e-6,
+            ..Default::default()
+        },
+    )
 }
 
 /// `nn.MultiheadAttention(batch_first=True)` without masks or dropout.
@@ -58,13 +71,20 @@ struct Attention {
 impl Attention {
     fn new(p: &nn::Path, hidden: i64, heads: i64) -> Attention {
         Attention {
-            in_proj_weight: p.var("in_proj_weight", &[3 * hidden, hidden], xavier_uniform(3 * hidden, hidden)),
+            in_proj_weight: p.var(
+                "in_proj_weight",
+                &[3 * hidden, hidden],
+                xavier_uniform(3 * hidden, hidden),
+            ),
             in_proj_bias: p.var("in_proj_bias", &[3 * hidden], Init::Const(0.0)),
             out_proj: linear_init(
                 p / "out_proj",
                 hidden,
                 hidden,
-                Init::Uniform { lo: -1.0 / (hidden as f64).sqrt(), up: 1.0 / (hidden as f64).sqrt() },
+                Init::Uniform {
+                    lo: -1.0 / (hidden as f64).sqrt(),
+                    up: 1.0 / (hidden as f64).sqrt(),
+                },
                 Init::Const(0.0),
             ),
             heads,
@@ -74,7 +94,9 @@ impl Attention {
     fn forward(&self, xs: &Tensor) -> Tensor {
         let (n, s, h) = xs.size3().unwrap_or_default();
         let split = |t: &Tensor| t.view([n, s, self.heads, h / self.heads]).transpose(1, 2);
-        let qkv = xs.linear(&self.in_proj_weight, Some(&self.in_proj_bias)).chunk(3, -1);
+        let qkv = xs
+            .linear(&self.in_proj_weight, Some(&self.in_proj_bias))
+            .chunk(3, -1);
         let ys = Tensor::scaled_dot_product_attention(
             &split(&qkv[0]),
             &split(&qkv[1]),
@@ -102,19 +124,38 @@ struct EncoderBlock {
 impl EncoderBlock {
     fn new(p: &nn::Path, c: Config) -> EncoderBlock {
         let mlp = p / "mlp";
-        let bias = Init::Randn { mean: 0.0, stdev: 1e-6 };
+        let bias = Init::Randn {
+            mean: 0.0,
+            stdev: 1e-6,
+        };
         EncoderBlock {
             ln_1: layer_norm(p / "ln_1", c.hidden),
             attention: Attention::new(&(p / "self_attention"), c.hidden, c.heads),
             ln_2: layer_norm(p / "ln_2", c.hidden),
-            mlp_0: linear_init(&mlp / "0", c.hidden, c.mlp, xavier_uniform(c.mlp, c.hidden), bias),
-            mlp_3: linear_init(&mlp / "3", c.mlp, c.hidden, xavier_uniform(c.hidden, c.mlp), bias),
+            mlp_0: linear_init(
+                &mlp / "0",
+                c.hidden,
+                c.mlp,
+                xavier_uniform(c.mlp, c.hidden),
+                bias,
+            ),
+            mlp_3: linear_init(
+                &mlp / "3",
+                c.mlp,
+                c.hidden,
+                xavier_uniform(c.hidden, c.mlp),
+                bias,
+            ),
         }
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
         let xs = self.attention.forward(&xs.apply(&self.ln_1)) + xs;
-        let ys = xs.apply(&self.ln_2).apply(&self.mlp_0).gelu("none").apply(&self.mlp_3);
+        let ys = xs
+            .apply(&self.ln_2)
+            .apply(&self.mlp_0)
+            .gelu("none")
+            .apply(&self.mlp_3);
         xs + ys
     }
 }
@@ -136,7 +177,10 @@ impl VisionTransformer {
         let fan_in = 3 * c.patch * c.patch;
         let conv_config = nn::ConvConfig {
             stride: c.patch,
-            ws_init: Init::Randn { mean: 0.0, stdev: (1.0 / fan_in as f64).sqrt() },
+            ws_init: Init::Randn {
+                mean: 0.0,
+                stdev: (1.0 / fan_in as f64).sqrt(),
+            },
             bs_init: Init::Const(0.0),
             ..Default::default()
         };
@@ -144,13 +188,28 @@ impl VisionTransformer {
         let class_token = p.var("class_token", &[1, 1, c.hidden], Init::Const(0.0));
         let encoder = p / "encoder";
         let patches = (image_size / c.patch) * (image_size / c.patch);
-        let pos_embedding =
-            encoder.var("pos_embedding", &[1, patches + 1, c.hidden], Init::Randn { mean: 0.0, stdev: 0.02 });
+        let pos_embedding = encoder.var(
+            "pos_embedding",
+            &[1, patches + 1, c.hidden],
+            Init::Randn {
+                mean: 0.0,
+                stdev: 0.02,
+            },
+        );
         let lp = &encoder / "layers";
-        let layers = (0..c.layers).map(|i| EncoderBlock::new(&(&lp / format!("encoder_layer_{i}")), c)).collect();
+        let layers = (0..c.layers)
+            .map(|i| EncoderBlock::new(&(&lp / format!("encoder_layer_{i}")), c))
+            .collect();
         let ln = layer_norm(&encoder / "ln", c.hidden);
         let head = linear(p / "heads" / "head", c.hidden, classes);
-        VisionTransformer { conv_proj, class_token, pos_embedding, layers, ln, head }
+        VisionTransformer {
+            conv_proj,
+            class_token,
+            pos_embedding,
+            layers,
+            ln,
+            head,
+        }
     }
 }
 
@@ -163,7 +222,10 @@ impl ModuleT for VisionTransformer {
         for layer in &self.layers {
             ys = layer.forward(&ys);
         }
-        ys.apply(&self.ln).select(1, 0).apply(&self.head).view([n, -1])
+        ys.apply(&self.ln)
+            .select(1, 0)
+            .apply(&self.head)
+            .view([n, -1])
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+
 use pipe_data::resize::Resizer;
 use pipe_data::tensors::Reader;
 
