@@ -26,7 +26,7 @@ stages:
       run: |
         cat $PIPE_INPUT_X/o > $PIPE_OUT/o
         echo partial > $PIPE_OUT/partial
-        if [ -e hold ]; then touch started; exec sleep 60; fi
+        if [ -e hold ]; then echo $$ > stage.pid; touch started; exec sleep 60; fi
         echo done >> $PIPE_OUT/o
   last:
     kind: cmd
@@ -94,6 +94,9 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
     // The whole process group we created for this pipe.
     signal("KILL", &format!("-{}", child.id()));
     child.wait().unwrap();
+    // Its command runs on in a process group of its own (like `make`'s
+    // would); end it too, as a machine reboot would.
+    signal("KILL", p.read("stage.pid").trim());
     // Nothing of `slow` looks complete.
     let status = p.pipe(&["status", "s.yaml", "--format", "json"]);
     status.expect_code(1);

@@ -36,7 +36,8 @@ fn main() {
         }
         "kernels" => kernels(Path::new(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage())),
         "decode-resize" => {
-            let dir = Path::new(&arg(2));
+            let dir_arg = arg(2);
+            let dir = Path::new(&dir_arg);
             let archive = dir.join("stl10_binary.tar.gz");
             if !archive.exists() {
                 let spec = Spec { seed: 1, train_per_class: 500, test_per_class: 800, image_size: 96, task: 0, noise: 0.1 };

@@ -91,15 +91,8 @@ fn report_syntax(sink: &mut Sink, e: yaml::SyntaxError) {
 /// The same problem found once per matrix entry is reported once; the rest
 /// are sorted by place so the output reads top to bottom.
 fn finish(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut seen = Vec::with_capacity(diagnostics.len());
-    diagnostics.retain(|d| {
-        if seen.contains(d) {
-            false
-        } else {
-            seen.push(d.clone());
-            true
-        }
-    });
+    let mut seen = std::collections::HashSet::with_capacity(diagnostics.len());
+    diagnostics.retain(|d| seen.insert(format!("{d:?}")));
     diagnostics.sort_by_key(|d| d.span.as_ref().map(|s| (s.line, s.column)));
     diagnostics
 }
@@ -423,6 +416,52 @@ stages:
         assert_eq!(
             messages(src, &[]),
             ["unknown parameter `nope` in `${params.nope}`"]
+        );
+    }
+
+    /// The paper's shape at 1,000 runs (2,013 stages). Timing depends on the
+    /// machine, so it runs only when asked:
+    /// `cargo test -p pipe-engine --release -- --ignored loads_2013_stages`.
+    #[test]
+    #[ignore]
+    fn loads_2013_stages_quickly() {
+        let n = 1000;
+        let seeds: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let seeds = seeds.join(", ");
+        let src = format!(
+            "version: 1
+stages:
+  download: {{kind: cmd, params: {{run: 'true'}}}}
+  decode: {{kind: cmd, params: {{run: 'true'}}, inputs: {{a: download}}}}
+  resize: {{kind: cmd, params: {{run: 'true'}}, inputs: {{a: decode}}}}
+  augment: {{kind: cmd, matrix: {{p: [a, b, c, d]}}, params: {{run: 'echo ${{matrix.p}}'}}}}
+  train:
+    kind: cmd
+    matrix: {{seed: [{seeds}]}}
+    params: {{run: 'echo ${{matrix.seed}}'}}
+    inputs: {{data: resize, aug: 'augment[a]'}}
+  evaluate:
+    kind: cmd
+    matrix: {{seed: [{seeds}]}}
+    params: {{run: 'echo ${{matrix.seed}}'}}
+    inputs: {{model: 'train[${{matrix.seed}}]', data: resize}}
+  plot: {{kind: cmd, matrix: {{i: [1, 2, 3, 4, 5]}}, params: {{run: 'true'}}, inputs: {{runs: 'train[*]'}}}}
+  report: {{kind: cmd, params: {{run: 'true'}}, inputs: {{figs: plot, evals: 'evaluate[*]'}}}}
+"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.yaml");
+        std::fs::write(&file, src).unwrap();
+        let mut registry = Registry::new();
+        crate::cmd::register(&mut registry);
+        let start = std::time::Instant::now();
+        let p = load(&file, &registry, &[]).unwrap();
+        let took = start.elapsed();
+        eprintln!("loaded {} stages in {took:?}", p.stages.len());
+        assert_eq!(p.stages.len(), 2013);
+        assert!(
+            took < std::time::Duration::from_millis(100),
+            "took {took:?}"
         );
     }
 }

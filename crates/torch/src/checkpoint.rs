@@ -33,23 +33,36 @@ const NESTED: &[&str] = &["state_dict", "model", "model_state_dict", "module"];
 /// The tensors of a checkpoint file, in file order, with the file's key
 /// names, as contiguous CPU tensors of the stored dtype.
 pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-    if data.starts_with(b"PK\x03\x04") {
-        drop(data);
+    let head = head_bytes(path)?;
+    if head.starts_with(b"PK\x03\x04") {
         let (object, storages) = zipped::read(path)?;
         return tensors(path, &object, &storages);
     }
-    if legacy::looks_like(&data) {
+    if legacy::looks_like(&head) {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
         let (object, storages) = legacy::read(path, &data)?;
         return tensors(path, &object, &storages);
     }
-    if is_safetensors(&data) {
-        drop(data);
+    if is_safetensors(&head) {
         return Tensor::read_safetensors(path)
             .map_err(|e| Error::bad_data(path, format!("not a readable safetensors file: {e}")));
     }
-    Err(Error::bad_data(path, "not a PyTorch checkpoint (neither a `torch.save` zip, a legacy `torch.save` pickle, nor safetensors)")
-        .with_hint("pass a `.pth`/`.pt` file written by `torch.save`, or a `.safetensors` file"))
+    Err(Error::bad_data(
+        path,
+        "not a PyTorch checkpoint (neither a `torch.save` zip, a legacy `torch.save` pickle, nor safetensors)",
+    )
+    .with_hint("pass a `.pth`/`.pt` file written by `torch.save`, or a `.safetensors` file"))
+}
+
+/// The first bytes of a file, enough to tell the formats apart.
+fn head_bytes(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut head = Vec::with_capacity(16);
+    file.take(16)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, "read", e))?;
+    Ok(head)
 }
 
 /// [`read`] with torchvision's legacy key names replaced by current ones.

@@ -114,7 +114,9 @@ fn resolve(module: &str, name: &str) -> Result<Global, PickleError> {
         ("torch._utils", "_rebuild_parameter") => Global::RebuildParameter,
         ("torch._utils", "_rebuild_parameter_with_state") => Global::RebuildParameterWithState,
         ("torch", "Size") => Global::Size,
-        ("torch", storage) => match Dtype::from_storage(storage) {
+        // Files saved from a GPU name `torch.cuda.FloatStorage`; pipe reads
+        // every storage onto the CPU.
+        ("torch" | "torch.cuda", storage) => match Dtype::from_storage(storage) {
             Some(d) => Global::Storage(d),
             None => return Err(refuse(module, name)),
         },
@@ -432,7 +434,7 @@ fn long(bytes: &[u8]) -> Result<i128, PickleError> {
 }
 
 fn pairs(items: Vec<Object>) -> Result<Vec<(Object, Object)>, PickleError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("odd number of items for a dict".into());
     }
     let mut it = items.into_iter();
@@ -573,5 +575,80 @@ fn persistent(pid: Object) -> Result<StorageRef, PickleError> {
             })
         }
         _ => Err("a persistent id that is not a torch storage".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tensor_globals_resolve() {
+        assert_eq!(
+            resolve("torch", "HalfStorage"),
+            Ok(Global::Storage(Dtype::F16))
+        );
+        assert_eq!(
+            resolve("torch.cuda", "FloatStorage"),
+            Ok(Global::Storage(Dtype::F32))
+        );
+        assert_eq!(
+            resolve("collections", "OrderedDict"),
+            Ok(Global::OrderedDict)
+        );
+        for (module, name) in [
+            ("os", "system"),
+            ("builtins", "eval"),
+            ("torch", "load"),
+            ("torch.cuda", "Size"),
+            ("torch._utils", "_rebuild_device_tensor_from_numpy"),
+            ("collections", "defaultdict"),
+        ] {
+            let err = resolve(module, name).expect_err(name);
+            assert!(
+                err.contains(&format!("refusing to load `{module}.{name}`")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_nested_containers_memo_and_big_ints() {
+        // {'a': [1, -2, 2**70], 'b': ('x', 1.5, None, True, 'x')} at
+        // protocol 2, the second 'x' fetched back from the memo.
+        let mut q = vec![
+            0x80, 2, b'}', b'(', 0x8c, 1, b'a', b']', b'(', b'K', 1, b'J',
+        ];
+        q.extend_from_slice(&(-2i32).to_le_bytes());
+        q.extend_from_slice(&[
+            0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, b'e', 0x8c, 1, b'b', b'(', 0x8c, 1, b'x', b'q',
+            1,
+        ]);
+        q.push(b'G');
+        q.extend_from_slice(&1.5f64.to_be_bytes());
+        q.extend_from_slice(&[b'N', 0x88, b'h', 1, b't', b'u', b'.']);
+        let (o, n) = load(&q).expect("loads");
+        assert_eq!(n, q.len());
+        let expected = Object::Dict(vec![
+            (
+                Object::Str("a".into()),
+                Object::List(vec![Object::Int(1), Object::Int(-2), Object::Int(1 << 70)]),
+            ),
+            (
+                Object::Str("b".into()),
+                Object::Tuple(vec![
+                    Object::Str("x".into()),
+                    Object::Float(1.5),
+                    Object::None,
+                    Object::Bool(true),
+                    Object::Str("x".into()),
+                ]),
+            ),
+        ]);
+        assert_eq!(o, expected);
+        // A pickle cut short is an error, not a panic.
+        for cut in 0..q.len() {
+            assert!(load(&q[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }

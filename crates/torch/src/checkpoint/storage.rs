@@ -26,7 +26,7 @@ impl Storages {
         little: bool,
     ) -> Result<(), String> {
         let size = dtype.size();
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             return Err(format!(
                 "storage `{key}` has {} bytes, not a multiple of {size}",
                 bytes.len()
@@ -67,7 +67,7 @@ impl Storages {
                 "tensor `{name}` has a negative offset, size or stride"
             ));
         }
-        let empty = t.size.iter().any(|&s| s == 0);
+        let empty = t.size.contains(&0);
         if !empty {
             let mut last = i128::from(t.offset);
             for (&n, &s) in t.size.iter().zip(&t.stride) {
