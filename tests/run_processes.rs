@@ -222,4 +222,8 @@ fn a_stage_needing_more_gpus_than_exist_fails_before_anything_runs() {
     let listed = p.pipe(&["run", "g.yaml", "--gpus", "0,1,2"]);
     listed.ok();
     assert_eq!(listed.ran(), names(&["a", "big"]));
+    // Once cached, a GPU stage is no obstacle on a machine without GPUs.
+    let cached = p.pipe_env(&["run", "g.yaml"], &[("PIPE_FAKE_GPUS", "0")]);
+    cached.ok();
+    assert_eq!(cached.cached(), names(&["a", "big"]));
 }

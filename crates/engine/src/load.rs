@@ -454,6 +454,21 @@ stages:
         std::fs::write(&file, src).unwrap();
         let mut registry = Registry::new();
         crate::cmd::register(&mut registry);
+        let text = std::fs::read_to_string(&file).unwrap();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let (root, _) = yaml::parse(&text).unwrap();
+            let t1 = t.elapsed();
+            let mut sink = Sink::new(&file);
+            let spec = spec::read(root.as_ref(), &mut sink);
+            let t2 = t.elapsed();
+            let input = Input { file: &file, dir: dir.path(), source_hash: ContentHash::of(b""), registry: &registry, overrides: &[] };
+            let p = validate::validate(&spec, &input, &mut sink);
+            let t3 = t.elapsed();
+            drop(p);
+            let t4 = t.elapsed();
+            eprintln!("parse {t1:?} spec {:?} validate {:?} drop {:?}", t2 - t1, t3 - t2, t4 - t3);
+        }
         let start = std::time::Instant::now();
         let p = load(&file, &registry, &[]).unwrap();
         let took = start.elapsed();

@@ -8,6 +8,7 @@
 //! known, so a no-op run is a sequence of hash computations and `stat`s;
 //! only stages that must run cost a thread.
 
+pub mod commit;
 pub mod execute;
 pub mod results;
 pub mod select;
@@ -123,7 +124,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     })?;
     let selected = select::targets(pipeline, &opts.targets)?;
     let forced = select::matching(pipeline, &opts.force, "`--force` pattern")?;
-    check_gpus(pipeline, &selected, opts.gpus.len())?;
+    check_gpus(pipeline, &cache, opts, &selected)?;
     let file = pipeline_path(pipeline);
     let mut state = State::load(&cache, &file);
     let mut hasher = PathHasher::new(&state);
@@ -135,7 +136,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         staging: &staging,
         ui: &ui,
         cancel: &opts.cancel,
-        durable: opts.durable,
     };
     let mut summary = RunSummary::default();
     let mut sched = Scheduler::new(pipeline, &selected);
@@ -143,8 +143,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let mut pool = GpuPool::new(&opts.gpus);
     let (tx, rx) = mpsc::channel::<Done>();
     let mut stop = false;
+    let (commit_tx, commit_rx) = mpsc::channel::<commit::Pending>();
+    let commit_tx = opts.durable.then_some(commit_tx);
 
     std::thread::scope(|scope| {
+        let cache_ref = &cache;
+        let committer = scope.spawn(move || commit::committer(cache_ref, &commit_rx));
         let mut cpu_running = 0usize;
         let mut running = 0usize;
         // Stages whose inputs are done but that must run, in topological order.
@@ -222,6 +226,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                         inputs: sched.artifacts(pipeline, &cache, id),
                         gpus,
                         forced: forced[id.0],
+                        commit: commit_tx.clone(),
                     };
                     let tx = tx.clone();
                     let env = &env;
@@ -287,6 +292,14 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                 }
                 Err(e) => fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop),
             }
+        }
+        // Every job is done; the committer ends once the last sender goes.
+        drop(commit_tx);
+        for (stage, e) in committer.join().unwrap_or_default() {
+            ui.always(&format!("failed {stage}"));
+            ui.error(&e);
+            summary.ran.retain(|s| *s != stage);
+            summary.failed.push((stage, e));
         }
     });
     for (i, phase) in sched.phase.iter().enumerate() {
@@ -430,22 +443,34 @@ impl Scheduler {
 }
 
 /// A stage needing more GPUs than the run has can never start: say so
-/// before anything runs.
-fn check_gpus(pipeline: &Pipeline, selected: &[bool], have: usize) -> Result<()> {
-    let too_big: Vec<String> = pipeline
+/// before anything runs. Cached ones are fine (looking at results on a
+/// laptop), so only then is the cache consulted.
+fn check_gpus(pipeline: &Pipeline, cache: &Cache, opts: &RunOptions, selected: &[bool]) -> Result<()> {
+    let have = opts.gpus.len();
+    let mut too_big: Vec<&str> = pipeline
         .stages
         .iter()
         .filter(|s| selected[s.id.0] && s.gpus as usize > have)
-        .map(|s| format!("`{}` needs {}", s.name, s.gpus))
+        .map(|s| s.name.as_str())
         .collect();
     if too_big.is_empty() {
         return Ok(());
     }
+    let statuses = crate::status::status(pipeline, cache, &opts.targets, &opts.force)?;
+    too_big.retain(|name| statuses.iter().any(|s| s.name == *name && !s.up_to_date()));
+    if too_big.is_empty() {
+        return Ok(());
+    }
+    let needs: Vec<String> = too_big
+        .iter()
+        .filter_map(|name| pipeline.find(name))
+        .map(|s| format!("`{}` needs {}", s.name, s.gpus))
+        .collect();
     Err(Error::environment(format!(
         "{} GPU{} available, but stage {}",
         have,
         if have == 1 { " is" } else { "s are" },
-        too_big.join(", ")
+        needs.join(", ")
     ))
     .with_hint("pass the devices with `--gpus 0,1`, or run on a machine with more GPUs (`pipe doctor` lists them)"))
 }

@@ -67,11 +67,13 @@ type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
+    let t = std::time::Instant::now();
     let params = top_params(spec, input.overrides, sink);
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         expand_stage(stage, &params, input, sink, &mut drafts);
     }
+    eprintln!("  expand {:?}", t.elapsed());
     let names: Vec<String> = drafts.iter().map(|d| d.name.clone()).collect();
     check_duplicates(&drafts, sink);
     let lookup = inputs::Names::new(
@@ -88,6 +90,7 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         edges.push(resolved.1.clone());
         resolved_inputs.push(resolved);
     }
+    eprintln!("  inputs {:?}", t.elapsed());
     for (path, pos) in graph::cycles(&edges) {
         let shown: Vec<&str> = path.iter().map(|i| names[*i].as_str()).collect();
         let message = if path.len() == 2 {
@@ -99,6 +102,7 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
             "each arrow points from a stage to one of its inputs; remove one of these references",
         );
     }
+    eprintln!("  cycles {:?}", t.elapsed());
     if sink.has_errors() {
         return None;
     }
@@ -128,6 +132,7 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
             param_spans: draft.param_spans,
         });
     }
+    eprintln!("  build {:?}", t.elapsed());
     let by_name = stages.iter().map(|s| (s.name.clone(), s.id)).collect();
     Some(Pipeline {
         file: input.file.to_path_buf(),

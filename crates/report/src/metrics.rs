@@ -41,23 +41,35 @@ impl Metrics {
             .map_err(|e| Error::bad_data(path, format!("cannot read the header: {e}")))?;
         let columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
         if !columns.iter().any(|c| c == "epoch") {
-            return Err(Error::bad_data(path, "the header has no `epoch` column")
-                .with_hint(format!("a training stage writes the columns {}", COLUMNS.join(","))));
+            return Err(
+                Error::bad_data(path, "the header has no `epoch` column").with_hint(format!(
+                    "a training stage writes the columns {}",
+                    COLUMNS.join(",")
+                )),
+            );
         }
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| Error::bad_data(path, format!("cannot read a row: {e}")))?;
+            let record =
+                record.map_err(|e| Error::bad_data(path, format!("cannot read a row: {e}")))?;
             let line = record.position().map_or(0, csv::Position::line);
             if record.len() != columns.len() {
                 return Err(Error::bad_data(
                     path,
-                    format!("line {line}: {} fields where the header has {}", record.len(), columns.len()),
+                    format!(
+                        "line {line}: {} fields where the header has {}",
+                        record.len(),
+                        columns.len()
+                    ),
                 ));
             }
             let mut row = Vec::with_capacity(columns.len());
             for (field, column) in record.iter().zip(&columns) {
                 let value = field.trim().parse::<f64>().map_err(|_| {
-                    Error::bad_data(path, format!("line {line}: `{column}` is `{field}`, not a number"))
+                    Error::bad_data(
+                        path,
+                        format!("line {line}: `{column}` is `{field}`, not a number"),
+                    )
                 })?;
                 row.push(value);
             }
@@ -67,17 +79,24 @@ impl Metrics {
             return Err(Error::bad_data(path, "no epochs recorded (only a header)")
                 .with_hint("the training stage wrote no rows; check its log"));
         }
-        Ok(Metrics { path: path.to_path_buf(), columns, rows })
+        Ok(Metrics {
+            path: path.to_path_buf(),
+            columns,
+            rows,
+        })
     }
 
     /// The index of a column, or an error naming the columns present.
     pub fn index(&self, column: &str) -> Result<usize> {
-        self.columns.iter().position(|c| c == column).ok_or_else(|| {
-            Error::bad_data(
-                &self.path,
-                format!("no column `{column}` (it has: {})", self.columns.join(", ")),
-            )
-        })
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| {
+                Error::bad_data(
+                    &self.path,
+                    format!("no column `{column}` (it has: {})", self.columns.join(", ")),
+                )
+            })
     }
 
     /// All values of a column, in row order.
@@ -143,13 +162,20 @@ impl Run {
     /// Reads `metrics.csv` (required) and `run.json` (optional) of a stage.
     pub fn load(artifact: &Artifact) -> Result<Run> {
         let csv = artifact.file("metrics.csv").map_err(|e| {
-            e.with_hint("`runs` must name training stages (kind `train`), which write `metrics.csv`")
+            e.with_hint(
+                "`runs` must name training stages (kind `train`), which write `metrics.csv`",
+            )
         })?;
         let metrics = Metrics::read(csv)?;
         let info = match artifact.files.get("run.json") {
             Some(path) => RunInfo::read(path)?,
             None => RunInfo::default(),
         };
-        Ok(Run { stage: artifact.stage.clone(), matrix: artifact.matrix.clone(), metrics, info })
+        Ok(Run {
+            stage: artifact.stage.clone(),
+            matrix: artifact.matrix.clone(),
+            metrics,
+            info,
+        })
     }
 }

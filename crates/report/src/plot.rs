@@ -6,7 +6,9 @@ mod chart;
 mod render;
 mod ticks;
 
-use pipe_engine::{Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
+use pipe_engine::{
+    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+};
 
 pub use chart::{Figure, Series};
 pub use render::{png, svg};
@@ -15,7 +17,15 @@ use crate::label;
 use crate::metrics::{Run, COLUMNS};
 
 /// The metrics a figure can show: every column but the epoch.
-const METRICS: &[&str] = &["train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_s"];
+const METRICS: &[&str] = &[
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "seconds",
+    "images_per_s",
+];
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::optional("metric", ParamType::Enum(METRICS), Lit::Str("test_loss"), "The `metrics.csv` column to draw."),
@@ -51,9 +61,18 @@ const INPUTS: &[InputSpec] = &[InputSpec::many(
 )];
 
 const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec { name: "figure.png", doc: "The figure as a PNG image." },
-    OutputSpec { name: "figure.svg", doc: "The figure as SVG (text as `<text>` elements)." },
-    OutputSpec { name: "figure.json", doc: "Title, metric and series labels (for captions)." },
+    OutputSpec {
+        name: "figure.png",
+        doc: "The figure as a PNG image.",
+    },
+    OutputSpec {
+        name: "figure.svg",
+        doc: "The figure as SVG (text as `<text>` elements).",
+    },
+    OutputSpec {
+        name: "figure.json",
+        doc: "Title, metric and series labels (for captions).",
+    },
 ];
 
 /// The `plot` kind.
@@ -89,7 +108,10 @@ impl Kind for Plot {
         for (name, lo, hi) in [("width", 200, 8000), ("height", 150, 8000)] {
             if let Ok(v) = params.i64(name) {
                 if !(lo..=hi).contains(&v) {
-                    problems.push((name.to_string(), format!("must be between {lo} and {hi} pixels (got {v})")));
+                    problems.push((
+                        name.to_string(),
+                        format!("must be between {lo} and {hi} pixels (got {v})"),
+                    ));
                 }
             }
         }
@@ -102,7 +124,11 @@ impl Kind for Plot {
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
-        let runs: Vec<Run> = ctx.inputs_of("runs").iter().map(Run::load).collect::<Result<_>>()?;
+        let runs: Vec<Run> = ctx
+            .inputs_of("runs")
+            .iter()
+            .map(Run::load)
+            .collect::<Result<_>>()?;
         let figure = figure(ctx.params, &runs)?;
         write(ctx.out, "figure.png", &png(&figure)?)?;
         write(ctx.out, "figure.svg", svg(&figure)?.as_bytes())?;
@@ -130,14 +156,19 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
         let stages: Vec<_> = runs.iter().map(|r| (r.stage.as_str(), &r.matrix)).collect();
         label::defaults(&stages)
     } else {
-        runs.iter().map(|r| label::fill(template, &r.stage, &r.matrix)).collect::<Result<_>>()?
+        runs.iter()
+            .map(|r| label::fill(template, &r.stage, &r.matrix))
+            .collect::<Result<_>>()?
     };
     let log_y = params.bool("log_y")?;
     let mut series = Vec::new();
     for (run, label) in runs.iter().zip(labels) {
         let points = run.metrics.series(metric)?;
         if points.is_empty() {
-            return Err(Error::bad_data(&run.metrics.path, format!("`{metric}` has no finite value")));
+            return Err(Error::bad_data(
+                &run.metrics.path,
+                format!("`{metric}` has no finite value"),
+            ));
         }
         if log_y {
             if let Some((e, v)) = points.iter().find(|p| p.1 <= 0.0) {
@@ -151,7 +182,10 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
         series.push(Series { label, points });
     }
     let y_label = match params.str("y_label")? {
-        "" => metric.replace('_', " ").replace("acc", "accuracy").replace("images per s", "images/s"),
+        "" => metric
+            .replace('_', " ")
+            .replace("acc", "accuracy")
+            .replace("images per s", "images/s"),
         given => given.to_string(),
     };
     Ok(Figure {
@@ -172,7 +206,11 @@ fn dimension(params: &Params, name: &str) -> Result<u32> {
     u32::try_from(v)
         .ok()
         .filter(|v| (150..=8000).contains(v))
-        .ok_or_else(|| Error::failed(format!("`{name}` must be between 150 and 8000 pixels (got {v})")))
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "`{name}` must be between 150 and 8000 pixels (got {v})"
+            ))
+        })
 }
 
 pub(crate) fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<()> {

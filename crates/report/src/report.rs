@@ -9,7 +9,9 @@ mod provenance;
 mod reference;
 mod summary;
 
-use pipe_engine::{Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
+use pipe_engine::{
+    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+};
 
 pub use document::{Document, Table};
 pub use reference::{Published, Reference};
@@ -42,14 +44,31 @@ const PARAMS: &[ParamSpec] = &[
 ];
 
 const INPUTS: &[InputSpec] = &[
-    InputSpec::many("runs", "Training stages to report, one table row each, in the order given."),
-    InputSpec { name: "figures", doc: "`plot` stages whose figures to include.", required: false, many: true },
+    InputSpec::many(
+        "runs",
+        "Training stages to report, one table row each, in the order given.",
+    ),
+    InputSpec {
+        name: "figures",
+        doc: "`plot` stages whose figures to include.",
+        required: false,
+        many: true,
+    },
 ];
 
 const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec { name: "report.md", doc: "The report in Markdown; figures as `fig-*.png` beside it." },
-    OutputSpec { name: "report.html", doc: "The same, as one self-contained HTML page (figures inlined)." },
-    OutputSpec { name: "summary.json", doc: "The table's numbers per run, for scripts." },
+    OutputSpec {
+        name: "report.md",
+        doc: "The report in Markdown; figures as `fig-*.png` beside it.",
+    },
+    OutputSpec {
+        name: "report.html",
+        doc: "The same, as one self-contained HTML page (figures inlined).",
+    },
+    OutputSpec {
+        name: "summary.json",
+        doc: "The table's numbers per run, for scripts.",
+    },
 ];
 
 /// The `report` kind.
@@ -88,11 +107,17 @@ impl Kind for Report {
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
-        let runs: Vec<Run> = ctx.inputs_of("runs").iter().map(Run::load).collect::<Result<_>>()?;
+        let runs: Vec<Run> = ctx
+            .inputs_of("runs")
+            .iter()
+            .map(Run::load)
+            .collect::<Result<_>>()?;
         let summaries: Vec<Summary> = runs.iter().map(Summary::of).collect::<Result<_>>()?;
         let mut figures = Vec::new();
         for fig in ctx.inputs_of("figures") {
-            let png_path = fig.file("figure.png").map_err(|e| e.with_hint("`figures` must name `plot` stages"))?;
+            let png_path = fig
+                .file("figure.png")
+                .map_err(|e| e.with_hint("`figures` must name `plot` stages"))?;
             let png = std::fs::read(png_path).map_err(|e| Error::io(png_path, "read", e))?;
             let caption = fig
                 .files
@@ -103,9 +128,15 @@ impl Kind for Report {
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| fig.stage.clone());
             let file_name = format!("fig-{}.png", file_stem(&fig.stage));
-            figures.push(document::Figure { stage: fig.stage.clone(), caption, file_name, png });
+            figures.push(document::Figure {
+                stage: fig.stage.clone(),
+                caption,
+                file_name,
+                png,
+            });
         }
-        let provenance = Provenance::collect(ctx.pipeline_file, ctx.pipeline_hash.to_hex(), &summaries);
+        let provenance =
+            Provenance::collect(ctx.pipeline_file, ctx.pipeline_hash.to_hex(), &summaries);
         let doc = document(ctx.params, &summaries, figures, provenance)?;
 
         for f in &doc.figures {
@@ -114,7 +145,8 @@ impl Kind for Report {
         write(ctx.out, "report.md", markdown::render(&doc).as_bytes())?;
         write(ctx.out, "report.html", html::render(&doc).as_bytes())?;
         let json: Vec<serde_json::Value> = summaries.iter().map(Summary::to_json).collect();
-        let json = serde_json::to_string_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
         write(ctx.out, "summary.json", json.as_bytes())
     }
 }
@@ -159,7 +191,13 @@ pub fn document(
     }
     header.extend(["final train loss", "wall time", "images/s"].map(String::from));
 
-    let show = |key: &str, v: f64| if key == "min_test_loss" { fmt::loss(v) } else { fmt::percent(v) };
+    let show = |key: &str, v: f64| {
+        if key == "min_test_loss" {
+            fmt::loss(v)
+        } else {
+            fmt::percent(v)
+        }
+    };
     let mut rows = Vec::new();
     for (s, pubd) in summaries.iter().zip(&published) {
         let mut row = vec![s.stage.clone(), s.epochs.to_string()];
@@ -167,7 +205,9 @@ pub fn document(
             row.push(match key {
                 "min_test_loss" => format!("{} ({})", fmt::loss(s.min_test_loss), s.min_epoch),
                 "error_rate" => s.error_at_min.map_or("-".into(), fmt::percent),
-                _ => s.best_test_acc.map_or("-".into(), |(a, e)| format!("{} ({e})", fmt::percent(a))),
+                _ => s
+                    .best_test_acc
+                    .map_or("-".into(), |(a, e)| format!("{} ({e})", fmt::percent(a))),
             });
             if with_reference && key == compared {
                 match (pubd, s.metric(key)) {
@@ -204,8 +244,13 @@ pub fn document(
     let reference_note = with_reference.then(|| {
         format!("`{label}`: the reference value of the {what}; `difference`: this run minus it (relative difference in brackets).")
     });
-    let unused_references =
-        reference.entries.iter().zip(&used).filter(|(_, u)| !**u).map(|(e, _)| e.describe()).collect();
+    let unused_references = reference
+        .entries
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(e, _)| e.describe())
+        .collect();
     Ok(Document {
         title: params.str("title")?.to_string(),
         provenance,
@@ -220,7 +265,11 @@ pub fn document(
 /// `ours - published`, in the metric's units, with the relative change.
 fn difference(key: &str, ours: f64, published: f64) -> String {
     let d = ours - published;
-    let relative = if published != 0.0 { format!(" ({:+.1}%)", 100.0 * d / published.abs()) } else { String::new() };
+    let relative = if published != 0.0 {
+        format!(" ({:+.1}%)", 100.0 * d / published.abs())
+    } else {
+        String::new()
+    };
     if key == "min_test_loss" {
         format!("{d:+.4}{relative}")
     } else {
@@ -230,7 +279,16 @@ fn difference(key: &str, ours: f64, published: f64) -> String {
 
 /// A stage name as a file name: `fig7[a,b]` -> `fig7_a_b`.
 fn file_stem(stage: &str) -> String {
-    let mut s: String = stage.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let mut s: String = stage
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     while s.ends_with('_') {
         s.pop();
     }

@@ -48,6 +48,22 @@ fn reads_every_dtype_and_view_in_both_formats_like_pytorch() {
     }
 }
 
+/// The era of the published DenseNet weights: `_rebuild_tensor`, storages
+/// saved from a GPU, a storage view in the persistent id.
+#[test]
+fn reads_a_pytorch_0_3_style_legacy_file_with_storage_views() {
+    let expected = Tensor::read_safetensors(fixture("old2017.safetensors")).expect("safetensors");
+    let got = checkpoint::read(&fixture("old2017.legacy.pth")).expect("readable");
+    assert_eq!(got.len(), expected.len());
+    for (name, want) in &expected {
+        let (_, have) = got
+            .iter()
+            .find(|(k, _)| k == name)
+            .unwrap_or_else(|| panic!("no `{name}`"));
+        assert!(same(have, want), "`{name}` differs: {have:?} vs {want:?}");
+    }
+}
+
 #[test]
 fn reads_safetensors_too() {
     let got = checkpoint::read(&fixture("tensors.safetensors")).expect("readable");

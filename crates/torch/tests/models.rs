@@ -102,17 +102,17 @@ fn every_listed_name_has_a_head_and_unknown_names_fail_with_the_list() {
         models::head_of(name).expect("known model");
     }
     let vs = nn::VarStore::new(Device::Cpu);
-    let err = models::build("resnet5O", &vs.root(), 10, 224)
-        .err()
-        .expect("unknown model fails");
+    let Err(err) = models::build("resnet5O", &vs.root(), 10, 224) else {
+        panic!("unknown model built");
+    };
     assert!(
         err.to_string().contains("unknown model `resnet5O`"),
         "{err}"
     );
     assert!(err.hint().unwrap_or_default().contains("resnet50"));
-    let err = models::build("vit_b_16", &vs.root(), 10, 100)
-        .err()
-        .expect("bad image size fails");
+    let Err(err) = models::build("vit_b_16", &vs.root(), 10, 100) else {
+        panic!("vit_b_16 built for 100 px images");
+    };
     assert!(err.to_string().contains("divisible"), "{err}");
 }
 
@@ -126,6 +126,21 @@ fn forward_gives_one_row_of_logits_per_image_in_train_and_eval() {
             let ys = tch::no_grad(|| model.forward_t(&xs, train));
             assert_eq!(ys.size(), [2, 10], "{name}");
             assert!(ys.isfinite().all().int64_value(&[]) == 1, "{name}");
+        }
+        // The in-place ReLUs and residual adds keep autograd intact: every
+        // parameter gets a finite gradient.
+        let loss = model
+            .forward_t(&xs, true)
+            .logsumexp([1], false)
+            .mean(Kind::Float);
+        loss.backward();
+        for v in vs.trainable_variables() {
+            let g = v.grad();
+            assert!(g.defined(), "{name}: a parameter without gradient");
+            assert!(
+                g.isfinite().all().int64_value(&[]) == 1,
+                "{name}: non-finite gradient"
+            );
         }
     }
 }

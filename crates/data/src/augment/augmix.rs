@@ -87,12 +87,13 @@ impl Op {
     /// Applies the op with `magnitude` to a uint8 CHW image.
     pub fn apply(self, img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
         let warp = |inv: ops::Inverse| ops::warp_image(img, c, h, w, &inv, None);
-        let top_left = [-(w as f64) * 0.5, -(h as f64) * 0.5];
         let mut out = match self {
-            Op::ShearX => return warp(ops::inverse_affine(0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0], top_left)),
-            Op::ShearY => return warp(ops::inverse_affine(0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()], top_left)),
-            Op::TranslateX => return warp(ops::inverse_affine(0.0, [m.trunc(), 0.0], [0.0, 0.0], [0.0, 0.0])),
-            Op::TranslateY => return warp(ops::inverse_affine(0.0, [0.0, m.trunc()], [0.0, 0.0], [0.0, 0.0])),
+            // Shears and translations have a cheap exact form of the warp
+            // (tests check it against the general one).
+            Op::ShearX => return ops::shear_x(img, c, h, w, m),
+            Op::ShearY => return ops::shear_y(img, c, h, w, m),
+            Op::TranslateX => return ops::translate(img, c, h, w, m.trunc() as i64, 0),
+            Op::TranslateY => return ops::translate(img, c, h, w, 0, m.trunc() as i64),
             Op::Rotate => return warp(ops::inverse_affine(m, [0.0, 0.0], [0.0, 0.0], [0.0, 0.0])),
             _ => img.to_vec(),
         };
@@ -150,6 +151,32 @@ impl AugMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The torchvision formulation through the general warp.
+    fn by_warp(op: Op, img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
+        let top_left = [-(w as f64) * 0.5, -(h as f64) * 0.5];
+        let inv = match op {
+            Op::ShearX => ops::inverse_affine(0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0], top_left),
+            Op::ShearY => ops::inverse_affine(0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()], top_left),
+            Op::TranslateX => ops::inverse_affine(0.0, [m.trunc(), 0.0], [0.0, 0.0], [0.0, 0.0]),
+            _ => ops::inverse_affine(0.0, [0.0, m.trunc()], [0.0, 0.0], [0.0, 0.0]),
+        };
+        ops::warp_image(img, c, h, w, &inv, None)
+    }
+
+    #[test]
+    fn fast_shears_and_translations_equal_the_general_warp() {
+        let (c, h, w) = (3, 31, 40);
+        let img: Vec<u8> = (0..c * h * w).map(|i| ((i * 37 + i / 40 * 11) % 256) as u8).collect();
+        for op in [Op::ShearX, Op::ShearY, Op::TranslateX, Op::TranslateY] {
+            for m in [0.0, 0.0333, -0.0667, 0.3, 8.3, -16.6] {
+                let fast = op.apply(&img, c, h, w, m);
+                let slow = by_warp(op, &img, c, h, w, m);
+                let worst = fast.iter().zip(&slow).map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs()).max();
+                assert!(worst <= Some(1), "{op:?} {m}: max diff {worst:?}");
+            }
+        }
+    }
 
     #[test]
     fn magnitudes_match_torchvision_bins() {

@@ -55,29 +55,41 @@ impl<'a> View<'a> {
 /// result is `img * mask + fill * (1 - mask)` (torchvision's bilinear fill).
 /// Values are rounded half to even, as `round_()` does.
 pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, dst: &mut [u8]) {
-    let (fh, fw) = (src.full_h as f64, src.full_w as f64);
-    let (cy, cx) = ((fh - 1.0) * 0.5, (fw - 1.0) * 0.5);
-    let plane_out = rows.len() * cols.len();
-    let plane_in = src.h * src.w;
+    let (cy, cx) = ((src.full_h as f64 - 1.0) * 0.5, (src.full_w as f64 - 1.0) * 0.5);
+    let (rw, plane_out, plane_in) = (cols.len(), rows.len() * cols.len(), src.h * src.w);
     let ch = src.channels;
+    // Interior: all four taps inside the view (which lies inside the image).
+    let (ix0, ix1) = (src.x0 as i64, (src.x0 + src.w) as i64 - 1);
+    let (iy0, iy1) = (src.y0 as i64, (src.y0 + src.h) as i64 - 1);
     for (i, y) in rows.clone().enumerate() {
         let yb = y as f64 - cy;
+        let (bu, bv) = (inv[1] * yb + inv[2] + cx, inv[4] * yb + inv[5] + cy);
         for (j, x) in cols.clone().enumerate() {
             let xb = x as f64 - cx;
-            let u = inv[0] * xb + inv[1] * yb + inv[2] + cx;
-            let v = inv[3] * xb + inv[4] * yb + inv[5] + cy;
+            let u = inv[0] * xb + bu;
+            let v = inv[3] * xb + bv;
             let (x0, y0) = (u.floor(), v.floor());
             let (fx, fy) = ((u - x0) as f32, (v - y0) as f32);
             let (x0, y0) = (x0 as i64, y0 as i64);
+            let at = i * rw + j;
+            if x0 >= ix0 && x0 < ix1 && y0 >= iy0 && y0 < iy1 {
+                let k = (y0 - iy0) as usize * src.w + (x0 - ix0) as usize;
+                let (w00, w01, w10, w11) = ((1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx);
+                for c in 0..ch {
+                    let p = &src.data[c * plane_in + k..];
+                    let acc = w00 * f32::from(p[0]) + w01 * f32::from(p[1]) + w10 * f32::from(p[src.w]) + w11 * f32::from(p[src.w + 1]);
+                    dst[c * plane_out + at] = acc.round_ties_even().clamp(0.0, 255.0) as u8;
+                }
+                continue;
+            }
             let taps = [(y0, x0, (1.0 - fy) * (1.0 - fx)), (y0, x0 + 1, (1.0 - fy) * fx), (y0 + 1, x0, fy * (1.0 - fx)), (y0 + 1, x0 + 1, fy * fx)];
             let mut idx = [usize::MAX; 4];
             let mut mask = 0.0f32;
             for (t, &(ty, tx, wt)) in taps.iter().enumerate() {
                 if ty >= 0 && tx >= 0 && (ty as usize) < src.full_h && (tx as usize) < src.full_w {
-                    let (ly, lx) = (ty as usize, tx as usize);
-                    if ly >= src.y0 && lx >= src.x0 && ly < src.y0 + src.h && lx < src.x0 + src.w {
-                        idx[t] = (ly - src.y0) * src.w + (lx - src.x0);
-                        mask += wt;
+                    mask += wt;
+                    if ty >= iy0 && tx >= ix0 && ty <= iy1 && tx <= ix1 {
+                        idx[t] = (ty - iy0) as usize * src.w + (tx - ix0) as usize;
                     }
                 }
             }
@@ -92,10 +104,88 @@ pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Ra
                 if let Some(f) = fill {
                     acc = acc * mask + (1.0 - mask) * f[c.min(2)];
                 }
-                dst[c * plane_out + i * cols.len() + j] = acc.round_ties_even().clamp(0.0, 255.0) as u8;
+                dst[c * plane_out + at] = acc.round_ties_even().clamp(0.0, 255.0) as u8;
             }
         }
     }
+}
+
+/// Shifts the image by whole pixels (`dx` right, `dy` down), zero-filled:
+/// what the bilinear warp gives for an integer translation, without the
+/// arithmetic.
+pub fn translate(img: &[u8], c: usize, h: usize, w: usize, dx: i64, dy: i64) -> Vec<u8> {
+    let mut out = vec![0u8; img.len()];
+    if dx.unsigned_abs() as usize >= w || dy.unsigned_abs() as usize >= h {
+        return out;
+    }
+    let xs = dx.max(0) as usize..(w as i64 + dx.min(0)) as usize;
+    let n = xs.len();
+    for ch in 0..c {
+        for y in 0..h {
+            let sy = y as i64 - dy;
+            if sy < 0 || sy >= h as i64 {
+                continue;
+            }
+            let from = (ch * h + sy as usize) * w + (xs.start as i64 - dx) as usize;
+            let to = (ch * h + y) * w + xs.start;
+            out[to..to + n].copy_from_slice(&img[from..from + n]);
+        }
+    }
+    out
+}
+
+/// Horizontal shear about the top-left corner: row `y` is shifted by
+/// `-m * (y + 0.5)` pixels, interpolated linearly, zero outside (the
+/// warp's arithmetic, row by row, since each row's fraction is constant).
+pub fn shear_x(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
+    let mut out = vec![0u8; img.len()];
+    for y in 0..h {
+        // Source column for output x is x + off.
+        let off = m * (y as f64 + 0.5);
+        let base = off.floor();
+        let fx = (off - base) as f32;
+        let k = base as i64;
+        for ch in 0..c {
+            let row = &img[(ch * h + y) * w..(ch * h + y + 1) * w];
+            let dst = &mut out[(ch * h + y) * w..(ch * h + y + 1) * w];
+            let px = |i: i64| if i >= 0 && i < w as i64 { f32::from(row[i as usize]) } else { 0.0 };
+            for (x, d) in dst.iter_mut().enumerate() {
+                let s = x as i64 + k;
+                let v = if s >= 0 && s + 1 < w as i64 {
+                    (1.0 - fx) * f32::from(row[s as usize]) + fx * f32::from(row[s as usize + 1])
+                } else {
+                    (1.0 - fx) * px(s) + fx * px(s + 1)
+                };
+                *d = v.round_ties_even().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Vertical shear about the top-left corner (see [`shear_x`]).
+pub fn shear_y(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
+    let mut out = vec![0u8; img.len()];
+    let cols: Vec<(i64, f32)> = (0..w)
+        .map(|x| {
+            let off = m * (x as f64 + 0.5);
+            let base = off.floor();
+            (base as i64, (off - base) as f32)
+        })
+        .collect();
+    for ch in 0..c {
+        let plane = &img[ch * h * w..(ch + 1) * h * w];
+        let px = |y: i64, x: usize| if y >= 0 && y < h as i64 { f32::from(plane[y as usize * w + x]) } else { 0.0 };
+        for y in 0..h {
+            let dst = &mut out[(ch * h + y) * w..(ch * h + y + 1) * w];
+            for (x, (d, &(k, fy))) in dst.iter_mut().zip(&cols).enumerate() {
+                let s = y as i64 + k;
+                let v = (1.0 - fy) * px(s, x) + fy * px(s + 1, x);
+                *d = v.round_ties_even().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
 }
 
 /// Whole-image warp.
@@ -113,11 +203,8 @@ pub fn posterize(img: &mut [u8], bits: u32) {
 
 /// Inverts values at or above `threshold`.
 pub fn solarize(img: &mut [u8], threshold: f64) {
-    img.iter_mut().for_each(|v| {
-        if f64::from(*v) >= threshold {
-            *v = 255 - *v;
-        }
-    });
+    let lut: [u8; 256] = std::array::from_fn(|v| if v as f64 >= threshold { 255 - v as u8 } else { v as u8 });
+    img.iter_mut().for_each(|v| *v = lut[*v as usize]);
 }
 
 /// Stretches each channel to 0..255 (truncating, as the uint8 cast does).
@@ -130,7 +217,8 @@ pub fn autocontrast(img: &mut [u8], c: usize) {
         }
         let inv_scale = (f32::from(hi) - f32::from(lo)) * (1.0 / 255.0);
         let lo = f32::from(lo);
-        p.iter_mut().for_each(|v| *v = ((f32::from(*v) - lo) / inv_scale).clamp(0.0, 255.0) as u8);
+        let lut: [u8; 256] = std::array::from_fn(|v| ((v as f32 - lo) / inv_scale).clamp(0.0, 255.0) as u8);
+        p.iter_mut().for_each(|v| *v = lut[*v as usize]);
     }
 }
 
@@ -156,23 +244,28 @@ pub fn equalize(img: &mut [u8], c: usize) {
     }
 }
 
-/// `factor * a + (1 - factor) * b`, clamped and truncated like `_blend`.
-fn blend(img: &mut [u8], other: impl Fn(usize) -> f32, factor: f32) {
-    for (i, v) in img.iter_mut().enumerate() {
-        *v = (factor * f32::from(*v) + (1.0 - factor) * other(i)).clamp(0.0, 255.0) as u8;
-    }
+/// `factor * a + (1 - factor) * b` for every value, clamped and truncated
+/// like torchvision's `_blend` on uint8.
+#[inline]
+fn mix(a: u8, b: f32, factor: f32) -> u8 {
+    (factor * f32::from(a) + (1.0 - factor) * b).clamp(0.0, 255.0) as u8
 }
 
 /// torchvision's grayscale of a uint8 RGB image (truncated to integers).
 fn grayscale(img: &[u8]) -> Vec<f32> {
     let plane = img.len() / 3;
-    (0..plane)
-        .map(|i| (0.2989 * f32::from(img[i]) + 0.587 * f32::from(img[plane + i]) + 0.114 * f32::from(img[2 * plane + i])).trunc())
+    let (r, rest) = img.split_at(plane);
+    let (g, b) = rest.split_at(plane);
+    r.iter()
+        .zip(g)
+        .zip(b)
+        .map(|((&r, &g), &b)| (0.2989 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)).trunc())
         .collect()
 }
 
 pub fn brightness(img: &mut [u8], factor: f32) {
-    blend(img, |_| 0.0, factor);
+    let lut: [u8; 256] = std::array::from_fn(|v| mix(v as u8, 0.0, factor));
+    img.iter_mut().for_each(|v| *v = lut[*v as usize]);
 }
 
 /// `adjust_saturation` (AugMix's `Color`): blend with the grayscale image.
@@ -181,8 +274,9 @@ pub fn color(img: &mut [u8], c: usize, factor: f32) {
         return;
     }
     let gray = grayscale(img);
-    let plane = gray.len();
-    blend(img, |i| gray[i % plane], factor);
+    for p in img.chunks_exact_mut(gray.len()) {
+        p.iter_mut().zip(&gray).for_each(|(v, &g)| *v = mix(*v, g, factor));
+    }
 }
 
 /// `adjust_contrast`: blend with the mean of the grayscale image.
@@ -193,7 +287,8 @@ pub fn contrast(img: &mut [u8], c: usize, factor: f32) {
     } else {
         img.iter().map(|&v| f64::from(v)).sum::<f64>() / img.len().max(1) as f64
     } as f32;
-    blend(img, |_| mean, factor);
+    let lut: [u8; 256] = std::array::from_fn(|v| mix(v as u8, mean, factor));
+    img.iter_mut().for_each(|v| *v = lut[*v as usize]);
 }
 
 /// `adjust_sharpness`: blend with a 3x3 smoothed copy (border kept).
@@ -201,23 +296,30 @@ pub fn sharpness(img: &mut [u8], c: usize, h: usize, w: usize, factor: f32) {
     if h < 3 || w < 3 {
         return;
     }
-    let mut degenerate = img.to_vec();
+    let mut row = vec![0u8; w];
     for ch in 0..c {
-        let p = &img[ch * h * w..(ch + 1) * h * w];
-        let d = &mut degenerate[ch * h * w..(ch + 1) * h * w];
+        let p = &mut img[ch * h * w..(ch + 1) * h * w];
+        // Rows are rewritten in place, so keep the unmodified row above.
+        let mut above: Vec<u8> = p[..w].to_vec();
         for y in 1..h - 1 {
+            row.copy_from_slice(&p[y * w..(y + 1) * w]);
+            let below = &p[(y + 1) * w..(y + 2) * w];
+            let mut out = row.clone();
             for x in 1..w - 1 {
-                let mut s = 4.0 * f32::from(p[y * w + x]);
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        s += f32::from(p[(y + dy - 1) * w + x + dx - 1]);
-                    }
-                }
-                d[y * w + x] = (s / 13.0).round_ties_even().clamp(0.0, 255.0) as u8;
+                let s: u32 = [&above[x - 1..x + 2], &row[x - 1..x + 2], &below[x - 1..x + 2]]
+                    .iter()
+                    .flat_map(|r| r.iter())
+                    .map(|&v| u32::from(v))
+                    .sum::<u32>()
+                    + 4 * u32::from(row[x]);
+                // round(s / 13); 13 is odd, so there are no ties to break.
+                let degenerate = ((2 * s + 13) / 26) as f32;
+                out[x] = mix(row[x], degenerate, factor);
             }
+            above.copy_from_slice(&row);
+            p[y * w..(y + 1) * w].copy_from_slice(&out);
         }
     }
-    blend(img, |i| f32::from(degenerate[i]), factor);
 }
 
 /// The normalised 1-D Gaussian of `size` taps (torchvision's kernel).

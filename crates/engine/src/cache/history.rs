@@ -57,3 +57,63 @@ impl History for CacheHistory {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::cache::manifest::{output_hash, FileEntry, FORMAT};
+    use crate::hash::ContentHash;
+
+    fn key(epochs: i64, lr: f64) -> StageKey {
+        StageKey {
+            kind: "train".into(),
+            impl_version: 1,
+            params: [("epochs".to_string(), Value::Int(epochs)), ("lr".to_string(), Value::Float(lr))].into(),
+            paths: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        }
+    }
+
+    fn store(cache: &Cache, key: StageKey, content: &[u8]) {
+        let hash = ContentHash::of(content);
+        let obj = cache.object_path(&hash);
+        std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
+        std::fs::write(&obj, content).unwrap();
+        let files: BTreeMap<String, FileEntry> =
+            [("model.safetensors".to_string(), FileEntry { hash, size: content.len() as u64 })].into();
+        let m = Manifest {
+            format: FORMAT,
+            stage: "train[a]".into(),
+            matrix: BTreeMap::new(),
+            output: output_hash(&files),
+            files,
+            seconds: 1.0,
+            pipe_version: "test".into(),
+            created: 0,
+            key: key.clone(),
+        };
+        m.write(&cache.manifest_path(&key.hash()), false).unwrap();
+    }
+
+    #[test]
+    fn finds_results_that_differ_only_in_the_asked_param() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        store(&cache, key(5, 0.1), b"five");
+        store(&cache, key(10, 0.1), b"ten");
+        store(&cache, key(5, 0.2), b"other lr");
+        store(&cache, key(20, 0.1), b"twenty");
+        // Its object is gone: not offered.
+        let gone = ContentHash::of(b"twenty");
+        std::fs::remove_file(cache.object_path(&gone)).unwrap();
+        let history = CacheHistory { cache: cache.clone(), key: key(10, 0.1) };
+        let found = history.variants("epochs");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Value::Int(5));
+        let file = found[0].1.file("model.safetensors").unwrap();
+        assert_eq!(std::fs::read(file).unwrap(), b"five");
+        assert!(history.variants("lr").is_empty());
+    }
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::cache::history::CacheHistory;
@@ -17,6 +18,7 @@ use crate::kind::{Artifact, Context};
 use crate::lock;
 use crate::param::{ParamType, Params};
 use crate::pipeline::{Pipeline, Stage};
+use crate::run::commit::Pending;
 use crate::run::staging::Staging;
 use crate::run::ui::Ui;
 use crate::value::Value;
@@ -29,6 +31,9 @@ pub struct Job<'a> {
     pub inputs: BTreeMap<String, Vec<Artifact>>,
     pub gpus: Vec<usize>,
     pub forced: bool,
+    /// Where to hand the result for a durable commit; `None`: write the
+    /// manifest at once without fsync.
+    pub commit: Option<mpsc::Sender<Pending>>,
 }
 
 /// What is shared by all jobs of a run.
@@ -39,7 +44,6 @@ pub struct Env<'a> {
     pub staging: &'a Staging,
     pub ui: &'a Ui,
     pub cancel: &'a AtomicBool,
-    pub durable: bool,
 }
 
 pub enum Outcome {
@@ -51,7 +55,7 @@ pub enum Outcome {
 pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
     let name = &job.stage.name;
     let lock_path = env.cache.key_lock_path(&job.hash);
-    let _held = lock::acquire(&lock_path, true, |holder| {
+    let held = lock::acquire(&lock_path, true, |holder| {
         let holder = if holder.is_empty() { "unknown pid".to_string() } else { holder.to_string() };
         env.ui.line(&format!("waiting for `{name}`, running in another pipe ({holder})"));
     })?;
@@ -101,7 +105,8 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
         let _ = std::fs::write(&log_path, text);
     }
     let stored = result.and_then(|()| {
-        let files = objects::store(env.cache, &out, env.durable)?;
+        // Not fsynced here: the committer syncs whole batches.
+        let files = objects::store(env.cache, &out, false)?;
         let manifest = Manifest {
             format: FORMAT,
             key: job.key.clone(),
@@ -116,13 +121,21 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         };
-        manifest.write(&env.cache.manifest_path(&job.hash), env.durable)?;
         Ok(manifest)
     });
     let _ = std::fs::remove_dir_all(&dir);
     match stored {
         Ok(manifest) => {
-            let _ = std::fs::remove_dir_all(&work);
+            let path = env.cache.manifest_path(&job.hash);
+            let pending = Pending { stage: name.clone(), manifest: manifest.clone(), path, work, lock: held };
+            let unsent = match &job.commit {
+                Some(tx) => tx.send(pending).err().map(|e| e.0),
+                None => Some(pending),
+            };
+            if let Some(p) = unsent {
+                p.manifest.write(&p.path, false).map_err(|e| blame(e, name, &lines, &log_path))?;
+                let _ = std::fs::remove_dir_all(&p.work);
+            }
             Ok(Outcome::Ran(manifest, elapsed))
         }
         Err(e) => Err(blame(e, name, &lines, &log_path)),

@@ -67,7 +67,13 @@ struct Sizes {
 impl Sizes {
     fn for_figure(width: u32, height: u32) -> Sizes {
         let s = (f64::from(width.min(height * 5 / 3)) / 1000.0).clamp(0.5, 3.0);
-        Sizes { title: 26.0 * s, axis: 20.0 * s, tick: 16.0 * s, legend: 17.0 * s, note: 14.0 * s }
+        Sizes {
+            title: 26.0 * s,
+            axis: 20.0 * s,
+            tick: 16.0 * s,
+            legend: 17.0 * s,
+            note: 14.0 * s,
+        }
     }
 }
 
@@ -87,15 +93,22 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     let body = if fig.title.is_empty() {
         root
     } else {
-        root.titled(&fig.title, (font::FAMILY, sizes.title, FontStyle::Bold).into_font().color(&BLACK))
-            .map_err(err)?
+        root.titled(
+            &fig.title,
+            (font::FAMILY, sizes.title, FontStyle::Bold)
+                .into_font()
+                .color(&BLACK),
+        )
+        .map_err(err)?
     };
 
     let legend_style = text(sizes.legend);
     let swatch = (sizes.legend * 2.2) as i32;
     let mut widest = 0;
     for s in &fig.series {
-        let (w, _) = body.estimate_text_size(&s.label, &legend_style).map_err(err)?;
+        let (w, _) = body
+            .estimate_text_size(&s.label, &legend_style)
+            .map_err(err)?;
         widest = widest.max(w as i32);
     }
     let legend_width = widest + swatch + 3 * pad;
@@ -118,7 +131,10 @@ fn x_bounds(fig: &Figure) -> (i32, i32) {
     let epochs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let first = epochs.clone().min().unwrap_or(1);
     let last = epochs.max().unwrap_or(1);
-    let (first, last) = (first.clamp(-1_000_000, 1_000_000) as i32, last.clamp(-1_000_000, 1_000_000) as i32);
+    let (first, last) = (
+        first.clamp(-1_000_000, 1_000_000) as i32,
+        last.clamp(-1_000_000, 1_000_000) as i32,
+    );
     if first == last {
         (first - 1, last + 1)
     } else {
@@ -141,7 +157,11 @@ fn y_bounds(fig: &Figure) -> (f64, f64) {
         let span = (h - l).max(0.3);
         (10f64.powf(l - below * span), 10f64.powf(h + above * span))
     } else {
-        let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) * 0.1 };
+        let span = if hi > lo {
+            hi - lo
+        } else {
+            lo.abs().max(1.0) * 0.1
+        };
         (lo - below * span, hi + above * span)
     }
 }
@@ -170,7 +190,10 @@ where
     };
     let label_width = y_ticks
         .iter()
-        .map(|v| area.estimate_text_size(&y_fmt(v), &text(sizes.tick)).map_or(0, |(w, _)| w))
+        .map(|v| {
+            area.estimate_text_size(&y_fmt(v), &text(sizes.tick))
+                .map_or(0, |(w, _)| w)
+        })
         .max()
         .unwrap_or(0);
     let n_epochs = (x.end - x.start + 1).max(1) as usize;
@@ -208,7 +231,11 @@ where
         // Dots on every epoch only while they stay apart.
         if s.points.len() <= 25 {
             let r = stroke + 2;
-            chart.draw_series(s.points.iter().map(|&(e, v)| Circle::new((e as i32, v), r, colour(i).filled())))?;
+            chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|&(e, v)| Circle::new((e as i32, v), r, colour(i).filled())),
+            )?;
         }
     }
 
@@ -218,10 +245,18 @@ where
     let note = text(sizes.note);
     let (x0, x1) = (chart.x_range().start, chart.x_range().end);
     let edge = ((x1 - x0) / 8).max(1);
+    // Value boxes placed so far, in pixels: a later one that would overlap
+    // (two minima at the same epoch) moves further away from its point.
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     for (i, s) in fig.series.iter().enumerate() {
-        let marks = [(fig.mark_min, extreme(&s.points, true), true), (fig.mark_max, extreme(&s.points, false), false)];
+        let marks = [
+            (fig.mark_min, extreme(&s.points, true), true),
+            (fig.mark_max, extreme(&s.points, false), false),
+        ];
         for (wanted, point, below) in marks {
-            let Some((e, v)) = point.filter(|_| wanted) else { continue };
+            let Some((e, v)) = point.filter(|_| wanted) else {
+                continue;
+            };
             let r = stroke as i32 + 5;
             let x = e as i32;
             let (h, dx) = if x - x0 < edge {
@@ -231,7 +266,11 @@ where
             } else {
                 (HPos::Center, 0)
             };
-            let (vpos, dy) = if below { (VPos::Top, r + 3) } else { (VPos::Bottom, -r - 3) };
+            let (vpos, dy) = if below {
+                (VPos::Top, r + 3)
+            } else {
+                (VPos::Bottom, -r - 3)
+            };
             let label = format!("{} @ {e}", ticks::significant(v));
             let c = colour(i);
             // A pale box behind the value keeps it legible over other curves.
@@ -242,14 +281,38 @@ where
                 HPos::Right => dx - tw + 2,
                 HPos::Center => -tw / 2,
             };
-            let top = if below { dy - 1 } else { dy - th + 1 };
-            let backdrop = Rectangle::new([(left, top), (left + tw, top + th)], WHITE.mix(0.85).filled());
+            let base_top = if below { dy - 1 } else { dy - th + 1 };
+            let mut top = base_top;
+            let (px, py) = chart.backend_coord(&(x, v));
+            let step = if below { th + 2 } else { -(th + 2) };
+            let overlaps = |top: i32, placed: &[(i32, i32, i32, i32)]| {
+                let (l, t) = (px + left, py + top);
+                placed
+                    .iter()
+                    .any(|&(pl, pt, pr, pb)| l < pr && pl < l + tw && t < pb && pt < t + th)
+            };
+            for _ in 0..fig.series.len() {
+                if !overlaps(top, &placed) {
+                    break;
+                }
+                top += step;
+            }
+            let dy = dy + (top - base_top);
+            placed.push((px + left, py + top, px + left + tw, py + top + th));
+            let backdrop = Rectangle::new(
+                [(left, top), (left + tw, top + th)],
+                WHITE.mix(0.85).filled(),
+            );
             let mark = EmptyElement::at((x, v))
                 + backdrop
                 + Circle::new((0, 0), r, WHITE.filled())
                 + Circle::new((0, 0), r, c.stroke_width(stroke + 1))
                 + Circle::new((0, 0), r / 2, c.filled())
-                + Text::new(label, (dx, dy), note.clone().color(&c).pos(Pos::new(h, vpos)));
+                + Text::new(
+                    label,
+                    (dx, dy),
+                    note.clone().color(&c).pos(Pos::new(h, vpos)),
+                );
             chart.plotting_area().draw(&mark)?;
         }
     }
@@ -283,14 +346,27 @@ fn draw_legend<DB: DrawingBackend>(
         let y = top + i as i32 * line_h + line_h / 2;
         let style = colour(i).stroke_width(stroke + 1);
         if i < PALETTE.len() {
-            area.draw(&PathElement::new(vec![(left, y), (left + swatch - pad, y)], style))?;
+            area.draw(&PathElement::new(
+                vec![(left, y), (left + swatch - pad, y)],
+                style,
+            ))?;
         } else {
             let half = (swatch - pad) / 2;
-            area.draw(&PathElement::new(vec![(left, y), (left + half - 3, y)], style))?;
-            area.draw(&PathElement::new(vec![(left + half + 3, y), (left + swatch - pad, y)], style))?;
+            area.draw(&PathElement::new(
+                vec![(left, y), (left + half - 3, y)],
+                style,
+            ))?;
+            area.draw(&PathElement::new(
+                vec![(left + half + 3, y), (left + swatch - pad, y)],
+                style,
+            ))?;
         }
         let label_pos = Pos::new(HPos::Left, VPos::Center);
-        area.draw(&Text::new(s.label.clone(), (left + swatch, y), text(sizes.legend).pos(label_pos)))?;
+        area.draw(&Text::new(
+            s.label.clone(),
+            (left + swatch, y),
+            text(sizes.legend).pos(label_pos),
+        ))?;
     }
     Ok(())
 }

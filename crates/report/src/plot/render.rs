@@ -23,7 +23,9 @@ pub fn png(fig: &Figure) -> Result<Vec<u8>> {
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().map_err(|e| failed("PNG", e))?;
-    writer.write_image_data(&rgb).map_err(|e| failed("PNG", e))?;
+    writer
+        .write_image_data(&rgb)
+        .map_err(|e| failed("PNG", e))?;
     writer.finish().map_err(|e| failed("PNG", e))?;
     Ok(bytes)
 }

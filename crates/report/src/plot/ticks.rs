@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn significant_digits() {
         assert_eq!(significant(0.116_64), "0.1166");
-        assert_eq!(significant(2.302_585), "2.303");
+        assert_eq!(significant(2.312_585), "2.313");
         assert_eq!(significant(1234.4), "1234");
         assert_eq!(significant(0.0), "0");
     }

@@ -36,9 +36,14 @@ pub struct Document {
 
 /// Format helpers shared by both renderers.
 pub mod fmt {
-    /// A loss with four decimals.
+    /// A loss with four decimals; tiny ones in scientific notation, so
+    /// that a near-perfect run does not read `0.0000`.
     pub fn loss(v: f64) -> String {
-        format!("{v:.4}")
+        if v != 0.0 && v.abs() < 1e-3 {
+            format!("{v:.2e}")
+        } else {
+            format!("{v:.4}")
+        }
     }
 
     /// A fraction as a percentage with two decimals.
@@ -73,6 +78,7 @@ pub mod fmt {
         #[test]
         fn formats() {
             assert_eq!(loss(0.116_64), "0.1166");
+            assert_eq!(loss(0.000_012_97), "1.30e-5");
             assert_eq!(percent(0.0312), "3.12%");
             assert_eq!(duration(42.14), "42.1 s");
             assert_eq!(duration(725.0), "12m 05s");

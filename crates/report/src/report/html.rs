@@ -14,8 +14,12 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{color:#
 .note{color:#555;font-size:.9rem}.warn{color:#a40}";
 
 pub fn render(doc: &Document) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str(&format!("<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", esc(&doc.title)));
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str(&format!(
+        "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&doc.title)
+    ));
     out.push_str(&format!("<h1>{}</h1>\n", esc(&doc.title)));
     if !doc.notes.trim().is_empty() {
         for para in doc.notes.split("\n\n").filter(|p| !p.trim().is_empty()) {
@@ -43,8 +47,15 @@ pub fn render(doc: &Document) -> String {
         out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(note)));
     }
     if !doc.unused_references.is_empty() {
-        let list: Vec<String> = doc.unused_references.iter().map(|r| format!("<code>{}</code>", esc(r))).collect();
-        out.push_str(&format!("<p class=\"warn\">These <code>reference</code> entries match no run: {}.</p>\n", list.join(", ")));
+        let list: Vec<String> = doc
+            .unused_references
+            .iter()
+            .map(|r| format!("<code>{}</code>", esc(r)))
+            .collect();
+        out.push_str(&format!(
+            "<p class=\"warn\">These <code>reference</code> entries match no run: {}.</p>\n",
+            list.join(", ")
+        ));
     }
     if !doc.figures.is_empty() {
         out.push_str("<h2>Figures</h2>\n");
@@ -59,7 +70,11 @@ pub fn render(doc: &Document) -> String {
     }
     out.push_str("<h2>Provenance</h2>\n<dl>\n");
     for (label, value) in doc.provenance.rows() {
-        out.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", esc(label), esc(&value)));
+        out.push_str(&format!(
+            "<dt>{}</dt><dd>{}</dd>\n",
+            esc(label),
+            esc(&value)
+        ));
     }
     out.push_str("</dl>\n</body>\n</html>\n");
     out

@@ -17,13 +17,20 @@ pub fn render(doc: &Document) -> String {
     if !doc.unused_references.is_empty() {
         out.push_str(&format!(
             "\n**Note:** these `reference` entries match no run: {}.\n",
-            doc.unused_references.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+            doc.unused_references
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if !doc.figures.is_empty() {
         out.push_str("\n## Figures\n");
         for f in &doc.figures {
-            out.push_str(&format!("\n![{}]({})\n\n*{}* (stage `{}`)\n", f.caption, f.file_name, f.caption, f.stage));
+            out.push_str(&format!(
+                "\n![{}]({})\n\n*{}* (stage `{}`)\n",
+                f.caption, f.file_name, f.caption, f.stage
+            ));
         }
     }
     out.push_str("\n## Provenance\n\n");
@@ -36,11 +43,25 @@ pub fn render(doc: &Document) -> String {
 fn table(t: &Table) -> String {
     let cell = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
-    out.push_str(&format!("| {} |\n", t.header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")));
-    let align: Vec<&str> = (0..t.header.len()).map(|i| if i == 0 { ":--" } else { "--:" }).collect();
+    out.push_str(&format!(
+        "| {} |\n",
+        t.header
+            .iter()
+            .map(|h| cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
+    let align: Vec<&str> = (0..t.header.len())
+        .map(|i| if i == 0 { ":--" } else { "--:" })
+        .collect();
     out.push_str(&format!("| {} |\n", align.join(" | ")));
     for row in &t.rows {
-        out.push_str(&format!("| {} |\n", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")));
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { format!("`{c}`") } else { cell(c) })
+            .collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out
 }

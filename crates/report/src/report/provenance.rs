@@ -45,14 +45,32 @@ impl Provenance {
 
     /// (label, value) rows for display, in a fixed order.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
-        let list = |v: &[String]| if v.is_empty() { "not recorded".to_string() } else { v.join(", ") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "not recorded".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
         vec![
             ("pipeline file", self.pipeline_file.clone()),
             ("pipeline hash (blake3)", self.pipeline_hash.clone()),
-            ("git commit", self.git_commit.clone().unwrap_or_else(|| "none (not in a git work tree)".into())),
+            (
+                "git commit",
+                self.git_commit
+                    .clone()
+                    .unwrap_or_else(|| "none (not in a git work tree)".into()),
+            ),
             ("pipe version", self.pipe_version.clone()),
             ("libtorch", list(&self.libtorch)),
-            ("CUDA", if self.cuda.is_empty() { "none recorded (CPU)".into() } else { self.cuda.join(", ") }),
+            (
+                "CUDA",
+                if self.cuda.is_empty() {
+                    "none recorded (CPU)".into()
+                } else {
+                    self.cuda.join(", ")
+                },
+            ),
             ("device", list(&self.devices)),
             ("date", self.date.clone()),
         ]
@@ -65,16 +83,27 @@ fn git_commit(pipeline_file: &Path) -> Option<String> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
     let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 fn utc_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's

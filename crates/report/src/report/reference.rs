@@ -48,9 +48,14 @@ impl Entry {
         if self.path[0].contains('[') {
             return None;
         }
-        let values: Vec<(String, String)> = matrix.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let values: Vec<(String, String)> = matrix
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         let all = self.path.iter().all(|key| match key.split_once('=') {
-            Some((axis, want)) => values.iter().any(|(k, v)| k == axis.trim() && v == want.trim()),
+            Some((axis, want)) => values
+                .iter()
+                .any(|(k, v)| k == axis.trim() && v == want.trim()),
             None => values.iter().any(|(_, v)| v == key),
         });
         all.then_some(self.path.len())
@@ -84,14 +89,18 @@ impl Reference {
     pub fn lookup(&self, stage: &str, matrix: &BTreeMap<String, Value>) -> Result<Option<&Entry>> {
         let mut best: Vec<(usize, &Entry)> = Vec::new();
         for entry in &self.entries {
-            let Some(rank) = entry.rank(stage, matrix) else { continue };
+            let Some(rank) = entry.rank(stage, matrix) else {
+                continue;
+            };
             match best.first().map(|b| b.0) {
                 Some(r) if r > rank => {}
                 Some(r) if r == rank => best.push((rank, entry)),
                 _ => best = vec![(rank, entry)],
             }
         }
-        let Some(&(_, first)) = best.first() else { return Ok(None) };
+        let Some(&(_, first)) = best.first() else {
+            return Ok(None);
+        };
         if let Some((_, other)) = best.iter().find(|(_, e)| e.value != first.value) {
             return Err(Error::failed(format!(
                 "stage `{stage}` matches two `reference` entries with different values: `{}` and `{}`",
@@ -104,24 +113,42 @@ impl Reference {
     }
 }
 
-fn flatten(map: &BTreeMap<String, Value>, path: &mut Vec<String>, out: &mut Vec<Entry>) -> std::result::Result<(), String> {
+fn flatten(
+    map: &BTreeMap<String, Value>,
+    path: &mut Vec<String>,
+    out: &mut Vec<Entry>,
+) -> std::result::Result<(), String> {
     for (key, value) in map {
         path.push(key.clone());
         let at = path.join(" > ");
         match value {
-            Value::Int(_) | Value::Float(_) | Value::Str(_) if key.contains('[') && path.len() > 1 => {
-                return Err(format!("`{at}`: a stage name (`{key}`) can only be a top-level key"));
+            Value::Int(_) | Value::Float(_) | Value::Str(_)
+                if key.contains('[') && path.len() > 1 =>
+            {
+                return Err(format!(
+                    "`{at}`: a stage name (`{key}`) can only be a top-level key"
+                ));
             }
             Value::Int(_) | Value::Float(_) => out.push(Entry {
                 path: path.clone(),
                 value: Published::Number(value.as_f64().unwrap_or(f64::NAN)),
             }),
-            Value::Str(s) => out.push(Entry { path: path.clone(), value: Published::Text(s.clone()) }),
+            Value::Str(s) => out.push(Entry {
+                path: path.clone(),
+                value: Published::Text(s.clone()),
+            }),
             Value::Map(_) if key.contains('[') => {
-                return Err(format!("`{at}`: a stage name key takes a number or text, not a mapping"));
+                return Err(format!(
+                    "`{at}`: a stage name key takes a number or text, not a mapping"
+                ));
             }
             Value::Map(inner) => flatten(inner, path, out)?,
-            other => return Err(format!("`{at}` is {}; expected a number, text or a mapping", other.type_name())),
+            other => {
+                return Err(format!(
+                    "`{at}` is {}; expected a number, text or a mapping",
+                    other.type_name()
+                ))
+            }
         }
         path.pop();
     }
@@ -160,17 +187,35 @@ mod tests {
     }
 
     fn matrix(values: &[(&str, &str)]) -> BTreeMap<String, Value> {
-        values.iter().map(|(k, v)| (k.to_string(), Value::Str(v.to_string()))).collect()
+        values
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::Str(v.to_string())))
+            .collect()
     }
 
     fn paper() -> Reference {
         Reference::parse(&map(vec![
-            ("resnet50", map(vec![("transfer", Value::Float(0.1166)), ("scratch", Value::Str("overfits".into()))])),
+            (
+                "resnet50",
+                map(vec![
+                    ("transfer", Value::Float(0.1166)),
+                    ("scratch", Value::Str("overfits".into())),
+                ]),
+            ),
             (
                 "vit_b_16",
                 map(vec![
-                    ("transfer", map(vec![("optimizer=sgd", Value::Float(0.0635))])),
-                    ("finetune", map(vec![("none", Value::Float(0.0546)), ("pspnet", Value::Float(0.0451))])),
+                    (
+                        "transfer",
+                        map(vec![("optimizer=sgd", Value::Float(0.0635))]),
+                    ),
+                    (
+                        "finetune",
+                        map(vec![
+                            ("none", Value::Float(0.0546)),
+                            ("pspnet", Value::Float(0.0451)),
+                        ]),
+                    ),
                 ]),
             ),
             ("train[special]", Value::Float(1.0)),
@@ -180,37 +225,95 @@ mod tests {
     }
 
     fn look(r: &Reference, stage: &str, m: &[(&str, &str)]) -> Option<Published> {
-        r.lookup(stage, &matrix(m)).unwrap().map(|e| e.value.clone())
+        r.lookup(stage, &matrix(m))
+            .unwrap()
+            .map(|e| e.value.clone())
     }
 
     #[test]
     fn selects_by_matrix_values_and_stage_names() {
         let r = paper();
         let n = |v| Some(Published::Number(v));
-        let check = |stage, m: &[(&str, &str)], want: Option<Published>| assert_eq!(look(&r, stage, m), want, "{stage}");
+        let check = |stage, m: &[(&str, &str)], want: Option<Published>| {
+            assert_eq!(look(&r, stage, m), want, "{stage}")
+        };
         let sgd = ("optimizer", "sgd");
         let none = ("augment", "none");
-        check("t[r,t]", &[("model", "resnet50"), ("mode", "transfer"), sgd, none], n(0.1166));
-        check("t[r,s]", &[("model", "resnet50"), ("mode", "scratch"), sgd, none], Some(Published::Text("overfits".into())));
-        check("t[v,t]", &[("model", "vit_b_16"), ("mode", "transfer"), sgd, none], n(0.0635));
-        check("t[v,t,adam]", &[("model", "vit_b_16"), ("mode", "transfer"), ("optimizer", "adam"), none], None);
-        check("t[v,f]", &[("model", "vit_b_16"), ("mode", "finetune"), sgd, none], n(0.0546));
-        check("t[v,f,p]", &[("model", "vit_b_16"), ("mode", "finetune"), sgd, ("augment", "pspnet")], n(0.0451));
-        check("train[special]", &[("model", "resnet50"), ("mode", "transfer")], n(1.0));
-        check("t[d,t]", &[("model", "densenet201"), ("mode", "transfer")], None);
+        check(
+            "t[r,t]",
+            &[("model", "resnet50"), ("mode", "transfer"), sgd, none],
+            n(0.1166),
+        );
+        check(
+            "t[r,s]",
+            &[("model", "resnet50"), ("mode", "scratch"), sgd, none],
+            Some(Published::Text("overfits".into())),
+        );
+        check(
+            "t[v,t]",
+            &[("model", "vit_b_16"), ("mode", "transfer"), sgd, none],
+            n(0.0635),
+        );
+        check(
+            "t[v,t,adam]",
+            &[
+                ("model", "vit_b_16"),
+                ("mode", "transfer"),
+                ("optimizer", "adam"),
+                none,
+            ],
+            None,
+        );
+        check(
+            "t[v,f]",
+            &[("model", "vit_b_16"), ("mode", "finetune"), sgd, none],
+            n(0.0546),
+        );
+        check(
+            "t[v,f,p]",
+            &[
+                ("model", "vit_b_16"),
+                ("mode", "finetune"),
+                sgd,
+                ("augment", "pspnet"),
+            ],
+            n(0.0451),
+        );
+        check(
+            "train[special]",
+            &[("model", "resnet50"), ("mode", "transfer")],
+            n(1.0),
+        );
+        check(
+            "t[d,t]",
+            &[("model", "densenet201"), ("mode", "transfer")],
+            None,
+        );
         check("plain_stage", &[], n(2.0));
     }
 
     #[test]
     fn ambiguity_and_bad_shapes_are_errors() {
-        let r = Reference::parse(&map(vec![("a", Value::Float(1.0)), ("b", Value::Float(2.0))])).unwrap();
-        let err = r.lookup("s", &matrix(&[("x", "a"), ("y", "b")])).unwrap_err();
+        let r = Reference::parse(&map(vec![
+            ("a", Value::Float(1.0)),
+            ("b", Value::Float(2.0)),
+        ]))
+        .unwrap();
+        let err = r
+            .lookup("s", &matrix(&[("x", "a"), ("y", "b")]))
+            .unwrap_err();
         assert!(err.to_string().contains("two `reference` entries"), "{err}");
-        assert!(Reference::parse(&Value::Int(3)).unwrap_err().contains("must be a mapping"));
+        assert!(Reference::parse(&Value::Int(3))
+            .unwrap_err()
+            .contains("must be a mapping"));
         let nested_stage = map(vec![("a", map(vec![("t[x]", Value::Float(1.0))]))]);
-        assert!(Reference::parse(&nested_stage).unwrap_err().contains("top-level"));
+        assert!(Reference::parse(&nested_stage)
+            .unwrap_err()
+            .contains("top-level"));
         let list = map(vec![("a", Value::List(vec![]))]);
-        assert!(Reference::parse(&list).unwrap_err().contains("expected a number"));
+        assert!(Reference::parse(&list)
+            .unwrap_err()
+            .contains("expected a number"));
     }
 
     #[test]

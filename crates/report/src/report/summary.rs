@@ -32,19 +32,37 @@ impl Summary {
     pub fn of(run: &Run) -> Result<Summary> {
         let m = &run.metrics;
         let losses = m.series("test_loss")?;
-        let Some(&(min_epoch, min_test_loss)) = losses.iter().reduce(|a, b| if b.1 < a.1 { b } else { a }) else {
-            return Err(pipe_engine::Error::bad_data(&m.path, "`test_loss` has no finite value")
-                .with_hint("the run diverged in every epoch; check its learning rate"));
+        let Some(&(min_epoch, min_test_loss)) =
+            losses.iter().reduce(|a, b| if b.1 < a.1 { b } else { a })
+        else {
+            return Err(
+                pipe_engine::Error::bad_data(&m.path, "`test_loss` has no finite value")
+                    .with_hint("the run diverged in every epoch; check its learning rate"),
+            );
         };
         let acc = optional(m, "test_acc")?.map(|series| {
             // Accuracy may be written as a fraction or a percentage.
-            let scale = if series.iter().any(|p| p.1 > 1.0 + 1e-9) { 100.0 } else { 1.0 };
-            series.into_iter().map(|(e, a)| (e, a / scale)).collect::<Vec<_>>()
+            let scale = if series.iter().any(|p| p.1 > 1.0 + 1e-9) {
+                100.0
+            } else {
+                1.0
+            };
+            series
+                .into_iter()
+                .map(|(e, a)| (e, a / scale))
+                .collect::<Vec<_>>()
         });
-        let error_at_min = acc.as_ref().and_then(|a| a.iter().find(|p| p.0 == min_epoch)).map(|p| 1.0 - p.1);
+        let error_at_min = acc
+            .as_ref()
+            .and_then(|a| a.iter().find(|p| p.0 == min_epoch))
+            .map(|p| 1.0 - p.1);
         let best_test_acc = acc
             .as_ref()
-            .and_then(|a| a.iter().copied().reduce(|x, y| if y.1 > x.1 { y } else { x }))
+            .and_then(|a| {
+                a.iter()
+                    .copied()
+                    .reduce(|x, y| if y.1 > x.1 { y } else { x })
+            })
             .map(|(e, a)| (a, e));
         let final_train_loss = optional(m, "train_loss")?.and_then(|s| s.last().map(|p| p.1));
         let seconds = optional(m, "seconds")?;
@@ -52,10 +70,13 @@ impl Summary {
             .info
             .number(&["wall_seconds", "wall_time", "seconds"])
             .or_else(|| seconds.as_ref().map(|s| s.iter().map(|p| p.1).sum()));
-        let images_per_s = run.info.number(&["images_per_s", "train_images_per_s"]).or_else(|| {
-            let s = optional(m, "images_per_s").ok().flatten()?;
-            (!s.is_empty()).then(|| s.iter().map(|p| p.1).sum::<f64>() / s.len() as f64)
-        });
+        let images_per_s = run
+            .info
+            .number(&["images_per_s", "train_images_per_s"])
+            .or_else(|| {
+                let s = optional(m, "images_per_s").ok().flatten()?;
+                (!s.is_empty()).then(|| s.iter().map(|p| p.1).sum::<f64>() / s.len() as f64)
+            });
         Ok(Summary {
             stage: run.stage.clone(),
             matrix: run.matrix.clone(),
@@ -68,7 +89,9 @@ impl Summary {
             wall_seconds,
             images_per_s,
             device: run.info.text(&["device_name", "device"]),
-            libtorch: run.info.text(&["libtorch_version", "libtorch", "torch_version"]),
+            libtorch: run
+                .info
+                .text(&["libtorch_version", "libtorch", "torch_version"]),
             cuda: run.info.text(&["cuda_version", "cuda"]),
         })
     }

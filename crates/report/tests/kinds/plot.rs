@@ -12,13 +12,32 @@ use super::support::*;
 /// Three runs of one model in three modes, like figure 7.
 fn three_modes(root: &Path) -> Vec<FakeRun> {
     vec![
-        fake_run(root, "train[resnet50,transfer]", &[("model", "resnet50"), ("mode", "transfer")], &curve(12, 1.8, 0.30, 9)),
-        fake_run(root, "train[resnet50,finetune]", &[("model", "resnet50"), ("mode", "finetune")], &curve(12, 1.6, 0.15, 5)),
-        fake_run(root, "train[resnet50,scratch]", &[("model", "resnet50"), ("mode", "scratch")], &curve(12, 2.3, 1.20, 3)),
+        fake_run(
+            root,
+            "train[resnet50,transfer]",
+            &[("model", "resnet50"), ("mode", "transfer")],
+            &curve(12, 1.8, 0.30, 9),
+        ),
+        fake_run(
+            root,
+            "train[resnet50,finetune]",
+            &[("model", "resnet50"), ("mode", "finetune")],
+            &curve(12, 1.6, 0.15, 5),
+        ),
+        fake_run(
+            root,
+            "train[resnet50,scratch]",
+            &[("model", "resnet50"), ("mode", "scratch")],
+            &curve(12, 2.3, 1.20, 3),
+        ),
     ]
 }
 
-fn plot(root: &Path, runs: &[FakeRun], set: &[(&str, Value)]) -> pipe_engine::Result<std::path::PathBuf> {
+fn plot(
+    root: &Path,
+    runs: &[FakeRun],
+    set: &[(&str, Value)],
+) -> pipe_engine::Result<std::path::PathBuf> {
     let kind = Plot;
     let params = params(&kind, set);
     let inputs = BTreeMap::from([("runs".to_string(), runs.iter().map(run_artifact).collect())]);
@@ -35,7 +54,10 @@ fn keep(out: &Path) {
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("figure").replace("::", "-");
         for ext in ["png", "svg"] {
-            let _ = std::fs::copy(out.join(format!("figure.{ext}")), Path::new(&dir).join(format!("{name}.{ext}")));
+            let _ = std::fs::copy(
+                out.join(format!("figure.{ext}")),
+                Path::new(&dir).join(format!("{name}.{ext}")),
+            );
         }
     }
 }
@@ -44,27 +66,61 @@ fn keep(out: &Path) {
 fn writes_png_and_svg_with_title_legend_and_axes() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = three_modes(tmp.path());
-    let out = plot(tmp.path(), &runs, &[("title", s("Fig. 7: ResNet50 test loss")), ("label", s("{mode}"))]).unwrap();
+    let out = plot(
+        tmp.path(),
+        &runs,
+        &[
+            ("title", s("Fig. 7: ResNet50 test loss")),
+            ("label", s("{mode}")),
+        ],
+    )
+    .unwrap();
 
     let png = std::fs::read(out.join("figure.png")).unwrap();
     assert_eq!(png_dims(&png), (1000, 600));
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
-    for want in ["Fig. 7: ResNet50 test loss", "transfer", "finetune", "scratch", "epoch", "test loss"] {
-        assert!(texts.iter().any(|t| t == want), "no <text> `{want}` in {texts:?}");
+    for want in [
+        "Fig. 7: ResNet50 test loss",
+        "transfer",
+        "finetune",
+        "scratch",
+        "epoch",
+        "test loss",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == want),
+            "no <text> `{want}` in {texts:?}"
+        );
     }
     // Integer epochs, one per tick, on the x axis (after the axis labels
     // and the y ticks, plotters writes the x ticks in order).
     let x_ticks: Vec<&String> = texts.iter().skip_while(|t| *t != "1").take(12).collect();
-    assert_eq!(x_ticks, (1..=12).map(|e| e.to_string()).collect::<Vec<_>>().iter().collect::<Vec<_>>());
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("figure.json")).unwrap()).unwrap();
-    assert_eq!(json["series"], serde_json::json!(["transfer", "finetune", "scratch"]));
+    assert_eq!(
+        x_ticks,
+        (1..=12)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("figure.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["series"],
+        serde_json::json!(["transfer", "finetune", "scratch"])
+    );
 }
 
 #[test]
 fn png_has_ink_in_the_series_colours() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = three_modes(tmp.path());
-    let out = plot(tmp.path(), &runs, &[("title", s("A title in the top band"))]).unwrap();
+    let out = plot(
+        tmp.path(),
+        &runs,
+        &[("title", s("A title in the top band"))],
+    )
+    .unwrap();
     let bytes = std::fs::read(out.join("figure.png")).unwrap();
     let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -77,8 +133,14 @@ fn png_has_ink_in_the_series_colours() {
     // The title renders: dark grey anti-aliased pixels in the top band,
     // where nothing but the title is drawn.
     let title_band = &buf[..1000 * 45 * 3];
-    let dark = title_band.chunks(3).filter(|p| p[0] == p[1] && p[1] == p[2] && p[0] < 128).count();
-    assert!(dark > 300, "only {dark} dark pixels in the title band: is text drawn?");
+    let dark = title_band
+        .chunks(3)
+        .filter(|p| p[0] == p[1] && p[1] == p[2] && p[0] < 128)
+        .count();
+    assert!(
+        dark > 300,
+        "only {dark} dark pixels in the title band: is text drawn?"
+    );
 }
 
 #[test]
@@ -98,7 +160,10 @@ fn marks_each_minimum_with_value_and_epoch() {
     let out = plot(tmp.path(), &runs, &[]).unwrap();
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
     for want in ["0.3000 @ 9", "0.1500 @ 5", "1.200 @ 3"] {
-        assert!(texts.iter().any(|t| t == want), "no marker `{want}` in {texts:?}");
+        assert!(
+            texts.iter().any(|t| t == want),
+            "no marker `{want}` in {texts:?}"
+        );
     }
     let out = plot(tmp.path(), &runs, &[("mark_min", Value::Bool(false))]).unwrap();
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
@@ -109,16 +174,29 @@ fn marks_each_minimum_with_value_and_epoch() {
 fn log_scale_changes_the_ticks_and_rejects_non_positive_values() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = vec![fake_run(tmp.path(), "a", &[], &curve(10, 100.0, 0.01, 10))];
-    let linear = svg_texts(&std::fs::read_to_string(plot(tmp.path(), &runs, &[]).unwrap().join("figure.svg")).unwrap());
+    let linear = svg_texts(
+        &std::fs::read_to_string(plot(tmp.path(), &runs, &[]).unwrap().join("figure.svg")).unwrap(),
+    );
     let log = plot(tmp.path(), &runs, &[("log_y", Value::Bool(true))]).unwrap();
     let log = svg_texts(&std::fs::read_to_string(log.join("figure.svg")).unwrap());
     // A log axis over 0.01..100 shows decades; a linear one cannot show 0.1.
-    assert!(log.iter().any(|t| t == "0.1") && log.iter().any(|t| t == "10"), "{log:?}");
+    assert!(
+        log.iter().any(|t| t == "0.1") && log.iter().any(|t| t == "10"),
+        "{log:?}"
+    );
     assert!(!linear.iter().any(|t| t == "0.1"), "{linear:?}");
 
-    let zero = vec![fake_run(tmp.path(), "z", &[], &["1,1,0,0.0,1,0.001,1,1".to_string()])];
+    let zero = vec![fake_run(
+        tmp.path(),
+        "z",
+        &[],
+        &["1,1,0,0.0,1,0.001,1,1".to_string()],
+    )];
     let err = plot(tmp.path(), &zero, &[("log_y", Value::Bool(true))]).unwrap_err();
-    assert!(err.to_string().contains("`log_y` needs positive values"), "{err}");
+    assert!(
+        err.to_string().contains("`log_y` needs positive values"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -133,7 +211,10 @@ fn custom_size_and_accuracy_maximum() {
         ("mark_max", Value::Bool(true)),
     ];
     let out = plot(tmp.path(), &runs, &set).unwrap();
-    assert_eq!(png_dims(&std::fs::read(out.join("figure.png")).unwrap()), (640, 400));
+    assert_eq!(
+        png_dims(&std::fs::read(out.join("figure.png")).unwrap()),
+        (640, 400)
+    );
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
     assert!(texts.iter().any(|t| t == "test accuracy"), "{texts:?}");
     assert!(texts.iter().any(|t| t.ends_with(" @ 5")), "{texts:?}");
@@ -143,7 +224,14 @@ fn custom_size_and_accuracy_maximum() {
 fn many_runs_and_a_single_epoch_still_draw() {
     let tmp = tempfile::tempdir().unwrap();
     let runs: Vec<FakeRun> = (0..12)
-        .map(|i| fake_run(tmp.path(), &format!("r{i}"), &[("seed", &i.to_string())], &curve(1, 1.0 + i as f64, 0.5, 1)))
+        .map(|i| {
+            fake_run(
+                tmp.path(),
+                &format!("r{i}"),
+                &[("seed", &i.to_string())],
+                &curve(1, 1.0 + i as f64, 0.5, 1),
+            )
+        })
         .collect();
     let out = plot(tmp.path(), &runs, &[("label", s("seed {seed}"))]).unwrap();
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
@@ -159,37 +247,96 @@ fn errors_name_the_file_and_line() {
     std::fs::write(dir.join("run.json"), "{}").unwrap();
     let kind = Plot;
     let p = params(&kind, &[]);
-    let inputs = BTreeMap::from([("runs".to_string(), vec![artifact("train[x]", BTreeMap::new(), &dir)])]);
-    let err = run_kind(&kind, "fig", &p, inputs, &tmp.path().join("o1"), Path::new("p.yaml")).unwrap_err();
-    assert!(err.to_string().contains("stage `train[x]` has no output `metrics.csv`"), "{err}");
-    assert!(err.hint().unwrap().contains("training stages"), "{:?}", err.hint());
+    let inputs = BTreeMap::from([(
+        "runs".to_string(),
+        vec![artifact("train[x]", BTreeMap::new(), &dir)],
+    )]);
+    let err = run_kind(
+        &kind,
+        "fig",
+        &p,
+        inputs,
+        &tmp.path().join("o1"),
+        Path::new("p.yaml"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("stage `train[x]` has no output `metrics.csv`"),
+        "{err}"
+    );
+    assert!(
+        err.hint().unwrap().contains("training stages"),
+        "{:?}",
+        err.hint()
+    );
 
     // A malformed row: file and line.
-    let bad = fake_run(tmp.path(), "bad", &[], &["1,1,0,0.5,1,0.001,1,1".into(), "2,1,0,oops,1,0.001,1,1".into()]);
+    let bad = fake_run(
+        tmp.path(),
+        "bad",
+        &[],
+        &[
+            "1,1,0,0.5,1,0.001,1,1".into(),
+            "2,1,0,oops,1,0.001,1,1".into(),
+        ],
+    );
     let err = plot(tmp.path(), &[bad], &[]).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("metrics.csv") && msg.contains("line 3") && msg.contains("`oops`"), "{msg}");
+    assert!(
+        msg.contains("metrics.csv") && msg.contains("line 3") && msg.contains("`oops`"),
+        "{msg}"
+    );
 
     // A short row.
     let short = fake_run(tmp.path(), "short", &[], &["1,1,0".into()]);
     let msg = plot(tmp.path(), &[short], &[]).unwrap_err().to_string();
-    assert!(msg.contains("line 2: 3 fields where the header has 8"), "{msg}");
+    assert!(
+        msg.contains("line 2: 3 fields where the header has 8"),
+        "{msg}"
+    );
 
     // An unknown metric (the engine validates the enum; the kind refuses too).
     let ok = fake_run(tmp.path(), "ok", &[], &curve(3, 1.0, 0.5, 2));
-    let msg = plot(tmp.path(), &[ok], &[("metric", s("test_los"))]).unwrap_err().to_string();
+    let msg = plot(tmp.path(), &[ok], &[("metric", s("test_los"))])
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("unknown metric `test_los`"), "{msg}");
 
     // An unknown label placeholder.
     let ok = fake_run(tmp.path(), "ok2", &[("mode", "x")], &curve(3, 1.0, 0.5, 2));
-    let msg = plot(tmp.path(), &[ok], &[("label", s("{mdoe}"))]).unwrap_err().to_string();
+    let msg = plot(tmp.path(), &[ok], &[("label", s("{mdoe}"))])
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("`{mdoe}`"), "{msg}");
 }
 
 #[test]
 fn check_rejects_bad_sizes_and_templates() {
     let kind = Plot;
-    let problems = kind.check(&params(&kind, &[("width", Value::Int(10)), ("label", s("{mode"))]));
+    let problems = kind.check(&params(
+        &kind,
+        &[("width", Value::Int(10)), ("label", s("{mode"))],
+    ));
     let names: Vec<&str> = problems.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["width", "label"], "{problems:?}");
+}
+
+#[test]
+fn minima_at_the_same_place_get_separate_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = vec![
+        fake_run(tmp.path(), "a", &[("m", "a")], &curve(4, 1.0, 0.010, 4)),
+        fake_run(tmp.path(), "b", &[("m", "b")], &curve(4, 1.2, 0.011, 4)),
+    ];
+    let out = plot(tmp.path(), &runs, &[]).unwrap();
+    let svg = std::fs::read_to_string(out.join("figure.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let ys: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text" && n.text().is_some_and(|t| t.contains(" @ 4")))
+        .map(|n| n.attribute("y").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ys.len(), 2, "{svg}");
+    assert!((ys[0] - ys[1]).abs() >= 10.0, "labels overlap: {ys:?}");
 }

@@ -25,17 +25,65 @@ fn runs(root: &Path) -> Vec<FakeRun> {
         })
         .collect();
     vec![
-        fake_run(root, "train[resnet50,transfer]", &[("model", "resnet50"), ("mode", "transfer"), ("optimizer", "sgd")], &curve(6, 1.8, 0.125, 5)),
-        fake_run(root, "train[resnet50,scratch]", &[("model", "resnet50"), ("mode", "scratch"), ("optimizer", "sgd")], &curve(6, 2.3, 1.5, 2)),
-        fake_run(root, "train[vit_b_16,transfer]", &[("model", "vit_b_16"), ("mode", "transfer"), ("optimizer", "sgd")], &pct),
-        fake_run(root, "train[vit_b_16,transfer,adam]", &[("model", "vit_b_16"), ("mode", "transfer"), ("optimizer", "adam")], &curve(6, 1.0, 0.05, 3)),
+        fake_run(
+            root,
+            "train[resnet50,transfer]",
+            &[
+                ("model", "resnet50"),
+                ("mode", "transfer"),
+                ("optimizer", "sgd"),
+            ],
+            &curve(6, 1.8, 0.125, 5),
+        ),
+        fake_run(
+            root,
+            "train[resnet50,scratch]",
+            &[
+                ("model", "resnet50"),
+                ("mode", "scratch"),
+                ("optimizer", "sgd"),
+            ],
+            &curve(6, 2.3, 1.5, 2),
+        ),
+        fake_run(
+            root,
+            "train[vit_b_16,transfer]",
+            &[
+                ("model", "vit_b_16"),
+                ("mode", "transfer"),
+                ("optimizer", "sgd"),
+            ],
+            &pct,
+        ),
+        fake_run(
+            root,
+            "train[vit_b_16,transfer,adam]",
+            &[
+                ("model", "vit_b_16"),
+                ("mode", "transfer"),
+                ("optimizer", "adam"),
+            ],
+            &curve(6, 1.0, 0.05, 3),
+        ),
     ]
 }
 
 fn reference() -> Value {
     map(vec![
-        ("resnet50", map(vec![("transfer", Value::Float(0.1166)), ("scratch", s("overfits (loss rises)"))])),
-        ("vit_b_16", map(vec![("transfer", map(vec![("optimizer=sgd", Value::Float(0.0635))]))])),
+        (
+            "resnet50",
+            map(vec![
+                ("transfer", Value::Float(0.1166)),
+                ("scratch", s("overfits (loss rises)")),
+            ]),
+        ),
+        (
+            "vit_b_16",
+            map(vec![(
+                "transfer",
+                map(vec![("optimizer=sgd", Value::Float(0.0635))]),
+            )]),
+        ),
         ("densenet201", map(vec![("transfer", Value::Float(0.0986))])),
     ])
 }
@@ -46,16 +94,29 @@ struct Out {
     html: String,
 }
 
-fn report(root: &Path, runs: &[FakeRun], figures: Vec<Artifact>, set: &[(&str, Value)]) -> pipe_engine::Result<Out> {
+fn report(
+    root: &Path,
+    runs: &[FakeRun],
+    figures: Vec<Artifact>,
+    set: &[(&str, Value)],
+) -> pipe_engine::Result<Out> {
     let kind = Report;
     let params = params(&kind, set);
-    let mut inputs = BTreeMap::from([("runs".to_string(), runs.iter().map(run_artifact).collect())]);
+    let mut inputs =
+        BTreeMap::from([("runs".to_string(), runs.iter().map(run_artifact).collect())]);
     if !figures.is_empty() {
         inputs.insert("figures".to_string(), figures);
     }
     let dir = root.join("report-out");
     let _ = std::fs::remove_dir_all(&dir);
-    run_kind(&kind, "report", &params, inputs, &dir, &root.join("pipelines/paper.yaml"))?;
+    run_kind(
+        &kind,
+        "report",
+        &params,
+        inputs,
+        &dir,
+        &root.join("pipelines/paper.yaml"),
+    )?;
     Ok(Out {
         md: std::fs::read_to_string(dir.join("report.md")).unwrap(),
         html: std::fs::read_to_string(dir.join("report.html")).unwrap(),
@@ -65,22 +126,44 @@ fn report(root: &Path, runs: &[FakeRun], figures: Vec<Artifact>, set: &[(&str, V
 
 /// The Markdown table row of a stage, split into cells.
 fn row<'a>(md: &'a str, stage: &str) -> Vec<&'a str> {
-    let line = md.lines().find(|l| l.starts_with(&format!("| {stage} |"))).unwrap_or_else(|| panic!("no row for {stage}:\n{md}"));
-    line.trim_matches('|').split(" | ").map(str::trim).collect()
+    let line = md
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!("| {stage} |")) || l.starts_with(&format!("| `{stage}` |"))
+        })
+        .unwrap_or_else(|| panic!("no row for {stage}:\n{md}"));
+    line.trim_matches('|')
+        .split(" | ")
+        .map(|c| c.trim().trim_matches('`'))
+        .collect()
 }
 
 #[test]
 fn lists_every_run_with_numbers_and_reference() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = runs(tmp.path());
-    let out = report(tmp.path(), &runs, vec![], &[("title", s("STL-10 results")), ("reference", reference())]).unwrap();
+    let out = report(
+        tmp.path(),
+        &runs,
+        vec![],
+        &[("title", s("STL-10 results")), ("reference", reference())],
+    )
+    .unwrap();
     assert!(out.md.starts_with("# STL-10 results\n"), "{}", out.md);
     let header = row(&out.md, "run");
     assert_eq!(
         header,
         [
-            "run", "epochs", "min test loss (epoch)", "published", "difference", "error rate at min",
-            "best test acc (epoch)", "final train loss", "wall time", "images/s"
+            "run",
+            "epochs",
+            "min test loss (epoch)",
+            "published",
+            "difference",
+            "error rate at min",
+            "best test acc (epoch)",
+            "final train loss",
+            "wall time",
+            "images/s"
         ]
     );
     // curve(6, 1.8, 0.125, 5): minimum 0.125 at epoch 5; published 0.1166.
@@ -94,7 +177,10 @@ fn lists_every_run_with_numbers_and_reference() {
     assert_eq!(r[8], "2m 04s");
     assert_eq!(r[9], "456.7");
     let r = row(&out.md, "train[resnet50,scratch]");
-    assert_eq!((r[2], r[3], r[4]), ("1.5000 (2)", "overfits (loss rises)", "-"));
+    assert_eq!(
+        (r[2], r[3], r[4]),
+        ("1.5000 (2)", "overfits (loss rises)", "-")
+    );
     // Percent accuracies are read as such: the error rate stays a sane percentage.
     let r = row(&out.md, "train[vit_b_16,transfer]");
     assert_eq!((r[2], r[3]), ("0.2000 (4)", "0.0635"));
@@ -103,13 +189,22 @@ fn lists_every_run_with_numbers_and_reference() {
     let r = row(&out.md, "train[vit_b_16,transfer,adam]");
     assert_eq!((r[3], r[4]), ("-", "-"));
     // The densenet entry matched nothing: said, not silently dropped.
-    assert!(out.md.contains("match no run: `densenet201 > transfer`"), "{}", out.md);
+    assert!(
+        out.md.contains("match no run: `densenet201 > transfer`"),
+        "{}",
+        out.md
+    );
 
     for run in &runs {
-        assert!(out.html.contains(&format!("<code>{}</code>", run.stage)), "html lacks {}", run.stage);
+        assert!(
+            out.html.contains(&format!("<code>{}</code>", run.stage)),
+            "html lacks {}",
+            run.stage
+        );
     }
     assert!(out.html.contains("<td>0.1166</td>"));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.dir.join("summary.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4);
     assert_eq!(json[0]["min_epoch"], 5);
 }
@@ -128,7 +223,11 @@ fn compares_error_rates_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = runs(tmp.path());
     let reference = map(vec![("train[resnet50,*]", Value::Float(0.05))]);
-    let set = [("reference", reference), ("reference_metric", s("error_rate")), ("reference_label", s("paper"))];
+    let set = [
+        ("reference", reference),
+        ("reference_metric", s("error_rate")),
+        ("reference_label", s("paper")),
+    ];
     let out = report(tmp.path(), &runs, vec![], &set).unwrap();
     let header = row(&out.md, "run");
     assert_eq!(&header[3..6], ["error rate at min", "paper", "difference"]);
@@ -143,20 +242,48 @@ fn figures_are_inlined_and_written_beside_the_markdown() {
     let runs = runs(tmp.path());
     let plot = Plot;
     let fig_dir = tmp.path().join("fig7-out");
-    let p = params(&plot, &[("title", s("Fig. 7: ResNet50")), ("width", Value::Int(400)), ("height", Value::Int(300))]);
-    let inputs = BTreeMap::from([("runs".to_string(), runs[..2].iter().map(run_artifact).collect())]);
+    let p = params(
+        &plot,
+        &[
+            ("title", s("Fig. 7: ResNet50")),
+            ("width", Value::Int(400)),
+            ("height", Value::Int(300)),
+        ],
+    );
+    let inputs = BTreeMap::from([(
+        "runs".to_string(),
+        runs[..2].iter().map(run_artifact).collect(),
+    )]);
     run_kind(&plot, "fig7", &p, inputs, &fig_dir, Path::new("p.yaml")).unwrap();
     let figures = vec![artifact("fig7", BTreeMap::new(), &fig_dir)];
 
-    let out = report(tmp.path(), &runs, figures, &[("notes", s("Offline & small: <not> the paper."))]).unwrap();
+    let out = report(
+        tmp.path(),
+        &runs,
+        figures,
+        &[("notes", s("Offline & small: <not> the paper."))],
+    )
+    .unwrap();
     let png = std::fs::read(fig_dir.join("figure.png")).unwrap();
     assert_eq!(std::fs::read(out.dir.join("fig-fig7.png")).unwrap(), png);
-    assert!(out.md.contains("![Fig. 7: ResNet50](fig-fig7.png)"), "{}", out.md);
+    assert!(
+        out.md.contains("![Fig. 7: ResNet50](fig-fig7.png)"),
+        "{}",
+        out.md
+    );
     use base64::Engine as _;
-    let inline = format!("src=\"data:image/png;base64,{}\"", base64::engine::general_purpose::STANDARD.encode(&png));
+    let inline = format!(
+        "src=\"data:image/png;base64,{}\"",
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
     assert!(out.html.contains(&inline));
-    assert!(out.html.contains("Offline &amp; small: &lt;not&gt; the paper."));
-    assert!(!out.html.contains("src=\"fig-"), "the HTML must not depend on files beside it");
+    assert!(out
+        .html
+        .contains("Offline &amp; small: &lt;not&gt; the paper."));
+    assert!(
+        !out.html.contains("src=\"fig-"),
+        "the HTML must not depend on files beside it"
+    );
 }
 
 #[test]
@@ -187,23 +314,62 @@ fn errors() {
     // A run without metrics.csv.
     let dir = tmp.path().join("nothing");
     std::fs::create_dir_all(&dir).unwrap();
-    let inputs = BTreeMap::from([("runs".to_string(), vec![artifact("train[x]", BTreeMap::new(), &dir)])]);
-    let err = run_kind(&kind, "r", &params(&kind, &[]), inputs, &tmp.path().join("o"), Path::new("p.yaml")).unwrap_err();
-    assert!(err.to_string().contains("has no output `metrics.csv`"), "{err}");
+    let inputs = BTreeMap::from([(
+        "runs".to_string(),
+        vec![artifact("train[x]", BTreeMap::new(), &dir)],
+    )]);
+    let err = run_kind(
+        &kind,
+        "r",
+        &params(&kind, &[]),
+        inputs,
+        &tmp.path().join("o"),
+        Path::new("p.yaml"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("has no output `metrics.csv`"),
+        "{err}"
+    );
 
     // A malformed row.
-    let bad = fake_run(tmp.path(), "bad", &[], &["1,0.5,0.9,0.4,0.9,0.001,1,1".into(), "2,0.5,0.9,x,0.9,0.001,1,1".into()]);
-    let msg = report(tmp.path(), &[bad], vec![], &[]).err().unwrap().to_string();
-    assert!(msg.contains("line 3: `test_loss` is `x`, not a number"), "{msg}");
+    let bad = fake_run(
+        tmp.path(),
+        "bad",
+        &[],
+        &[
+            "1,0.5,0.9,0.4,0.9,0.001,1,1".into(),
+            "2,0.5,0.9,x,0.9,0.001,1,1".into(),
+        ],
+    );
+    let msg = report(tmp.path(), &[bad], vec![], &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("line 3: `test_loss` is `x`, not a number"),
+        "{msg}"
+    );
 
     // An ambiguous reference.
-    let ok = fake_run(tmp.path(), "t[a,b]", &[("m", "a"), ("n", "b")], &curve(3, 1.0, 0.5, 2));
+    let ok = fake_run(
+        tmp.path(),
+        "t[a,b]",
+        &[("m", "a"), ("n", "b")],
+        &curve(3, 1.0, 0.5, 2),
+    );
     let reference = map(vec![("a", Value::Float(1.0)), ("b", Value::Float(2.0))]);
-    let msg = report(tmp.path(), &[ok], vec![], &[("reference", reference)]).err().unwrap().to_string();
+    let msg = report(tmp.path(), &[ok], vec![], &[("reference", reference)])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("matches two `reference` entries"), "{msg}");
 
     // A malformed reference is caught by `check`, before anything runs.
-    let problems = kind.check(&params(&kind, &[("reference", map(vec![("a", Value::List(vec![]))]))]));
+    let problems = kind.check(&params(
+        &kind,
+        &[("reference", map(vec![("a", Value::List(vec![]))]))],
+    ));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].0, "reference");
 }

@@ -38,7 +38,10 @@ pub fn fake_run(root: &Path, stage: &str, matrix: &[(&str, &str)], rows: &[Strin
     std::fs::write(dir.join("run.json"), info.to_string()).unwrap();
     FakeRun {
         stage: stage.to_string(),
-        matrix: matrix.iter().map(|(k, v)| (k.to_string(), Value::Str(v.to_string()))).collect(),
+        matrix: matrix
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::Str(v.to_string())))
+            .collect(),
         dir,
     }
 }
@@ -56,7 +59,10 @@ pub fn curve(epochs: i64, start: f64, floor: f64, best: i64) -> Vec<String> {
             };
             let train_loss = start * 0.9f64.powi(e as i32);
             let test_acc = (1.0 - test_loss / (start * 1.2)).clamp(0.0, 1.0);
-            format!("{e},{train_loss},{},{test_loss},{test_acc},0.001,10.0,500", 1.0 - train_loss / 3.0)
+            format!(
+                "{e},{train_loss},{},{test_loss},{test_acc},0.001,10.0,500",
+                1.0 - train_loss / 3.0
+            )
         })
         .collect()
 }
@@ -66,9 +72,17 @@ pub fn artifact(stage: &str, matrix: BTreeMap<String, Value>, dir: &Path) -> Art
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
-        files.insert(entry.file_name().to_string_lossy().into_owned(), entry.path());
+        files.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        );
     }
-    Artifact { stage: stage.to_string(), matrix, hash: ContentHash::of(stage.as_bytes()), files }
+    Artifact {
+        stage: stage.to_string(),
+        matrix,
+        hash: ContentHash::of(stage.as_bytes()),
+        files,
+    }
 }
 
 pub fn run_artifact(run: &FakeRun) -> Artifact {
@@ -84,7 +98,10 @@ pub fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
         }
     }
     for (k, v) in set {
-        assert!(kind.params().iter().any(|p| p.name == *k), "kind has no param `{k}`");
+        assert!(
+            kind.params().iter().any(|p| p.name == *k),
+            "kind has no param `{k}`"
+        );
         map.insert(k.to_string(), v.clone());
     }
     Params(map)
@@ -144,6 +161,13 @@ pub fn svg_texts(svg: &str) -> Vec<String> {
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     doc.descendants()
         .filter(|n| n.tag_name().name() == "text")
-        .map(|n| n.descendants().filter(|d| d.is_text()).filter_map(|d| d.text()).collect::<String>().trim().to_string())
+        .map(|n| {
+            n.descendants()
+                .filter(|d| d.is_text())
+                .filter_map(|d| d.text())
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
         .collect()
 }

@@ -70,10 +70,10 @@ impl DenseLayer {
 
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply_t(&self.norm1, train)
-            .relu()
+            .relu_()
             .apply(&self.conv1)
             .apply_t(&self.norm2, train)
-            .relu()
+            .relu_()
             .apply(&self.conv2)
     }
 }
@@ -88,7 +88,7 @@ struct Transition {
 impl Transition {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply_t(&self.norm, train)
-            .relu()
+            .relu_()
             .apply(&self.conv)
             .avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
     }
@@ -151,7 +151,7 @@ impl ModuleT for DenseNet {
         let mut ys = xs
             .apply(&self.conv0)
             .apply_t(&self.norm0, train)
-            .relu()
+            .relu_()
             .max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         for (layers, transition) in &self.blocks {
             let mut features = vec![ys];
@@ -165,7 +165,7 @@ impl ModuleT for DenseNet {
             }
         }
         ys.apply_t(&self.norm5, train)
-            .relu()
+            .relu_()
             .adaptive_avg_pool2d([1, 1])
             .flatten(1, -1)
             .apply(&self.classifier)

@@ -102,14 +102,16 @@ impl Block {
         for (i, c) in self.convs.iter().enumerate() {
             ys = c.forward_t(&ys, train);
             if i < last {
-                ys = ys.relu();
+                ys = ys.relu_();
             }
         }
         let identity = match &self.downsample {
             Some(d) => d.forward_t(xs, train),
             None => xs.shallow_clone(),
         };
-        (ys + identity).relu()
+        // In place, as torchvision's `out += identity; relu(inplace=True)`.
+        ys += identity;
+        ys.relu_()
     }
 }
 
@@ -156,11 +158,13 @@ impl ResNet {
 
 impl ModuleT for ResNet {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut ys =
-            self.stem
-                .forward_t(xs, train)
-                .relu()
-                .max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut ys = self.stem.forward_t(xs, train).relu_().max_pool2d(
+            [3, 3],
+            [2, 2],
+            [1, 1],
+            [1, 1],
+            false,
+        );
         for block in self.layers.iter().flatten() {
             ys = block.forward_t(&ys, train);
         }

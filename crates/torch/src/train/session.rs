@@ -219,11 +219,7 @@ pub fn prepare(
         }
     }
     if spec.mode == Mode::Transfer {
-        for (name, t) in vs.variables() {
-            if !(name == head || name.starts_with(&format!("{head}."))) {
-                let _ = t.set_requires_grad(false);
-            }
-        }
+        freeze_all_but(&vs, head);
     }
     if spec.channels_last {
         for (_, mut t) in vs.variables() {
@@ -232,13 +228,25 @@ pub fn prepare(
             }
         }
     }
-    let mut params: Vec<(String, Tensor)> =
-        vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
     let counts = count_params(&vs);
-
-    let optim = Optimizer::new(spec.optim.clone(), params);
+    let optim = Optimizer::new(spec.optim.clone(), trainable(&vs));
     Ok(Prepared { vs, model, optim, counts })
+}
+
+/// Transfer mode: `requires_grad = false` on every variable outside `head`.
+pub fn freeze_all_but(vs: &nn::VarStore, head: &str) {
+    for (name, t) in vs.variables() {
+        if !(name == head || name.starts_with(&format!("{head}."))) {
+            let _ = t.set_requires_grad(false);
+        }
+    }
+}
+
+/// The variables that require gradients, sorted by name.
+pub fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    params
 }
 
 /// Total and trainable parameter counts (buffers such as BatchNorm's

@@ -1,0 +1,152 @@
+//! Training-step throughput of pipe's models, optimizer and data path, for
+//! comparison with PyTorch eager (benches/train_torch.py takes the same
+//! arguments and prints the same lines). Used by benches/train_cpu.sh and
+//! scripts/gpu-bench.sh.
+//!
+//! cargo build --release --example train_bench
+//! train_bench --models resnet50,vit_b_16 --modes transfer,finetune --amp none,bf16 \
+//!             --batch 8 --size 224 --steps 5 --warmup 2 --device cpu --threads 2
+//!
+//! Each step is what `train` does per batch: gather a uint8 batch on the
+//! device, normalise it there, forward in train mode, cross-entropy,
+//! backward, SGD (lr 0.001, momentum 0.9). Prints one line per
+//! configuration: `pipe <model> <mode> <amp> <images/s>`.
+
+use std::time::Instant;
+
+use pipe_engine::{Error, Progress, Result};
+use pipe_torch::train::data::{Normalizer, Split};
+use pipe_torch::train::session::{freeze_all_but, prepare, step, trainable};
+use pipe_torch::train::{Mode, TrainSpec};
+use pipe_torch::optim::Optimizer;
+use tch::{Device, Kind, Tensor};
+
+struct Args {
+    models: Vec<String>,
+    modes: Vec<String>,
+    amps: Vec<String>,
+    batch: i64,
+    size: i64,
+    steps: usize,
+    warmup: usize,
+    device: String,
+    threads: Option<i32>,
+}
+
+fn parse() -> std::result::Result<Args, String> {
+    let mut a = Args {
+        models: vec!["resnet50".into(), "densenet201".into(), "vit_b_16".into()],
+        modes: vec!["transfer".into(), "finetune".into()],
+        amps: vec!["none".into()],
+        batch: 8,
+        size: 224,
+        steps: 5,
+        warmup: 2,
+        device: "auto".into(),
+        threads: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("`{flag}` needs a value"));
+        let list = |v: String| v.split(',').map(str::to_string).collect::<Vec<_>>();
+        let num = |v: String| v.parse::<i64>().map_err(|e| format!("`{flag}`: {e}"));
+        match flag.as_str() {
+            "--models" => a.models = list(value()?),
+            "--modes" => a.modes = list(value()?),
+            "--amp" => a.amps = list(value()?),
+            "--batch" => a.batch = num(value()?)?,
+            "--size" => a.size = num(value()?)?,
+            "--steps" => a.steps = num(value()?)? as usize,
+            "--warmup" => a.warmup = num(value()?)? as usize,
+            "--device" => a.device = value()?,
+            "--threads" => a.threads = Some(num(value()?)? as i32),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let device = pipe_torch::device::resolve(&args.device, &[])?;
+    eprintln!("pipe: device {}", pipe_torch::device::describe(device));
+    for amp in &args.amps {
+        let bf16 = match amp.as_str() {
+            "none" => false,
+            "bf16" => true,
+            other => return Err(Error::failed(format!("unknown amp `{other}`"))),
+        };
+        if bf16 {
+            pipe_torch::device::set_cuda_autocast_bf16()?;
+        }
+        for model in &args.models {
+            for mode in &args.modes {
+                let rate = bench(args, device, model, Mode::parse(mode)?, bf16)?;
+                println!("pipe {model} {mode} {amp} {rate:.2}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Result<f64> {
+    let spec = TrainSpec::new(model, Mode::Scratch, 1);
+    let progress = Progress::hidden();
+    let p = prepare(&spec, device, args.size, None, None, &progress)?;
+    let mut optim = p.optim;
+    if mode == Mode::Transfer {
+        freeze_all_but(&p.vs, p.model.head());
+        optim = Optimizer::new(spec.optim.clone(), trainable(&p.vs));
+    }
+    // A pool of two batches' worth of images on the device, gathered by a
+    // random index each step like `train` does.
+    let n = args.batch * 2;
+    let images = Tensor::randint(256, [n, 3, args.size, args.size], (Kind::Uint8, device));
+    let labels = Tensor::randint(10, [n], (Kind::Int64, device));
+    let split = Split::new(images, labels).map_err(Error::failed)?;
+    let norm = Normalizer::new([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], device, false);
+    let mut timed = None;
+    let mut last = Tensor::zeros([], (Kind::Float, device));
+    for i in 0..args.warmup + args.steps {
+        if i == args.warmup {
+            sync(device, &last);
+            timed = Some(Instant::now());
+        }
+        let index = Tensor::randperm(n, (Kind::Int64, device)).narrow(0, 0, args.batch);
+        let (x, y) = split.gather(&index);
+        let (loss, _) = step(p.model.as_ref(), &mut optim, &norm.apply(&x), &y, bf16)?;
+        last = loss;
+    }
+    sync(device, &last);
+    let seconds = timed.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    if !last.double_value(&[]).is_finite() {
+        return Err(Error::failed(format!("{model}: the loss is not finite")));
+    }
+    Ok((args.steps as f64 * args.batch as f64) / seconds.max(1e-9))
+}
+
+fn sync(device: Device, last: &Tensor) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+    let _ = last.double_value(&[]);
+}
