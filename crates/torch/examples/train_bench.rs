@@ -88,6 +88,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: &Args) -> Result<()> {
     let device = pipe_torch::device::resolve(&args.device, &[])?;
+    eprint!("{}", pipe_torch::doctor::report().render());
     eprintln!("pipe: device {}", pipe_torch::device::describe(device));
     for amp in &args.amps {
         let bf16 = match amp.as_str() {
