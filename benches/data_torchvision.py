@@ -19,10 +19,11 @@ from torchvision.transforms.v2 import functional as F
 
 
 def rate(n, f):
+    """Images per wall second and per CPU second (process time)."""
     f()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     f()
-    return n / (time.perf_counter() - t)
+    return n / (time.perf_counter() - t), n / max(time.process_time() - c, 0.01)
 
 
 def main():
@@ -37,7 +38,7 @@ def main():
     def resize():
         big[0] = torch.stack([F.resize(img, [224, 224], antialias=True) for img in images])
 
-    out["resize"] = rate(n, resize)
+    out["resize"], out["resize_cpu"] = rate(n, resize)
     big = big[0]
     m = min(500, n)
 
@@ -58,8 +59,8 @@ def main():
         return run
 
     torch.manual_seed(0)
-    out["pspnet"] = rate(m, per_image(pspnet))
-    out["augmix"] = rate(m, per_image(augmix))
+    out["pspnet"], out["pspnet_cpu"] = rate(m, per_image(pspnet))
+    out["augmix"], out["augmix_cpu"] = rate(m, per_image(augmix))
 
     bs = 50
     batches = min(n // bs, 20)
@@ -71,7 +72,7 @@ def main():
         for x in floats:
             choice(x, labels)
 
-    out["cutmix_mixup"] = rate(batches * bs, mix)
+    out["cutmix_mixup"], out["cutmix_mixup_cpu"] = rate(batches * bs, mix)
     out["threads"] = threads
     print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}))
 

@@ -42,7 +42,12 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-        gpus: gpu::detect(args.gpus.as_deref())?,
+        // Probing (`nvidia-smi`) costs milliseconds; only GPU stages need it.
+        gpus: if pipeline.stages.iter().any(|s| s.gpus > 0) {
+            gpu::detect(args.gpus.as_deref())?
+        } else {
+            Vec::new()
+        },
         keep_going: args.keep_going,
         quiet: config.quiet,
         color: config.color,

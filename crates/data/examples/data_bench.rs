@@ -66,12 +66,23 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-/// Runs `f` once to warm up, then times it; returns images per second.
-fn rate(n: usize, mut f: impl FnMut()) -> f64 {
+/// CPU seconds this process has used (user + system), from /proc: on a
+/// shared machine, throughput per CPU second is the fair per-core number.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+/// Runs `f` once to warm up, then times it; returns images per wall
+/// second and per CPU second.
+fn rate(n: usize, mut f: impl FnMut()) -> (f64, f64) {
     f();
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_seconds());
     f();
-    n as f64 / t.elapsed().as_secs_f64()
+    (n as f64 / t.elapsed().as_secs_f64(), n as f64 / (cpu_seconds() - c).max(0.01))
 }
 
 fn kernels(path: &Path, threads: usize) {
@@ -122,7 +133,9 @@ fn kernels(path: &Path, threads: usize) {
             }
         })
     });
-    println!(
-        "{{\"threads\": {threads}, \"resize\": {resize:.1}, \"pspnet\": {pspnet:.1}, \"augmix\": {augmix:.1}, \"cutmix_mixup\": {cutmix_mixup:.1}}}"
-    );
+    let mut json = format!("{{\"threads\": {threads}");
+    for (name, (wall, cpu)) in [("resize", resize), ("pspnet", pspnet), ("augmix", augmix), ("cutmix_mixup", cutmix_mixup)] {
+        json += &format!(", \"{name}\": {wall:.1}, \"{name}_cpu\": {cpu:.1}");
+    }
+    println!("{json}}}");
 }

@@ -135,6 +135,7 @@ pub fn read(
                 continue;
             }
             if let Some(v) = scalar(key, node, &scope, sink) {
+                never_matches(&matrix, &key.value, &v, node.pos, sink);
                 map.insert(key.value.clone(), v);
             }
         }
@@ -152,6 +153,31 @@ pub fn read(
         matrix.include.push((pos, vars));
     }
     (sink.diagnostics.len() == errors_before).then_some(matrix)
+}
+
+/// An `exclude` value that no product entry can have is a typo that would
+/// silently exclude nothing.
+fn never_matches(matrix: &Matrix, key: &str, value: &Value, pos: Pos, sink: &mut Sink) {
+    let Some((_, var)) = matrix.vars.iter().find(|(k, _)| k == key) else {
+        return;
+    };
+    let values: &[Value] = match var {
+        Var::Axis(values) => values,
+        Var::Default(d) => std::slice::from_ref(d),
+    };
+    if values.contains(value) {
+        return;
+    }
+    let shown: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    let d = sink.error(
+        pos,
+        format!("`exclude` value `{value}` is not a value of matrix variable `{key}`"),
+    );
+    let words: Vec<String> = values.iter().map(Value::to_string).collect();
+    match crate::diagnostic::suggest(&value.to_string(), words.iter().map(String::as_str)) {
+        Some(close) => d.set_hint(format!("did you mean `{close}`?")),
+        None => d.set_hint(format!("`{key}` takes {}", shown.join(", "))),
+    }
 }
 
 fn check_var_name(key: &Spanned<String>, sink: &mut Sink) {

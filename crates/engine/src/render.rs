@@ -39,18 +39,20 @@ pub fn error(error: &Error, color: bool) -> String {
     let mut out = String::new();
     match error {
         Error::Invalid(diagnostics) => out.push_str(&text(diagnostics, color)),
+        // Each failure was printed when it happened; this is the summary.
         Error::StagesFailed(errors) => {
-            for e in errors {
-                out.push_str(&self::error(e, color));
+            let names: Vec<String> = errors
+                .iter()
+                .filter_map(|e| match e {
+                    Error::Stage { stage, .. } => Some(format!("`{stage}`")),
+                    _ => None,
+                })
+                .collect();
+            let mut message = error.to_string();
+            if !names.is_empty() {
+                message = format!("{message}: {}", names.join(", "));
             }
-            line(
-                &mut out,
-                &style,
-                RED,
-                "error",
-                &error.to_string(),
-                error.hint(),
-            );
+            line(&mut out, &style, RED, "error", &message, error.hint());
         }
         _ => line(
             &mut out,
@@ -242,6 +244,17 @@ mod tests {
             github(&[d]),
             "::error file=x%2Cy.yaml,line=2,col=3::a, b: 100%25\n"
         );
+    }
+
+    #[test]
+    fn failed_stages_are_summarised_by_name() {
+        let stage = |name: &str| Error::Stage {
+            stage: name.into(),
+            message: "exit status 1".into(),
+            hint: None,
+        };
+        let e = Error::StagesFailed(vec![stage("a"), stage("t[x]")]);
+        assert_eq!(error(&e, false), "error: 2 stages failed: `a`, `t[x]`\n");
     }
 
     #[test]

@@ -127,6 +127,13 @@ fn check_version(root: &Node, version: Option<&Node>, sink: &mut Sink) {
         Some(v)
             if v.as_scalar() == Some("1")
                 && matches!(v.data, Data::Scalar { quoted: false, .. }) => {}
+        Some(v) if v.as_scalar() == Some("1") => {
+            sink.error(
+                v.pos,
+                "`version` must be the integer 1, found the string `1`",
+            )
+            .set_hint("write `version: 1` without quotes");
+        }
         Some(v) => {
             let shown = v
                 .as_scalar()

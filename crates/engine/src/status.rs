@@ -62,10 +62,13 @@ pub fn status(pipeline: &Pipeline, cache: &Cache, targets: &[String], force: &[S
             continue;
         }
         let base = StageKey::base(pipeline, stage, &mut hasher)?;
-        let previous = state
-            .stages
-            .get(&stage.name)
-            .map(|h| (*h, Manifest::read(&cache.manifest_path(h)).ok()));
+        // Read only for stages that are not up to date.
+        let previous = || {
+            state
+                .stages
+                .get(&stage.name)
+                .map(|h| (*h, Manifest::read(&cache.manifest_path(h)).ok()))
+        };
         let mut waiting: Vec<Reason> = Vec::new();
         for ids in stage.inputs.values() {
             for id in ids {
@@ -86,10 +89,10 @@ pub fn status(pipeline: &Pipeline, cache: &Cache, targets: &[String], force: &[S
             } else if forced[i] {
                 (hash, vec![Reason::Forced])
             } else {
-                (hash, explain(key.as_ref(), hash, previous, true))
+                (hash, explain(key.as_ref(), hash, previous(), true))
             }
         } else {
-            let mut reasons = if forced[i] { vec![Reason::Forced] } else { explain(Some(&base), None, previous, false) };
+            let mut reasons = if forced[i] { vec![Reason::Forced] } else { explain(Some(&base), None, previous(), false) };
             // Without inputs the key cannot match; drop the vague reasons.
             reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));
             reasons.extend(waiting);

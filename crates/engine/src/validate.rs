@@ -67,13 +67,11 @@ type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
-    let t = std::time::Instant::now();
     let params = top_params(spec, input.overrides, sink);
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         expand_stage(stage, &params, input, sink, &mut drafts);
     }
-    eprintln!("  expand {:?}", t.elapsed());
     let names: Vec<String> = drafts.iter().map(|d| d.name.clone()).collect();
     check_duplicates(&drafts, sink);
     let lookup = inputs::Names::new(
@@ -90,7 +88,6 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         edges.push(resolved.1.clone());
         resolved_inputs.push(resolved);
     }
-    eprintln!("  inputs {:?}", t.elapsed());
     for (path, pos) in graph::cycles(&edges) {
         let shown: Vec<&str> = path.iter().map(|i| names[*i].as_str()).collect();
         let message = if path.len() == 2 {
@@ -102,7 +99,6 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
             "each arrow points from a stage to one of its inputs; remove one of these references",
         );
     }
-    eprintln!("  cycles {:?}", t.elapsed());
     if sink.has_errors() {
         return None;
     }
@@ -132,7 +128,6 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
             param_spans: draft.param_spans,
         });
     }
-    eprintln!("  build {:?}", t.elapsed());
     let by_name = stages.iter().map(|s| (s.name.clone(), s.id)).collect();
     Some(Pipeline {
         file: input.file.to_path_buf(),
@@ -310,18 +305,45 @@ fn expand_stage(
         let mut refs = Vec::new();
         for ((slot, nodes), as_list) in stage.inputs.iter().zip(&stage.inputs_as_list) {
             let mut named = Vec::new();
+            let mut as_list = *as_list;
             for node in nodes {
                 if node.as_scalar().is_none() {
                     continue;
                 }
-                if let Some(v) = resolve(node, &scope, sink) {
-                    named.push((v.to_string(), node.pos));
+                match resolve(node, &scope, sink) {
+                    // `runs: ${params.runs}` with a list-valued param.
+                    Some(Value::List(items)) => {
+                        as_list = true;
+                        for item in items {
+                            match item {
+                                Value::Str(s) => named.push((s, node.pos)),
+                                other => {
+                                    sink.error(
+                                        node.pos,
+                                        format!(
+                                            "input `{}` must name stages, found {} in the list",
+                                            slot.value,
+                                            other.type_name()
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    Some(Value::Map(_)) => {
+                        sink.error(
+                            node.pos,
+                            format!("input `{}` must name stages, found a mapping", slot.value),
+                        );
+                    }
+                    Some(v) => named.push((v.to_string(), node.pos)),
+                    None => {}
                 }
             }
             refs.push(SlotRefs {
                 slot: slot.value.clone(),
                 pos: slot.pos,
-                as_list: *as_list,
+                as_list,
                 refs: named,
             });
         }

@@ -149,17 +149,6 @@ pub fn resolve_plain(text: &str) -> Value {
 /// Parses one YAML document. `Ok(None)` for an empty file. Duplicate keys are
 /// reported in the error list but the tree is still returned (first wins).
 pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxError> {
-    if let Some((line, column)) = tab_indent(source) {
-        return Err(SyntaxError {
-            message: "tab character in indentation".into(),
-            pos: Pos {
-                line,
-                column,
-                len: 1,
-            },
-            hint: Some("YAML indents with spaces only; replace the tab with spaces".into()),
-        });
-    }
     let mut builder = Builder {
         source: source.chars().collect(),
         stack: Vec::new(),
@@ -169,10 +158,25 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
         documents: 0,
     };
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut builder, true).map_err(|e| SyntaxError {
-        message: syntax_message(e.info()),
-        pos: pos_of(e.marker(), 1),
-        hint: None,
+    parser.load(&mut builder, true).map_err(|e| {
+        // The scanner's words for a tab are unhelpful, and tabs are the most
+        // common mistake; tabs inside block scalars are fine and never get here.
+        if let Some((line, column)) = tab_indent(source, e.marker().line() + 1) {
+            return SyntaxError {
+                message: "tab character in indentation".into(),
+                pos: Pos {
+                    line,
+                    column,
+                    len: 1,
+                },
+                hint: Some("YAML indents with spaces only; replace the tab with spaces".into()),
+            };
+        }
+        SyntaxError {
+            message: syntax_message(e.info()),
+            pos: pos_of(e.marker(), 1),
+            hint: None,
+        }
     })?;
     if let Some(e) = builder
         .errors
@@ -184,10 +188,9 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
     Ok((builder.root, builder.errors))
 }
 
-/// The first tab used as indentation (the scanner's message for it is
-/// unhelpful, and tabs are the most common mistake).
-fn tab_indent(source: &str) -> Option<(usize, usize)> {
-    for (i, line) in source.lines().enumerate() {
+/// The first tab used as indentation up to line `last`.
+fn tab_indent(source: &str, last: usize) -> Option<(usize, usize)> {
+    for (i, line) in source.lines().take(last).enumerate() {
         let indent: String = line
             .chars()
             .take_while(|c| *c == ' ' || *c == '\t')
@@ -441,6 +444,17 @@ mod tests {
         assert_eq!(errors[0].pos.line, 3);
         let e = parse("a:\n\tb: 1\n").unwrap_err();
         assert_eq!((e.pos.line, e.pos.column), (2, 1));
+        assert_eq!(e.message, "tab character in indentation");
+        let e = parse("a:\n  - 1\n\t- 2\n").unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.pos.line),
+            ("tab character in indentation", 3)
+        );
+        let block = parse("a: |\n    x\n    \ty\n").unwrap().0.unwrap();
+        assert_eq!(
+            block.to_value(),
+            Value::Map([("a".to_string(), Value::Str("x\n\ty\n".into()))].into())
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `figure.json`, the figure's title and series, which `report` captions with).
 
 mod chart;
+mod log_axis;
 mod render;
 mod ticks;
 

@@ -31,6 +31,8 @@ struct Args {
     warmup: usize,
     device: String,
     threads: Option<i32>,
+    /// Update parameters one by one instead of over one buffer.
+    per_tensor: bool,
 }
 
 fn parse() -> std::result::Result<Args, String> {
@@ -44,6 +46,7 @@ fn parse() -> std::result::Result<Args, String> {
         warmup: 2,
         device: "auto".into(),
         threads: None,
+        per_tensor: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +63,7 @@ fn parse() -> std::result::Result<Args, String> {
             "--warmup" => a.warmup = num(value()?)? as usize,
             "--device" => a.device = value()?,
             "--threads" => a.threads = Some(num(value()?)? as i32),
+            "--per-tensor" => a.per_tensor = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -116,7 +120,9 @@ fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Re
     let mut optim = p.optim;
     if mode == Mode::Transfer {
         freeze_all_but(&p.vs, p.model.head());
-        optim = Optimizer::new(spec.optim.clone(), trainable(&p.vs));
+    }
+    if mode == Mode::Transfer || args.per_tensor {
+        optim = Optimizer::with_layout(spec.optim.clone(), trainable(&p.vs), !args.per_tensor);
     }
     // A pool of two batches' worth of images on the device, gathered by a
     // random index each step like `train` does.

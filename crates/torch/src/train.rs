@@ -74,19 +74,16 @@ impl Kind for Train {
     fn run(&self, ctx: &Context) -> Result<()> {
         let spec = TrainSpec::from_params(ctx.params)?;
         let data = ctx.input("data")?;
-        if let Some(augment) = ctx.opt_input("augment") {
-            augment.file("policy.json")?;
-            return Err(pipe_engine::Error::failed(format!(
-                "stage `{}`: training with augmentation (`augment: {}`) is not available in this build",
-                ctx.stage, augment.stage
-            ))
-            .with_hint("remove the `augment` input"));
-        }
+        let policy = match ctx.opt_input("augment") {
+            Some(augment) => Some(pipe_data::augment::Policy::load(augment.file("policy.json")?)?),
+            None => None,
+        };
         let inputs = Inputs {
             train: data.file("train.safetensors")?.to_path_buf(),
             test: data.file("test.safetensors")?.to_path_buf(),
             weights: ctx.opt_input("weights").map(weights_file).transpose()?,
             prior: prior_run(ctx, spec.epochs),
+            policy,
         };
         let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV).ok().and_then(|v| v.parse().ok());
         let hooks = Hooks { progress: ctx.progress, cancel: ctx.cancel, gpus: ctx.gpus, fail_after_epoch, builder: None };

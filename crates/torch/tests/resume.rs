@@ -8,6 +8,7 @@ mod tiny;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use pipe_data::augment::{CutmixMixup, Policy, Pspnet};
 use pipe_engine::Progress;
 use pipe_torch::metrics::{read_csv, EpochRow};
 use pipe_torch::optim::OptimConfig;
@@ -44,11 +45,11 @@ fn run_json(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes(&out.join("run.json"))).unwrap()
 }
 
-fn check_resume_and_extension(optim: OptimConfig) {
+fn check_resume_and_extension(optim: OptimConfig, policy: Option<Policy>) {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let inputs = Inputs { train: train_path, test: test_path, ..Inputs::default() };
+    let inputs = Inputs { train: train_path, test: test_path, policy, ..Inputs::default() };
 
     // Uninterrupted: 3 epochs.
     run(&spec(3, optim.clone()), &inputs, &t.join("a"), &t.join("a-work"), None).unwrap();
@@ -83,12 +84,39 @@ fn check_resume_and_extension(optim: OptimConfig) {
 
 #[test]
 fn sgd_run_resumes_and_extends_bit_identically() {
-    check_resume_and_extension(OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 1e-4, nesterov: false });
+    check_resume_and_extension(OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 1e-4, nesterov: false }, None);
 }
 
 #[test]
 fn adam_run_resumes_and_extends_bit_identically() {
-    check_resume_and_extension(OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 });
+    check_resume_and_extension(OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 }, None);
+}
+
+#[test]
+fn augmented_runs_resume_bit_identically() {
+    // Batches come from the CPU loader: per-image (PSPNet) and per-batch
+    // soft-label (CutMix/MixUp) policies.
+    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+    check_resume_and_extension(sgd.clone(), Some(Policy::Pspnet(Pspnet::default())));
+    check_resume_and_extension(sgd, Some(Policy::CutmixMixup(CutmixMixup { num_classes: 4, ..CutmixMixup::default() })));
+}
+
+#[test]
+fn augmentation_changes_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
+    let plain = Inputs { train: train_path, test: test_path, ..Inputs::default() };
+    let mixed = Inputs { policy: Some(Policy::CutmixMixup(CutmixMixup { num_classes: 4, ..CutmixMixup::default() })), ..plain.clone() };
+    // `none` through the loader visits the same batches as the device path.
+    let none = Inputs { policy: Some(Policy::None), ..plain.clone() };
+    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+    run(&spec(1, sgd.clone()), &plain, &t.join("plain"), &t.join("w1"), None).unwrap();
+    run(&spec(1, sgd.clone()), &mixed, &t.join("mixed"), &t.join("w2"), None).unwrap();
+    run(&spec(1, sgd), &none, &t.join("none"), &t.join("w3"), None).unwrap();
+    let last = |d: &str| bytes(&t.join(d).join("last.safetensors"));
+    assert!(last("plain") != last("mixed"));
+    assert!(last("plain") == last("none"));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::log_axis::LogAxis;
 use super::ticks;
 use crate::font;
 
@@ -118,7 +119,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     let (lo, hi) = y_bounds(fig);
     let (first, last) = x_bounds(fig);
     if fig.log_y {
-        draw_chart(&plot_area, fig, &sizes, first..last, (lo..hi).log_scale()).map_err(err)?;
+        draw_chart(&plot_area, fig, &sizes, first..last, LogAxis::new(lo, hi)).map_err(err)?;
     } else {
         draw_chart(&plot_area, fig, &sizes, first..last, lo..hi).map_err(err)?;
     }

@@ -11,7 +11,7 @@ table{border-collapse:collapse;font-size:.92rem}th,td{padding:.3rem .6rem;border
 th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4;border-bottom:2px solid #ccc}tbody tr:hover{background:#fafafa}\
 figure{margin:1.5rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9rem}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{color:#555}dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}\
-.note{color:#555;font-size:.9rem}.warn{color:#a40}";
+.scroll{overflow-x:auto}.note{color:#555;font-size:.9rem}.warn{color:#a40}";
 
 pub fn render(doc: &Document) -> String {
     let mut out =
@@ -26,7 +26,7 @@ pub fn render(doc: &Document) -> String {
             out.push_str(&format!("<p>{}</p>\n", esc(para.trim())));
         }
     }
-    out.push_str("<h2>Results</h2>\n<table>\n<thead><tr>");
+    out.push_str("<h2>Results</h2>\n<div class=\"scroll\"><table>\n<thead><tr>");
     for h in &doc.table.header {
         out.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -42,7 +42,7 @@ pub fn render(doc: &Document) -> String {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table></div>\n");
     if let Some(note) = &doc.reference_note {
         out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(note)));
     }

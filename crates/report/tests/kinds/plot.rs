@@ -186,6 +186,17 @@ fn log_scale_changes_the_ticks_and_rejects_non_positive_values() {
     );
     assert!(!linear.iter().any(|t| t == "0.1"), "{linear:?}");
 
+    // A narrow range still gets several labelled ticks (1-2-5 per decade).
+    let narrow = vec![fake_run(tmp.path(), "n", &[], &curve(5, 5.0, 0.25, 5))];
+    let out = plot(tmp.path(), &narrow, &[("log_y", Value::Bool(true))]).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
+    for tick in ["0.5", "1", "2", "5"] {
+        assert!(
+            texts.iter().any(|t| t == tick),
+            "no tick {tick} in {texts:?}"
+        );
+    }
+
     let zero = vec![fake_run(
         tmp.path(),
         "z",

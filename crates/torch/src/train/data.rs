@@ -108,6 +108,11 @@ impl Normalizer {
         Normalizer { mean: t(mean), std: t(std), channels_last }
     }
 
+    /// Where the normalisation happens.
+    pub fn device(&self) -> Device {
+        self.mean.device()
+    }
+
     /// Converts a u8 batch, or an f32 batch on the 0..255 scale (mixed
     /// images), to the model's normalised float input.
     pub fn apply(&self, batch: &Tensor) -> Tensor {
@@ -127,40 +132,9 @@ pub fn to_channels_last(x: &Tensor) -> Tensor {
     x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
-/// The order in which epoch `epoch` (1-based) visits `n` samples: a
-/// Fisher-Yates shuffle driven by SplitMix64 seeded from `(seed, epoch)`,
-/// so a resumed run repeats it exactly without saving any RNG state.
-pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<i64> {
-    let mut state = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn epoch_order_is_a_permutation_that_depends_on_seed_and_epoch() {
-        let a = epoch_order(100, 1, 1);
-        let mut sorted = a.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..100).collect::<Vec<i64>>());
-        assert_eq!(a, epoch_order(100, 1, 1));
-        assert_ne!(a, epoch_order(100, 1, 2));
-        assert_ne!(a, epoch_order(100, 2, 1));
-    }
 
     #[test]
     fn normalizer_matches_formula() {

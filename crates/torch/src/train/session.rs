@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use pipe_engine::{Error, Progress, Result};
 use tch::{nn, Kind, Reduction, Tensor};
 
-use super::data::{epoch_order, to_channels_last, Normalizer, Split};
+use pipe_data::augment::Policy;
+use pipe_data::loader::{epoch_order, Batch, Dataset, Images, Labels, Loader, LoaderConfig};
+
+use super::data::{to_channels_last, Normalizer, Split};
 use super::init::load_weights;
 use super::spec::{Mode, TrainSpec};
 use super::state::{self, Saved};
@@ -31,6 +35,51 @@ pub struct Inputs {
     pub weights: Option<PathBuf>,
     /// A cached run of the same stage with fewer epochs to continue.
     pub prior: Option<(usize, Saved)>,
+    /// Augmentation applied to training batches on CPU threads.
+    pub policy: Option<Policy>,
+}
+
+/// The training split: on the device (no augmentation), or in host memory
+/// for the augmenting [`Loader`].
+enum TrainData {
+    Device(Split),
+    Host { data: Arc<Dataset>, policy: Arc<Policy> },
+}
+
+impl TrainData {
+    fn load(path: &Path, policy: Option<&Policy>, device: tch::Device) -> Result<TrainData> {
+        match policy {
+            None | Some(Policy::None) => Ok(TrainData::Device(Split::load(path, device)?)),
+            Some(p) => {
+                let data = Dataset::load(path)?;
+                if data.channels != 3 {
+                    return Err(Error::bad_data(path, format!("images have {} channels, not 3", data.channels)));
+                }
+                Ok(TrainData::Host { data: Arc::new(data), policy: Arc::new(p.clone()) })
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            TrainData::Device(s) => s.len(),
+            TrainData::Host { data, .. } => data.n,
+        }
+    }
+
+    fn image_size(&self) -> i64 {
+        match self {
+            TrainData::Device(s) => s.image_size().0,
+            TrainData::Host { data, .. } => data.height as i64,
+        }
+    }
+
+    fn max_label(&self) -> i64 {
+        match self {
+            TrainData::Device(s) => s.max_label(),
+            TrainData::Host { data, .. } => data.labels.iter().copied().max().map_or(0, |m| m + 1),
+        }
+    }
 }
 
 /// How a run talks to its caller.
@@ -64,19 +113,19 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
         }
         crate::device::set_cuda_autocast_bf16()?;
     }
-    let train_split = Split::load(&inputs.train, device)?;
+    let train_split = TrainData::load(&inputs.train, inputs.policy.as_ref(), device)?;
     let test_split = Split::load(&inputs.test, device)?;
-    if train_split.is_empty() {
+    if train_split.len() == 0 {
         return Err(Error::bad_data(&inputs.train, "has no images"));
     }
     let classes = spec.num_classes;
-    for (split, path) in [(&train_split, &inputs.train), (&test_split, &inputs.test)] {
-        if split.max_label() > classes {
-            return Err(Error::bad_data(path, format!("has label {} but `num_classes` is {classes}", split.max_label() - 1))
+    for (max, path) in [(train_split.max_label(), &inputs.train), (test_split.max_label(), &inputs.test)] {
+        if max > classes {
+            return Err(Error::bad_data(path, format!("has label {} but `num_classes` is {classes}", max - 1))
                 .with_hint("raise `num_classes`"));
         }
     }
-    let image_size = spec.image_size.unwrap_or(train_split.image_size().0);
+    let image_size = spec.image_size.unwrap_or(train_split.image_size());
 
     let Prepared { vs, model, mut optim, counts } =
         prepare(spec, device, image_size, inputs.weights.as_deref(), hooks.builder, hooks.progress)?;
@@ -116,6 +165,9 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
         Normalizer::new(mean, std, device, spec.channels_last)
     };
     let batches = train_split.len().div_ceil(spec.batch_size);
+    if let TrainData::Host { policy, .. } = &train_split {
+        hooks.progress.log(format!("augmentation `{}` on CPU threads", policy.name()));
+    }
     hooks.progress.set_total((spec.epochs * batches) as u64, false);
     hooks.progress.set_position((rows.len() * batches) as u64);
     let mut saved_dir: Option<Saved> = start.clone();
@@ -271,32 +323,60 @@ fn train_epoch(
     spec: &TrainSpec,
     model: &dyn Model,
     optim: &mut Optimizer,
-    data: &Split,
+    data: &TrainData,
     norm: &Normalizer,
     epoch: usize,
     hooks: &Hooks,
 ) -> Result<(f64, f64)> {
-    let device = data.images.device();
-    let order = Tensor::from_slice(&epoch_order(data.len(), spec.seed, epoch)).to_device(device);
+    let device = norm.device();
     let n = data.len() as i64;
-    let bs = spec.batch_size as i64;
     let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
     let mut correct = Tensor::zeros([], (Kind::Int64, device));
-    let batches = (n + bs - 1) / bs;
-    for b in 0..batches {
+    let batches = (n as usize).div_ceil(spec.batch_size);
+    let mut on_batch = |b: usize, images: Tensor, target: Tensor| -> Result<()> {
         check_cancelled(hooks.cancel)?;
-        let len = bs.min(n - b * bs);
-        let index = order.narrow(0, b * bs, len);
-        let (images, labels) = data.gather(&index);
+        let len = images.size()[0];
         let x = norm.apply(&images);
-        let (loss, logits) = step(model, optim, &x, &labels, spec.bf16)?;
+        let (loss, logits) = step(model, optim, &x, &target, spec.bf16)?;
         tch::no_grad(|| {
+            // Soft targets (mixed batches) count as their largest class.
+            let truth = if target.dim() == 2 { target.argmax(1, false) } else { target.shallow_clone() };
             loss_sum += loss.to_kind(Kind::Double) * len as f64;
-            correct += logits.argmax(1, false).eq_tensor(&labels).sum(Kind::Int64);
+            correct += logits.argmax(1, false).eq_tensor(&truth).sum(Kind::Int64);
         });
         hooks.progress.inc(1);
         if b % 10 == 9 || b + 1 == batches {
             hooks.progress.message(format!("epoch {epoch}/{} loss {:.4}", spec.epochs, loss.double_value(&[])));
+        }
+        Ok(())
+    };
+    match data {
+        TrainData::Device(split) => {
+            let order: Vec<i64> = epoch_order(split.len(), spec.seed, epoch as u64, true).into_iter().map(|i| i as i64).collect();
+            let order = Tensor::from_slice(&order).to_device(device);
+            let bs = spec.batch_size as i64;
+            for b in 0..batches {
+                let start = b as i64 * bs;
+                let index = order.narrow(0, start, bs.min(n - start));
+                let (images, labels) = split.gather(&index);
+                on_batch(b, images, labels)?;
+            }
+        }
+        TrainData::Host { data, policy } => {
+            let config = LoaderConfig {
+                batch_size: spec.batch_size,
+                shuffle: true,
+                drop_last: false,
+                seed: spec.seed,
+                epoch: epoch as u64,
+                threads: spec.threads.unwrap_or(0),
+                prefetch: 2,
+                num_classes: spec.num_classes as usize,
+            };
+            for (b, batch) in Loader::new(Arc::clone(data), Arc::clone(policy), config).enumerate() {
+                let (images, target) = batch_tensors(&batch)?;
+                on_batch(b, images.to_device(device), target.to_device(device))?;
+            }
         }
     }
     let loss = loss_sum.double_value(&[]) / n as f64;
@@ -305,6 +385,25 @@ fn train_epoch(
             .with_hint("lower `lr`"));
     }
     Ok((loss, correct.int64_value(&[]) as f64 / n as f64))
+}
+
+/// A loader batch as CPU tensors: images u8 or f32 `[n, c, h, w]`, labels
+/// i64 `[n]` or f32 probabilities `[n, classes]`.
+fn batch_tensors(batch: &Batch) -> Result<(Tensor, Tensor)> {
+    let shape = [batch.n as i64, batch.channels as i64, batch.height as i64, batch.width as i64];
+    let images = match &batch.images {
+        Images::U8(v) => Tensor::from_slice(v),
+        Images::F32(v) => Tensor::from_slice(v),
+    }
+    .view(shape);
+    let labels = match &batch.labels {
+        Labels::Hard(v) => Tensor::from_slice(v),
+        Labels::Soft(v) => {
+            let classes = v.len() / batch.n.max(1);
+            Tensor::from_slice(v).view([batch.n as i64, classes as i64])
+        }
+    };
+    Ok((images, labels))
 }
 
 /// Forward, cross-entropy (index or probability targets), backward and an
