@@ -24,7 +24,10 @@ stages:
 
 fn objects(p: &Project) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for d in std::fs::read_dir(p.join("cache/objects")).unwrap().flatten() {
+    for d in std::fs::read_dir(p.join("cache/objects"))
+        .unwrap()
+        .flatten()
+    {
         for f in std::fs::read_dir(d.path()).unwrap().flatten() {
             out.push(f.path());
         }
@@ -39,8 +42,18 @@ fn verify_drops_a_corrupt_object_and_the_result_using_it() {
     p.pipe(&["run", "t.yaml"]).ok();
     let clean = p.pipe(&["cache", "verify"]);
     clean.ok();
-    assert!(clean.stdout.contains("checked 2 objects"), "{}", clean.stdout);
-    assert!(clean.stdout.contains("and 2 results: 0 corrupt objects deleted, 0 results dropped"), "{}", clean.stdout);
+    assert!(
+        clean.stdout.contains("checked 2 objects"),
+        "{}",
+        clean.stdout
+    );
+    assert!(
+        clean
+            .stdout
+            .contains("and 2 results: 0 corrupt objects deleted, 0 results dropped"),
+        "{}",
+        clean.stdout
+    );
     // Corrupt the count file of `b`.
     let count = objects(&p)
         .into_iter()
@@ -50,7 +63,12 @@ fn verify_drops_a_corrupt_object_and_the_result_using_it() {
     std::fs::write(&count, "garbage").unwrap();
     let out = p.pipe(&["cache", "verify"]);
     out.ok();
-    assert!(out.stdout.contains("1 corrupt object deleted, 1 result dropped"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("1 corrupt object deleted, 1 result dropped"),
+        "{}",
+        out.stdout
+    );
     let rerun = p.pipe(&["run", "t.yaml"]);
     rerun.ok();
     assert_eq!(rerun.ran(), names(&["b"]));
@@ -66,12 +84,25 @@ fn gc_keeps_current_results_and_drops_old_ones() {
     assert_eq!(std::fs::read_dir(p.join("cache/keys")).unwrap().count(), 4);
     let dry = p.pipe(&["gc", "t.yaml", "--dry-run"]);
     dry.ok();
-    assert!(dry.stdout.starts_with("would delete 2 results and 2 objects"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .starts_with("would delete 2 results and 2 objects"),
+        "{}",
+        dry.stdout
+    );
     assert_eq!(std::fs::read_dir(p.join("cache/keys")).unwrap().count(), 4);
     let gc = p.pipe(&["gc", "t.yaml"]);
     gc.ok();
-    assert!(gc.stdout.starts_with("deleted 2 results and 2 objects"), "{}", gc.stdout);
-    assert!(gc.stdout.contains("kept 2 results and 2 objects"), "{}", gc.stdout);
+    assert!(
+        gc.stdout.starts_with("deleted 2 results and 2 objects"),
+        "{}",
+        gc.stdout
+    );
+    assert!(
+        gc.stdout.contains("kept 2 results and 2 objects"),
+        "{}",
+        gc.stdout
+    );
     p.pipe(&["status", "t.yaml"]).ok();
     let old = p.pipe(&["run", "t.yaml", "--set", "n=5"]);
     assert_eq!(old.ran(), names(&["a", "b"]));

@@ -68,8 +68,15 @@ fn first_run_executes_all_and_a_rerun_none() {
     let first = p.pipe(&["run", "p.yaml"]);
     first.ok();
     assert_eq!(first.ran(), names(ALL));
-    assert!(first.stderr.contains("ran 10, cached 0, failed 0 in "), "{}", first.stderr);
-    assert_eq!(p.read("results/p/report/report.txt"), "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.5 5\n");
+    assert!(
+        first.stderr.contains("ran 10, cached 0, failed 0 in "),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(
+        p.read("results/p/report/report.txt"),
+        "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.5 5\n"
+    );
     let second = p.pipe(&["run", "p.yaml"]);
     second.ok();
     assert!(second.ran().is_empty(), "{}", second.stderr);
@@ -84,7 +91,10 @@ fn editing_one_matrix_entry_reruns_it_and_its_dependents_only() {
     let out = p.pipe(&["run", "p.yaml"]);
     out.ok();
     assert_eq!(out.ran(), names(&["train[d,0.7]", "evaluate[d]", "report"]));
-    assert_eq!(p.read("results/p/report/report.txt"), "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.7 5\n");
+    assert_eq!(
+        p.read("results/p/report/report.txt"),
+        "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.7 5\n"
+    );
 }
 
 #[test]
@@ -94,14 +104,28 @@ fn reformatting_the_file_reruns_nothing() {
     // Comments, key order, quoting, flow vs block style, number spelling.
     let reformatted = PAPER
         .replace("version: 1\n", "# the paper\nversion: 1 # format\n")
-        .replace("      model: [a, b, c]\n      lr: 0.1\n", "      model:\n        - 'a'\n        - \"b\"\n        - c\n      lr: 1e-1\n")
-        .replace("  data:\n    kind: cmd\n    params:\n      run: seq", "  data:\n    params:\n      run: seq")
-        .replace("> $PIPE_OUT/data.txt\n", "> $PIPE_OUT/data.txt\n    kind: \"cmd\"\n");
+        .replace(
+            "      model: [a, b, c]\n      lr: 0.1\n",
+            "      model:\n        - 'a'\n        - \"b\"\n        - c\n      lr: 1e-1\n",
+        )
+        .replace(
+            "  data:\n    kind: cmd\n    params:\n      run: seq",
+            "  data:\n    params:\n      run: seq",
+        )
+        .replace(
+            "> $PIPE_OUT/data.txt\n",
+            "> $PIPE_OUT/data.txt\n    kind: \"cmd\"\n",
+        );
     assert_ne!(reformatted, PAPER);
     p.write("p.yaml", &reformatted);
     let out = p.pipe(&["run", "p.yaml"]);
     out.ok();
-    assert!(out.ran().is_empty(), "reformatting reran {:?}\n{}", out.ran(), out.stderr);
+    assert!(
+        out.ran().is_empty(),
+        "reformatting reran {:?}\n{}",
+        out.ran(),
+        out.stderr
+    );
 }
 
 #[test]
@@ -109,7 +133,10 @@ fn a_rerun_with_identical_output_stops_the_rerun_there() {
     let p = paper();
     p.pipe(&["run", "p.yaml"]).ok();
     // Another command, same bytes out: only `data` reruns.
-    p.write("p.yaml", &PAPER.replace("seq 1 ${params.lines}", "seq 1 1 ${params.lines}"));
+    p.write(
+        "p.yaml",
+        &PAPER.replace("seq 1 ${params.lines}", "seq 1 1 ${params.lines}"),
+    );
     let out = p.pipe(&["run", "p.yaml"]);
     out.ok();
     assert_eq!(out.ran(), names(&["data"]));
@@ -123,25 +150,42 @@ fn going_back_to_an_old_value_reruns_nothing() {
     let out = p.pipe(&["run", "p.yaml", "--set", "lines=7"]);
     out.ok();
     assert_eq!(out.ran().len(), ALL.len(), "{}", out.stderr);
-    assert_eq!(p.read("results/p/report/report.txt"), "a 0.1 7\nb 0.1 7\nc 0.1 7\nd 0.5 7\n");
+    assert_eq!(
+        p.read("results/p/report/report.txt"),
+        "a 0.1 7\nb 0.1 7\nc 0.1 7\nd 0.5 7\n"
+    );
     let back = p.pipe(&["run", "p.yaml"]);
     back.ok();
     assert!(back.ran().is_empty(), "{}", back.stderr);
     // The results directory shows the restored result.
-    assert_eq!(p.read("results/p/report/report.txt"), "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.5 5\n");
+    assert_eq!(
+        p.read("results/p/report/report.txt"),
+        "a 0.1 5\nb 0.1 5\nc 0.1 5\nd 0.5 5\n"
+    );
 }
 
 #[test]
 fn force_reruns_the_named_stages() {
     let p = paper();
     p.pipe(&["run", "p.yaml"]).ok();
-    let out = p.pipe(&["run", "p.yaml", "--force", "train[a]", "--force", "evaluate[c]"]);
+    let out = p.pipe(&[
+        "run",
+        "p.yaml",
+        "--force",
+        "train[a]",
+        "--force",
+        "evaluate[c]",
+    ]);
     out.ok();
     // train[a] gives the same bytes, so evaluate[a] stays cached.
     assert_eq!(out.ran(), names(&["train[a]", "evaluate[c]"]));
     let bad = p.pipe(&["run", "p.yaml", "--force", "trian[a]"]);
     bad.expect_code(2);
-    assert!(bad.stderr.contains("`trian[a]` matches no stage"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("`trian[a]` matches no stage"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -149,9 +193,22 @@ fn targets_run_only_what_they_need() {
     let p = paper();
     let out = p.pipe(&["run", "p.yaml", "evaluate[b]", "train[c*"]);
     out.ok();
-    assert_eq!(out.ran(), names(&["data", "train[b]", "train[c]", "evaluate[b]"]));
+    assert_eq!(
+        out.ran(),
+        names(&["data", "train[b]", "train[c]", "evaluate[b]"])
+    );
     let rest = p.pipe(&["run", "p.yaml"]);
-    assert_eq!(rest.ran(), names(&["train[a]", "train[d,0.5]", "evaluate[a]", "evaluate[c]", "evaluate[d]", "report"]));
+    assert_eq!(
+        rest.ran(),
+        names(&[
+            "train[a]",
+            "train[d,0.5]",
+            "evaluate[a]",
+            "evaluate[c]",
+            "evaluate[d]",
+            "report"
+        ])
+    );
 }
 
 const FAILING: &str = r#"version: 1
@@ -185,8 +242,17 @@ fn a_failure_is_reported_with_its_log_and_never_cached() {
     let out = p.pipe(&["run", "f.yaml", "--keep-going"]);
     out.expect_code(1);
     assert_eq!(out.failed(), names(&["bad"]));
-    assert!(out.stderr.contains("stage `bad` failed: command exited with status 1"), "{}", out.stderr);
-    assert!(out.stderr.contains("| about to fail"), "log tail missing:\n{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("stage `bad` failed: command exited with status 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("| about to fail"),
+        "log tail missing:\n{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("the full log is `"), "{}", out.stderr);
     // --keep-going: the independent branch ran, the dependent did not.
     assert_eq!(out.ran(), names(&["ok1", "ok2"]));
@@ -229,7 +295,11 @@ stages:
     // `bad2` was already running and finished; `later` never started.
     assert_eq!(out.failed(), names(&["bad"]));
     assert_eq!(out.ran(), names(&["bad2"]));
-    assert!(out.stderr.contains("command exited with status 3"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("command exited with status 3"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -241,7 +311,11 @@ fn declared_outs_must_exist() {
     );
     let out = p.pipe(&["run", "o.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("did not create `b` in `$PIPE_OUT`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not create `b` in `$PIPE_OUT`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -263,12 +337,22 @@ fn deps_files_enter_the_key_by_content() {
     p.write("script.sh", "echo three\n");
     let status = p.pipe(&["status", "d.yaml"]);
     status.expect_code(1);
-    assert!(status.stdout.contains("s: file `script.sh` changed (param `deps`)"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("s: file `script.sh` changed (param `deps`)"),
+        "{}",
+        status.stdout
+    );
     std::fs::remove_file(p.join("script.sh")).unwrap();
     let missing = p.pipe(&["run", "d.yaml"]);
     missing.expect_code(2);
     assert!(missing.stderr.contains("script.sh"), "{}", missing.stderr);
-    assert!(missing.stderr.contains("does not exist"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
@@ -302,9 +386,16 @@ stages:
     assert_eq!(p.read("results/e/up/sub/x"), "a\n");
     // Results are links to read-only cached files.
     let meta = std::fs::metadata(p.join("results/e/up/y")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o222, 0);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o222,
+        0
+    );
     // A result that changes replaces the link; files it no longer has go.
-    p.write("e.yaml", &p.read("e.yaml").replace(" && echo b > $PIPE_OUT/y", " && echo c > $PIPE_OUT/z"));
+    p.write(
+        "e.yaml",
+        &p.read("e.yaml")
+            .replace(" && echo b > $PIPE_OUT/y", " && echo c > $PIPE_OUT/z"),
+    );
     let out = p.pipe(&["run", "e.yaml", "up", "--results-dir", "out"]);
     out.ok();
     assert_eq!(p.read("out/up/z"), "c\n");

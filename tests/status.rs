@@ -61,7 +61,15 @@ fn up_to_date_after_a_run_and_exits_0() {
     p.pipe(&["run", "c.yaml"]).ok();
     let out = p.pipe(&["status", "c.yaml"]);
     out.ok();
-    assert_eq!(lines(&out.stdout), ["up to date  a", "up to date  b", "up to date  c", "all 3 stages up to date"]);
+    assert_eq!(
+        lines(&out.stdout),
+        [
+            "up to date  a",
+            "up to date  b",
+            "up to date  c",
+            "all 3 stages up to date"
+        ]
+    );
 }
 
 #[test]
@@ -90,7 +98,8 @@ fn a_changed_input_names_the_upstream_stage() {
     let out = p.pipe(&["status", "c.yaml", "--set", "n=4"]);
     out.expect_code(1);
     assert!(
-        out.stdout.contains("would run   b: input `x` changed: `a` output differs\n"),
+        out.stdout
+            .contains("would run   b: input `x` changed: `a` output differs\n"),
         "{}",
         out.stdout
     );
@@ -107,7 +116,10 @@ fn a_result_gone_from_the_cache_is_named() {
     }
     let out = p.pipe(&["status", "c.yaml"]);
     out.expect_code(1);
-    assert_eq!(lines(&out.stdout)[0], "would run   a: outputs missing from cache");
+    assert_eq!(
+        lines(&out.stdout)[0],
+        "would run   a: outputs missing from cache"
+    );
 }
 
 #[test]
@@ -122,14 +134,24 @@ fn json_status_and_dry_run() {
     assert_eq!(json["stages"][0]["stage"], "a");
     assert_eq!(json["stages"][0]["status"], "would run");
     let reason = json["stages"][0]["reasons"][0].as_str().unwrap();
-    assert!(reason.starts_with("param `run` changed: seq 1 3 "), "{reason}");
-    assert!(json["stages"][0]["key"].as_str().is_some_and(|k| k.len() == 64));
+    assert!(
+        reason.starts_with("param `run` changed: seq 1 3 "),
+        "{reason}"
+    );
+    assert!(json["stages"][0]["key"]
+        .as_str()
+        .is_some_and(|k| k.len() == 64));
 
     let dry = p.pipe(&["run", "c.yaml", "--dry-run", "--force", "b"]);
     dry.ok();
     assert_eq!(
         lines(&dry.stdout),
-        ["up to date  a", "would run   b: forced", "would run   c: upstream `b` will rerun", "2 of 3 stages would run"]
+        [
+            "up to date  a",
+            "would run   b: forced",
+            "would run   c: upstream `b` will rerun",
+            "2 of 3 stages would run"
+        ]
     );
     assert!(dry.ran().is_empty());
     // A dry run ran nothing.
@@ -142,5 +164,9 @@ fn targets_limit_status() {
     let out = p.pipe(&["status", "c.yaml", "b"]);
     out.expect_code(1);
     assert_eq!(lines(&out.stdout).len(), 3, "{}", out.stdout);
-    assert!(out.stdout.ends_with("2 of 2 stages would run\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("2 of 2 stages would run\n"),
+        "{}",
+        out.stdout
+    );
 }

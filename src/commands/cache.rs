@@ -50,7 +50,11 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         keep.extend(statuses.iter().filter_map(|s| s.key));
     }
     let r = gc::gc(&cache, &keep, args.dry_run)?;
-    let verb = if args.dry_run { "would delete" } else { "deleted" };
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
     println!(
         "{verb} {} result{} and {} object{}, {} freed; kept {} results and {} objects",
         r.deleted_manifests,

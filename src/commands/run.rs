@@ -36,7 +36,10 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         .unwrap_or_else(|| "pipeline".into());
     let opts = RunOptions {
         cache_dir: config.cache_dir.clone(),
-        results_dir: Some(args.results_dir.unwrap_or_else(|| PathBuf::from("results").join(stem))),
+        results_dir: Some(
+            args.results_dir
+                .unwrap_or_else(|| PathBuf::from("results").join(stem)),
+        ),
         targets: args.targets,
         force: args.force,
         jobs: args

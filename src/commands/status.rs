@@ -43,14 +43,27 @@ pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) {
                     let _ = writeln!(out, "{green}up to date{reset}  {}", s.name);
                 } else {
                     let why: Vec<String> = s.reasons.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "{yellow}would run{reset}   {}: {}", s.name, why.join("; "));
+                    let _ = writeln!(
+                        out,
+                        "{yellow}would run{reset}   {}: {}",
+                        s.name,
+                        why.join("; ")
+                    );
                 }
             }
             let n = statuses.len();
             if stale == 0 {
-                let _ = writeln!(out, "all {n} stage{} up to date", if n == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    out,
+                    "all {n} stage{} up to date",
+                    if n == 1 { "" } else { "s" }
+                );
             } else {
-                let _ = writeln!(out, "{stale} of {n} stage{} would run", if n == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    out,
+                    "{stale} of {n} stage{} would run",
+                    if n == 1 { "" } else { "s" }
+                );
             }
         }
     }

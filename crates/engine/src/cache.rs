@@ -44,9 +44,8 @@ impl Cache {
         for sub in ["objects", "keys", "logs", "work", "tmp", "state", "locks"] {
             let dir = root.join(sub);
             if !dir.is_dir() {
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    Error::io(&dir, "create the cache directory", e)
-                })?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(&dir, "create the cache directory", e))?;
             }
         }
         Ok(Cache { root })
@@ -62,11 +61,15 @@ impl Cache {
     }
 
     pub fn manifest_path(&self, key: &StageHash) -> PathBuf {
-        self.root.join("keys").join(format!("{}.json", key.0.to_hex()))
+        self.root
+            .join("keys")
+            .join(format!("{}.json", key.0.to_hex()))
     }
 
     pub fn log_path(&self, key: &StageHash) -> PathBuf {
-        self.root.join("logs").join(format!("{}.log", key.0.to_hex()))
+        self.root
+            .join("logs")
+            .join(format!("{}.log", key.0.to_hex()))
     }
 
     pub fn work_path(&self, key: &StageHash) -> PathBuf {
@@ -74,7 +77,9 @@ impl Cache {
     }
 
     pub fn key_lock_path(&self, key: &StageHash) -> PathBuf {
-        self.root.join("locks").join(format!("{}.lock", key.0.to_hex()))
+        self.root
+            .join("locks")
+            .join(format!("{}.lock", key.0.to_hex()))
     }
 
     pub fn dir(&self, sub: &str) -> PathBuf {

@@ -97,8 +97,11 @@ impl Kind for Cmd {
         for (slot, dirs) in input_dirs(ctx)? {
             command.env(format!("PIPE_INPUT_{}", env_name(&slot)), dirs);
         }
-        let (reader, writer) = std::io::pipe().map_err(|e| Error::io(cwd, "create a pipe for", e))?;
-        let writer2 = writer.try_clone().map_err(|e| Error::io(cwd, "create a pipe for", e))?;
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::io(cwd, "create a pipe for", e))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(|e| Error::io(cwd, "create a pipe for", e))?;
         command.stdout(writer).stderr(writer2);
         // Own process group, so that Ctrl-C or a failure can stop the whole
         // command tree (`a | b`, `sleep` in a script) and nothing else. No
@@ -139,7 +142,8 @@ impl Kind for Cmd {
             let _ = done_tx.send(());
             (status, watcher.join().unwrap_or(false))
         });
-        let status = status.map_err(|e| Error::environment(format!("cannot wait for `sh`: {e}")))?;
+        let status =
+            status.map_err(|e| Error::environment(format!("cannot wait for `sh`: {e}")))?;
         if cancelled {
             return Err(Error::Cancelled);
         }
@@ -187,9 +191,12 @@ fn kill_group(pid: u32) {
 /// `CUDA_VISIBLE_DEVICES=2,3` ordinal 0 is device `2`. No GPUs handed gives
 /// the empty string: a CPU stage must not grab a GPU another stage holds.
 pub fn visible_devices(gpus: &[usize]) -> String {
-    let outer: Option<Vec<String>> = std::env::var("CUDA_VISIBLE_DEVICES")
-        .ok()
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let outer: Option<Vec<String>> = std::env::var("CUDA_VISIBLE_DEVICES").ok().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     gpus.iter()
         .map(|&i| match &outer {
             Some(list) => list.get(i).cloned().unwrap_or_else(|| i.to_string()),
@@ -202,7 +209,13 @@ pub fn visible_devices(gpus: &[usize]) -> String {
 /// `data` -> `DATA`, `raw-data` -> `RAW_DATA`.
 fn env_name(slot: &str) -> String {
     slot.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -17,17 +17,35 @@ pub enum Reason {
     OutputsMissing,
     /// The last key's manifest is gone, so what changed is unknown.
     PreviousUnknown,
-    KindChanged { kind: String, old: String, new: String, old_version: u32, new_version: u32 },
+    KindChanged {
+        kind: String,
+        old: String,
+        new: String,
+        old_version: u32,
+        new_version: u32,
+    },
     /// `old` or `new` is `None` when the parameter did not exist then/now.
-    ParamChanged { name: String, old: Option<Value>, new: Option<Value> },
+    ParamChanged {
+        name: String,
+        old: Option<Value>,
+        new: Option<Value>,
+    },
     /// A file or directory named by a `Path` parameter changed content.
     PathChanged { param: String, path: String },
     /// A `Path` parameter names other paths than before.
-    PathsRenamed { param: String, old: Vec<String>, new: Vec<String> },
+    PathsRenamed {
+        param: String,
+        old: Vec<String>,
+        new: Vec<String>,
+    },
     /// These upstream stages now give other output.
     InputChanged { slot: String, stages: Vec<String> },
     /// The slot names other stages than before.
-    InputRewired { slot: String, old: Vec<String>, new: Vec<String> },
+    InputRewired {
+        slot: String,
+        old: Vec<String>,
+        new: Vec<String>,
+    },
     /// An upstream stage will run first; whether this one must run too is
     /// known only after it (its output may come out the same).
     UpstreamWillRerun { stage: String },
@@ -42,9 +60,18 @@ impl fmt::Display for Reason {
             Reason::PreviousUnknown => {
                 f.write_str("changed since the last run (its record left the cache)")
             }
-            Reason::KindChanged { kind, old, new, old_version, new_version } => {
+            Reason::KindChanged {
+                kind,
+                old,
+                new,
+                old_version,
+                new_version,
+            } => {
                 if old == new {
-                    write!(f, "kind `{kind}` implementation changed (v{old_version} -> v{new_version})")
+                    write!(
+                        f,
+                        "kind `{kind}` implementation changed (v{old_version} -> v{new_version})"
+                    )
                 } else {
                     write!(f, "kind changed: `{old}` -> `{new}`")
                 }
@@ -54,7 +81,9 @@ impl fmt::Display for Reason {
                     let (o, n) = around_difference(o, n);
                     write!(f, "param `{name}` changed: {o} -> {n}")
                 }
-                (Some(o), Some(n)) => write!(f, "param `{name}` changed: {} -> {}", show(o), show(n)),
+                (Some(o), Some(n)) => {
+                    write!(f, "param `{name}` changed: {} -> {}", show(o), show(n))
+                }
                 (None, Some(n)) => write!(f, "param `{name}` added: {}", show(n)),
                 (Some(o), None) => write!(f, "param `{name}` removed (was {})", show(o)),
                 (None, None) => write!(f, "param `{name}` changed"),
@@ -66,11 +95,20 @@ impl fmt::Display for Reason {
                 write!(f, "param `{param}` changed: {} -> {}", list(old), list(new))
             }
             Reason::InputChanged { slot, stages } => {
-                let what = if stages.len() == 1 { "output differs" } else { "outputs differ" };
+                let what = if stages.len() == 1 {
+                    "output differs"
+                } else {
+                    "outputs differ"
+                };
                 write!(f, "input `{slot}` changed: {} {what}", list(stages))
             }
             Reason::InputRewired { slot, old, new } => {
-                write!(f, "input `{slot}` now names {} (was {})", list(new), list(old))
+                write!(
+                    f,
+                    "input `{slot}` now names {} (was {})",
+                    list(new),
+                    list(old)
+                )
             }
             Reason::UpstreamWillRerun { stage } => write!(f, "upstream `{stage}` will rerun"),
         }
@@ -117,7 +155,11 @@ fn list(items: &[String]) -> String {
     if items.is_empty() {
         return "nothing".into();
     }
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The reasons `new` differs from `old`. With `compare_inputs == false`
@@ -133,20 +175,29 @@ pub fn diff(old: &StageKey, new: &StageKey, compare_inputs: bool) -> Vec<Reason>
             new_version: new.impl_version,
         });
     }
-    let names: std::collections::BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
+    let names: std::collections::BTreeSet<&String> =
+        old.params.keys().chain(new.params.keys()).collect();
     for name in names {
         let (o, n) = (old.params.get(name), new.params.get(name));
         if o != n {
-            reasons.push(Reason::ParamChanged { name: name.clone(), old: o.cloned(), new: n.cloned() });
+            reasons.push(Reason::ParamChanged {
+                name: name.clone(),
+                old: o.cloned(),
+                new: n.cloned(),
+            });
         }
     }
     for (param, now) in &new.paths {
         let before = old.paths.get(param).map(Vec::as_slice).unwrap_or(&[]);
-        let same_names = before.len() == now.len() && before.iter().zip(now).all(|(a, b)| a.0 == b.0);
+        let same_names =
+            before.len() == now.len() && before.iter().zip(now).all(|(a, b)| a.0 == b.0);
         if !same_names {
             // The parameter's own change already says it, unless only the
             // written paths are equal but came from elsewhere.
-            if !reasons.iter().any(|r| matches!(r, Reason::ParamChanged { name, .. } if name == param)) {
+            if !reasons
+                .iter()
+                .any(|r| matches!(r, Reason::ParamChanged { name, .. } if name == param))
+            {
                 reasons.push(Reason::PathsRenamed {
                     param: param.clone(),
                     old: before.iter().map(|p| p.0.clone()).collect(),
@@ -157,24 +208,41 @@ pub fn diff(old: &StageKey, new: &StageKey, compare_inputs: bool) -> Vec<Reason>
         }
         for (a, b) in before.iter().zip(now) {
             if a.1 != b.1 {
-                reasons.push(Reason::PathChanged { param: param.clone(), path: b.0.clone() });
+                reasons.push(Reason::PathChanged {
+                    param: param.clone(),
+                    path: b.0.clone(),
+                });
             }
         }
     }
     if compare_inputs {
-        let slots: std::collections::BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
+        let slots: std::collections::BTreeSet<&String> =
+            old.inputs.keys().chain(new.inputs.keys()).collect();
         for slot in slots {
             let before = old.inputs.get(slot).map(Vec::as_slice).unwrap_or(&[]);
             let now = new.inputs.get(slot).map(Vec::as_slice).unwrap_or(&[]);
-            let names = |l: &[(String, crate::hash::ContentHash)]| l.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+            let names = |l: &[(String, crate::hash::ContentHash)]| {
+                l.iter().map(|p| p.0.clone()).collect::<Vec<_>>()
+            };
             if names(before) != names(now) {
-                reasons.push(Reason::InputRewired { slot: slot.clone(), old: names(before), new: names(now) });
+                reasons.push(Reason::InputRewired {
+                    slot: slot.clone(),
+                    old: names(before),
+                    new: names(now),
+                });
                 continue;
             }
-            let changed: Vec<String> =
-                before.iter().zip(now).filter(|(a, b)| a.1 != b.1).map(|(_, b)| b.0.clone()).collect();
+            let changed: Vec<String> = before
+                .iter()
+                .zip(now)
+                .filter(|(a, b)| a.1 != b.1)
+                .map(|(_, b)| b.0.clone())
+                .collect();
             if !changed.is_empty() {
-                reasons.push(Reason::InputChanged { slot: slot.clone(), stages: changed });
+                reasons.push(Reason::InputChanged {
+                    slot: slot.clone(),
+                    stages: changed,
+                });
             }
         }
     }
@@ -192,22 +260,41 @@ mod tests {
             impl_version: 1,
             params: [("lr".to_string(), Value::Float(lr))].into(),
             paths: Default::default(),
-            inputs: [("data".to_string(), vec![("resize".to_string(), ContentHash::of(input))])].into(),
+            inputs: [(
+                "data".to_string(),
+                vec![("resize".to_string(), ContentHash::of(input))],
+            )]
+            .into(),
         }
     }
 
     fn check(old: StageKey, new: StageKey, expected: &[&str]) {
-        let got: Vec<String> = diff(&old, &new, true).iter().map(ToString::to_string).collect();
+        let got: Vec<String> = diff(&old, &new, true)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(got, expected);
     }
 
     #[test]
     fn names_what_changed() {
-        check(key(0.001, b"a"), key(0.01, b"a"), &["param `lr` changed: 0.001 -> 0.01"]);
-        check(key(0.1, b"a"), key(0.1, b"b"), &["input `data` changed: `resize` output differs"]);
+        check(
+            key(0.001, b"a"),
+            key(0.01, b"a"),
+            &["param `lr` changed: 0.001 -> 0.01"],
+        );
+        check(
+            key(0.1, b"a"),
+            key(0.1, b"b"),
+            &["input `data` changed: `resize` output differs"],
+        );
         let mut v2 = key(0.1, b"a");
         v2.impl_version = 2;
-        check(key(0.1, b"a"), v2, &["kind `train` implementation changed (v1 -> v2)"]);
+        check(
+            key(0.1, b"a"),
+            v2,
+            &["kind `train` implementation changed (v1 -> v2)"],
+        );
         check(key(0.1, b"a"), key(0.1, b"a"), &[]);
         let long = |x: &str| {
             let mut k = key(0.1, b"a");

@@ -17,7 +17,9 @@ pub fn detect(list: Option<&str>) -> Result<Vec<usize>> {
     }
     if let Ok(n) = std::env::var("PIPE_FAKE_GPUS") {
         let n: usize = n.trim().parse().map_err(|_| {
-            Error::environment(format!("`PIPE_FAKE_GPUS` must be a number of GPUs, not `{n}`"))
+            Error::environment(format!(
+                "`PIPE_FAKE_GPUS` must be a number of GPUs, not `{n}`"
+            ))
         })?;
         return Ok((0..n).collect());
     }
@@ -43,7 +45,9 @@ pub fn parse_list(list: &str) -> Result<Vec<usize>> {
     let mut out = BTreeSet::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let i = item.parse::<usize>().map_err(|_| {
-            Error::environment(format!("`--gpus` takes device indices like `0,1`, not `{item}`"))
+            Error::environment(format!(
+                "`--gpus` takes device indices like `0,1`, not `{item}`"
+            ))
         })?;
         out.insert(i);
     }

@@ -33,14 +33,22 @@ fn open(path: &Path) -> Result<File> {
 /// `holder` is what the holder wrote into the file ("pid 123"), if anything.
 pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Result<Lock> {
     let mut file = open(path)?;
-    let tried = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+    let tried = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
     match tried {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             on_wait(holder.trim());
-            let locked = if exclusive { file.lock() } else { file.lock_shared() };
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
             locked.map_err(|e| Error::io(path, "lock", e))?;
         }
         Err(TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
@@ -74,7 +82,10 @@ mod tests {
         let path = dir.path().join("k.lock");
         let held = acquire(&path, true, |_| panic!("free lock reported busy")).unwrap();
         assert!(try_exclusive(&path).unwrap().is_none());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("pid {}", std::process::id()));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("pid {}", std::process::id())
+        );
         drop(held);
         assert!(try_exclusive(&path).unwrap().is_some());
     }

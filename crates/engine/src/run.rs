@@ -90,7 +90,9 @@ impl RunSummary {
             return Err(Error::Cancelled);
         }
         if !self.failed.is_empty() {
-            return Err(Error::StagesFailed(self.failed.into_iter().map(|(_, e)| e).collect()));
+            return Err(Error::StagesFailed(
+                self.failed.into_iter().map(|(_, e)| e).collect(),
+            ));
         }
         Ok(self)
     }
@@ -166,15 +168,36 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     continue;
                 }
                 let key = match StageKey::base(pipeline, stage, &mut hasher) {
-                    Ok(base) => base.with_inputs(pipeline, stage, |up| sched.outputs[up.0].as_ref().map(|m| m.output)),
+                    Ok(base) => base.with_inputs(pipeline, stage, |up| {
+                        sched.outputs[up.0].as_ref().map(|m| m.output)
+                    }),
                     Err(e) => {
-                        fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop);
+                        fail(
+                            &mut sched,
+                            &mut summary,
+                            &ui,
+                            id,
+                            e,
+                            opts.keep_going,
+                            &mut stop,
+                        );
                         continue;
                     }
                 };
                 let Some(key) = key else {
-                    let e = Error::internal(format!("stage `{}` became ready before its inputs", stage.name));
-                    fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop);
+                    let e = Error::internal(format!(
+                        "stage `{}` became ready before its inputs",
+                        stage.name
+                    ));
+                    fail(
+                        &mut sched,
+                        &mut summary,
+                        &ui,
+                        id,
+                        e,
+                        opts.keep_going,
+                        &mut stop,
+                    );
                     continue;
                 };
                 let hash = key.hash();
@@ -182,7 +205,15 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     if let Some(m) = cache.lookup(&hash) {
                         ui.line(&format!("cached {}", stage.name));
                         if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
-                            fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop);
+                            fail(
+                                &mut sched,
+                                &mut summary,
+                                &ui,
+                                id,
+                                e,
+                                opts.keep_going,
+                                &mut stop,
+                            );
                         } else {
                             summary.cached.push(stage.name.clone());
                         }
@@ -199,7 +230,12 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     .keys()
                     .copied()
                     .filter(|id| pipeline.stage(*id).gpus > 0)
-                    .chain(queue.keys().copied().filter(|id| pipeline.stage(*id).gpus == 0))
+                    .chain(
+                        queue
+                            .keys()
+                            .copied()
+                            .filter(|id| pipeline.stage(*id).gpus == 0),
+                    )
                     .collect();
                 for id in launchable {
                     let stage = pipeline.stage(id);
@@ -216,7 +252,9 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                         cpu_running += 1;
                         Vec::new()
                     };
-                    let Some((key, hash)) = queue.remove(&id) else { continue };
+                    let Some((key, hash)) = queue.remove(&id) else {
+                        continue;
+                    };
                     sched.phase[id.0] = Phase::Running;
                     running += 1;
                     let job = Job {
@@ -232,7 +270,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     let env = &env;
                     scope.spawn(move || {
                         let result = execute::execute(&job, env);
-                        let _ = tx.send(Done { id, gpus: job.gpus, result });
+                        let _ = tx.send(Done {
+                            id,
+                            gpus: job.gpus,
+                            result,
+                        });
                     });
                 }
             } else {
@@ -244,11 +286,27 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                 if queue.is_empty() {
                     break;
                 }
-                // Nothing runs and nothing can start: only possible if a
-                // stage needs more GPUs than exist, which was checked.
+                // Nothing runs and nothing can start: a stage needs more
+                // GPUs than exist (checked up front unless it looked cached
+                // then and an upstream output came out different).
                 for (id, _) in std::mem::take(&mut queue) {
-                    let e = Error::internal(format!("stage `{}` could not be scheduled", pipeline.stage(id).name));
-                    fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop);
+                    let stage = pipeline.stage(id);
+                    let e = Error::environment(format!(
+                        "stage `{}` needs {} GPUs but {} are available",
+                        stage.name,
+                        stage.gpus,
+                        pool.total()
+                    ))
+                    .with_hint("pass the devices with `--gpus 0,1`");
+                    fail(
+                        &mut sched,
+                        &mut summary,
+                        &ui,
+                        id,
+                        e,
+                        opts.keep_going,
+                        &mut stop,
+                    );
                 }
                 continue;
             }
@@ -282,7 +340,15 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     ui.line(&line);
                     let hash = m.key.hash();
                     if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
-                        fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop);
+                        fail(
+                            &mut sched,
+                            &mut summary,
+                            &ui,
+                            id,
+                            e,
+                            opts.keep_going,
+                            &mut stop,
+                        );
                     }
                 }
                 Err(Error::Cancelled) => {
@@ -290,7 +356,15 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     summary.cancelled = true;
                     stop = true;
                 }
-                Err(e) => fail(&mut sched, &mut summary, &ui, id, e, opts.keep_going, &mut stop),
+                Err(e) => fail(
+                    &mut sched,
+                    &mut summary,
+                    &ui,
+                    id,
+                    e,
+                    opts.keep_going,
+                    &mut stop,
+                ),
             }
         }
         // Every job is done; the committer ends once the last sender goes.
@@ -417,7 +491,12 @@ impl Scheduler {
     }
 
     /// The inputs of a stage as its kind sees them.
-    fn artifacts(&self, pipeline: &Pipeline, cache: &Cache, id: StageId) -> BTreeMap<String, Vec<Artifact>> {
+    fn artifacts(
+        &self,
+        pipeline: &Pipeline,
+        cache: &Cache,
+        id: StageId,
+    ) -> BTreeMap<String, Vec<Artifact>> {
         let stage = pipeline.stage(id);
         stage
             .inputs
@@ -432,7 +511,11 @@ impl Scheduler {
                             stage: st.name.clone(),
                             matrix: st.matrix.clone(),
                             hash: m.output,
-                            files: m.files.iter().map(|(n, f)| (n.clone(), cache.object_path(&f.hash))).collect(),
+                            files: m
+                                .files
+                                .iter()
+                                .map(|(n, f)| (n.clone(), cache.object_path(&f.hash)))
+                                .collect(),
                         })
                     })
                     .collect();
@@ -445,7 +528,12 @@ impl Scheduler {
 /// A stage needing more GPUs than the run has can never start: say so
 /// before anything runs. Cached ones are fine (looking at results on a
 /// laptop), so only then is the cache consulted.
-fn check_gpus(pipeline: &Pipeline, cache: &Cache, opts: &RunOptions, selected: &[bool]) -> Result<()> {
+fn check_gpus(
+    pipeline: &Pipeline,
+    cache: &Cache,
+    opts: &RunOptions,
+    selected: &[bool],
+) -> Result<()> {
     let have = opts.gpus.len();
     let mut too_big: Vec<&str> = pipeline
         .stages

@@ -246,3 +246,67 @@ fn is_name(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Json {
+        let mut registry = Registry::new();
+        crate::cmd::register(&mut registry);
+        json_schema(&registry)
+    }
+
+    fn as_json(yaml: &str) -> Json {
+        crate::yaml::parse(yaml).unwrap().0.unwrap().to_value().to_json()
+    }
+
+    fn valid(yaml: &str) -> bool {
+        let validator = jsonschema::draft202012::new(&schema()).expect("the schema compiles");
+        validator.is_valid(&as_json(yaml))
+    }
+
+    const GOOD: &str = "version: 1
+params: {n: 3}
+stages:
+  data:
+    kind: cmd
+    doc: text
+    params: {run: 'seq ${params.n}', outs: [a.txt]}
+  train:
+    kind: cmd
+    gpus: 1
+    matrix:
+      model: [a, b]
+      lr: 0.1
+      include: [{model: c, lr: 0.5}]
+      exclude: [{model: b}]
+    params: {run: 'echo ${matrix.model}'}
+    inputs: {data: data, all: ['train[*]']}
+";
+
+    #[test]
+    fn accepts_a_valid_file() {
+        assert!(valid(GOOD));
+    }
+
+    #[test]
+    fn rejects_what_check_rejects() {
+        for (from, to) in [
+            ("version: 1", "version: 2"),
+            ("params: {n: 3}", "parms: {n: 3}"),
+            ("    doc: text", "    dco: text"),
+            ("kind: cmd\n    doc", "kind: cmdd\n    doc"),
+            ("{run: 'seq ${params.n}', outs: [a.txt]}", "{outs: [a.txt]}"),
+            ("outs: [a.txt]", "outs: [a.txt], rnu: x"),
+            ("outs: [a.txt]", "outs: 3"),
+            ("gpus: 1", "gpus: -1"),
+            ("  train:", "  tr ain:"),
+            ("      model: [a, b]", "      model: [[a], b]"),
+        ] {
+            assert!(GOOD.contains(from), "{from}");
+            let bad = GOOD.replacen(from, to, 1);
+            assert!(!valid(&bad), "accepted after `{from}` -> `{to}`");
+        }
+    }
+}

@@ -35,11 +35,18 @@ pub struct StageSpec {
     pub params: Vec<(Spanned<String>, Node)>,
     /// Where `params:` was written (for "missing required parameter").
     pub params_pos: Option<Pos>,
-    /// Slot -> the references written for it (a list or a single scalar).
-    pub inputs: Vec<(Spanned<String>, Vec<Node>)>,
-    /// Whether the slot's value was written as a list.
-    pub inputs_as_list: Vec<bool>,
+    pub inputs: Vec<Slot>,
     pub inputs_pos: Option<Pos>,
+}
+
+/// One input slot as written.
+#[derive(Debug)]
+pub struct Slot {
+    pub name: Spanned<String>,
+    /// The references (one scalar, or the items of a list).
+    pub refs: Vec<Node>,
+    /// Whether the value was written as a list.
+    pub as_list: bool,
 }
 
 #[derive(Debug, Default)]
@@ -163,7 +170,6 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
         params: Vec::new(),
         params_pos: None,
         inputs: Vec::new(),
-        inputs_as_list: Vec::new(),
         inputs_pos: None,
     };
     for (key, value) in entries {
@@ -242,8 +248,11 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                                 );
                             }
                         }
-                        stage.inputs.push((slot, list));
-                        stage.inputs_as_list.push(is_list);
+                        stage.inputs.push(Slot {
+                            name: slot,
+                            refs: list,
+                            as_list: is_list,
+                        });
                     }
                 }
             }

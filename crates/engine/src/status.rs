@@ -48,7 +48,12 @@ pub fn pipeline_path(pipeline: &Pipeline) -> PathBuf {
 
 /// The status of the stages `targets` select (all when empty), in
 /// topological order; `force` names stages treated as forced.
-pub fn status(pipeline: &Pipeline, cache: &Cache, targets: &[String], force: &[String]) -> Result<Vec<StageStatus>> {
+pub fn status(
+    pipeline: &Pipeline,
+    cache: &Cache,
+    targets: &[String],
+    force: &[String],
+) -> Result<Vec<StageStatus>> {
     let selected = select::targets(pipeline, targets)?;
     let forced = select::matching(pipeline, force, "`--force` pattern")?;
     let state = State::load(cache, &pipeline_path(pipeline));
@@ -82,7 +87,11 @@ pub fn status(pipeline: &Pipeline, cache: &Cache, targets: &[String], force: &[S
         let (key, reasons) = if waiting.is_empty() {
             let key = base.with_inputs(pipeline, stage, |id| outputs[id.0]);
             let hash = key.as_ref().map(StageKey::hash);
-            let hit = if forced[i] { None } else { hash.and_then(|h| cache.lookup(&h)) };
+            let hit = if forced[i] {
+                None
+            } else {
+                hash.and_then(|h| cache.lookup(&h))
+            };
             if let Some(m) = hit {
                 outputs[i] = Some(m.output);
                 (hash, Vec::new())
@@ -92,13 +101,21 @@ pub fn status(pipeline: &Pipeline, cache: &Cache, targets: &[String], force: &[S
                 (hash, explain(key.as_ref(), hash, previous(), true))
             }
         } else {
-            let mut reasons = if forced[i] { vec![Reason::Forced] } else { explain(Some(&base), None, previous(), false) };
+            let mut reasons = if forced[i] {
+                vec![Reason::Forced]
+            } else {
+                explain(Some(&base), None, previous(), false)
+            };
             // Without inputs the key cannot match; drop the vague reasons.
             reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));
             reasons.extend(waiting);
             (None, reasons)
         };
-        result.push(StageStatus { name: stage.name.clone(), key, reasons });
+        result.push(StageStatus {
+            name: stage.name.clone(),
+            key,
+            reasons,
+        });
     }
     Ok(result)
 }

@@ -12,7 +12,7 @@ pub mod params;
 pub mod resolve;
 pub mod sink;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -303,10 +303,11 @@ fn expand_stage(
             ok.then_some(typed)
         });
         let mut refs = Vec::new();
-        for ((slot, nodes), as_list) in stage.inputs.iter().zip(&stage.inputs_as_list) {
+        for written in &stage.inputs {
+            let slot = &written.name;
             let mut named = Vec::new();
-            let mut as_list = *as_list;
-            for node in nodes {
+            let mut as_list = written.as_list;
+            for node in &written.refs {
                 if node.as_scalar().is_none() {
                     continue;
                 }
@@ -365,7 +366,7 @@ fn expand_stage(
 
 fn check_duplicates(drafts: &[Draft], sink: &mut Sink) {
     let mut first: HashMap<&str, usize> = HashMap::new();
-    let mut reported: HashMap<usize, ()> = HashMap::new();
+    let mut reported: HashSet<usize> = HashSet::new();
     for (i, d) in drafts.iter().enumerate() {
         let Some(&j) = first.get(d.name.as_str()) else {
             first.insert(&d.name, i);
@@ -374,7 +375,7 @@ fn check_duplicates(drafts: &[Draft], sink: &mut Sink) {
         let other = &drafts[j];
         if other.origin == d.origin {
             // Two product entries: one place to point at.
-            if reported.insert(j, ()).is_none() {
+            if reported.insert(j) {
                 sink.error(d.origin, format!("duplicate stage name `{}`", d.name))
                     .set_hint(
                         "the matrix makes this name more than once; is a value listed twice?",
@@ -382,7 +383,7 @@ fn check_duplicates(drafts: &[Draft], sink: &mut Sink) {
             }
             continue;
         }
-        if reported.insert(j, ()).is_none() {
+        if reported.insert(j) {
             sink.error(
                 other.origin,
                 format!("duplicate stage name `{}`", other.name),

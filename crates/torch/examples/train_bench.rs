@@ -33,6 +33,10 @@ struct Args {
     threads: Option<i32>,
     /// Update parameters one by one instead of over one buffer.
     per_tensor: bool,
+    /// Instead of timing, run whole `train` stages on tiny synthetic data
+    /// in this directory (plain, bf16 + channels-last, augmented) and check
+    /// that they finish: a smoke test of the device path.
+    smoke: Option<std::path::PathBuf>,
 }
 
 fn parse() -> std::result::Result<Args, String> {
@@ -47,6 +51,7 @@ fn parse() -> std::result::Result<Args, String> {
         device: "auto".into(),
         threads: None,
         per_tensor: false,
+        smoke: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,6 +69,7 @@ fn parse() -> std::result::Result<Args, String> {
             "--device" => a.device = value()?,
             "--threads" => a.threads = Some(num(value()?)? as i32),
             "--per-tensor" => a.per_tensor = true,
+            "--smoke" => a.smoke = Some(value()?.into()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -81,7 +87,11 @@ fn main() -> std::process::ExitCode {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    match run(&args) {
+    let outcome = match &args.smoke {
+        Some(dir) => smoke(&args, dir),
+        None => run(&args),
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -156,4 +166,50 @@ fn sync(device: Device, last: &Tensor) {
         tch::Cuda::synchronize(i as i64);
     }
     let _ = last.double_value(&[]);
+}
+
+/// Trains resnet18 for two epochs on 64 random 32x32 images, three ways,
+/// then once more with `epochs: 3` continuing the first run.
+fn smoke(args: &Args, dir: &std::path::Path) -> Result<()> {
+    use pipe_data::augment::{Policy, Pspnet};
+    use pipe_torch::train::{train, Hooks, Inputs, Saved};
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    let write = |name: &str, n: i64| -> Result<std::path::PathBuf> {
+        let path = dir.join(name);
+        let images = Tensor::randint(256, [n, 3, 32, 32], (Kind::Uint8, Device::Cpu));
+        let labels = Tensor::randint(10, [n], (Kind::Int64, Device::Cpu));
+        Tensor::write_safetensors(&[("images", &images), ("labels", &labels)], &path)
+            .map_err(|e| Error::failed(e.to_string()))?;
+        Ok(path)
+    };
+    let inputs = Inputs { train: write("train.safetensors", 64)?, test: write("test.safetensors", 40)?, ..Inputs::default() };
+    let progress = Progress::hidden();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let hooks = Hooks::quiet(&progress, &cancel);
+    let mut spec = TrainSpec::new(args.models.first().map_or("resnet18", String::as_str), Mode::Scratch, 2);
+    spec.device = args.device.clone();
+    spec.batch_size = 16;
+    let runs: Vec<(&str, TrainSpec, Inputs)> = vec![
+        ("plain", spec.clone(), inputs.clone()),
+        ("bf16", TrainSpec { bf16: true, channels_last: true, ..spec.clone() }, inputs.clone()),
+        ("pspnet", spec.clone(), Inputs { policy: Some(Policy::Pspnet(Pspnet::default())), ..inputs.clone() }),
+        (
+            "extended",
+            TrainSpec { epochs: 3, ..spec.clone() },
+            Inputs { prior: Some((2, Saved::in_dir(&dir.join("plain")))), ..inputs.clone() },
+        ),
+    ];
+    for (name, spec, inputs) in runs {
+        let t = Instant::now();
+        let s = train(&spec, &inputs, &dir.join(name), &dir.join(format!("{name}-work")), &hooks)?;
+        println!(
+            "smoke {name}: {} epochs on {} in {:.1}s, test loss {:.4}, continued_from {:?}",
+            s.epochs,
+            s.device,
+            t.elapsed().as_secs_f64(),
+            s.final_test_loss,
+            s.continued_from
+        );
+    }
+    Ok(())
 }

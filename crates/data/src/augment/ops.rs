@@ -9,6 +9,37 @@
 /// as torchvision's `_get_inverse_affine_matrix` builds it.
 pub type Inverse = [f64; 6];
 
+/// `round_even` then clamp to 0..=255.
+pub trait ToU8 {
+    fn to_u8_even(self) -> u8;
+}
+
+impl ToU8 for f32 {
+    #[inline(always)]
+    fn to_u8_even(self) -> u8 {
+        round_even(self.clamp(-1.0, 256.0)).clamp(0.0, 255.0) as u8
+    }
+}
+
+/// Rounds half to even, as `torch.round`, for |x| < 2^22, without the
+/// `rintf` library call a baseline x86-64 build would make: adding and
+/// subtracting 1.5 * 2^23 leaves the integer part in round-to-nearest-even.
+#[inline(always)]
+pub fn round_even(x: f32) -> f32 {
+    (x + 12_582_912.0) - 12_582_912.0
+}
+
+/// `x.floor() as i64` without the `floor` library call.
+#[inline(always)]
+pub fn floor_i64(x: f64) -> i64 {
+    let i = x as i64;
+    if (i as f64) > x {
+        i - 1
+    } else {
+        i
+    }
+}
+
 /// torchvision's inverse affine matrix for F.affine on tensors (which
 /// negates the angle: positive angles turn counter-clockwise) with the
 /// centre `center` given relative to the image centre.
@@ -68,9 +99,8 @@ pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Ra
             let xb = x as f64 - cx;
             let u = inv[0] * xb + bu;
             let v = inv[3] * xb + bv;
-            let (x0, y0) = (u.floor(), v.floor());
-            let (fx, fy) = ((u - x0) as f32, (v - y0) as f32);
-            let (x0, y0) = (x0 as i64, y0 as i64);
+            let (x0, y0) = (floor_i64(u), floor_i64(v));
+            let (fx, fy) = ((u - x0 as f64) as f32, (v - y0 as f64) as f32);
             let at = i * rw + j;
             if x0 >= ix0 && x0 < ix1 && y0 >= iy0 && y0 < iy1 {
                 let k = (y0 - iy0) as usize * src.w + (x0 - ix0) as usize;
@@ -78,7 +108,7 @@ pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Ra
                 for c in 0..ch {
                     let p = &src.data[c * plane_in + k..];
                     let acc = w00 * f32::from(p[0]) + w01 * f32::from(p[1]) + w10 * f32::from(p[src.w]) + w11 * f32::from(p[src.w + 1]);
-                    dst[c * plane_out + at] = acc.round_ties_even().clamp(0.0, 255.0) as u8;
+                    dst[c * plane_out + at] = acc.to_u8_even();
                 }
                 continue;
             }
@@ -104,7 +134,7 @@ pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Ra
                 if let Some(f) = fill {
                     acc = acc * mask + (1.0 - mask) * f[c.min(2)];
                 }
-                dst[c * plane_out + at] = acc.round_ties_even().clamp(0.0, 255.0) as u8;
+                dst[c * plane_out + at] = acc.to_u8_even();
             }
         }
     }
@@ -142,9 +172,8 @@ pub fn shear_x(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
     for y in 0..h {
         // Source column for output x is x + off.
         let off = m * (y as f64 + 0.5);
-        let base = off.floor();
-        let fx = (off - base) as f32;
-        let k = base as i64;
+        let k = floor_i64(off);
+        let fx = (off - k as f64) as f32;
         for ch in 0..c {
             let row = &img[(ch * h + y) * w..(ch * h + y + 1) * w];
             let dst = &mut out[(ch * h + y) * w..(ch * h + y + 1) * w];
@@ -156,7 +185,7 @@ pub fn shear_x(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
                 } else {
                     (1.0 - fx) * px(s) + fx * px(s + 1)
                 };
-                *d = v.round_ties_even().clamp(0.0, 255.0) as u8;
+                *d = v.to_u8_even();
             }
         }
     }
@@ -169,8 +198,8 @@ pub fn shear_y(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
     let cols: Vec<(i64, f32)> = (0..w)
         .map(|x| {
             let off = m * (x as f64 + 0.5);
-            let base = off.floor();
-            (base as i64, (off - base) as f32)
+            let k = floor_i64(off);
+            (k, (off - k as f64) as f32)
         })
         .collect();
     for ch in 0..c {
@@ -181,7 +210,7 @@ pub fn shear_y(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
             for (x, (d, &(k, fy))) in dst.iter_mut().zip(&cols).enumerate() {
                 let s = y as i64 + k;
                 let v = (1.0 - fy) * px(s, x) + fy * px(s + 1, x);
-                *d = v.round_ties_even().clamp(0.0, 255.0) as u8;
+                *d = v.to_u8_even();
             }
         }
     }
@@ -259,7 +288,7 @@ fn grayscale(img: &[u8]) -> Vec<f32> {
     r.iter()
         .zip(g)
         .zip(b)
-        .map(|((&r, &g), &b)| (0.2989 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)).trunc())
+        .map(|((&r, &g), &b)| (0.2989 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)) as u32 as f32)
         .collect()
 }
 

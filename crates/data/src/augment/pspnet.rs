@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::{self, View};
+use super::ops::{self, ToU8, View};
 use crate::resize::Resizer;
 use crate::rng::Rng;
 
@@ -142,6 +142,12 @@ impl Pspnet {
         let kernel = ops::gaussian_kernel(self.blur_kernel, self.blur_sigma);
         let half = (self.blur_kernel / 2) as i64;
         let mut tmp = vec![0f32; bw];
+        // Reflected source columns of each output column, computed once.
+        let taps = kernel.len();
+        let col_idx: Vec<usize> = fcols
+            .clone()
+            .flat_map(|x| (0..taps).map(move |k| ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start))
+            .collect();
         for ch in 0..c {
             let plane = &rotated[ch * bh * bw..(ch + 1) * bh * bw];
             let dst = &mut out[ch * h * w..(ch + 1) * h * w];
@@ -149,23 +155,18 @@ impl Pspnet {
                 let oy = y + pad_y - d.top;
                 if d.blur {
                     // Vertical then horizontal, in float, rounded once.
-                    for (j, t) in tmp.iter_mut().enumerate() {
-                        let mut s = 0.0f32;
-                        for (k, kv) in kernel.iter().enumerate() {
-                            let sy = ops::reflect(y as i64 + k as i64 - half, rh) - brows.start;
-                            s += kv * f32::from(plane[sy * bw + j]);
-                        }
-                        *t = s;
+                    tmp.fill(0.0);
+                    for (k, &kv) in kernel.iter().enumerate() {
+                        let sy = ops::reflect(y as i64 + k as i64 - half, rh) - brows.start;
+                        let src = &plane[sy * bw..(sy + 1) * bw];
+                        tmp.iter_mut().zip(src).for_each(|(t, &p)| *t += kv * f32::from(p));
                     }
                 }
-                for x in fcols.clone() {
+                for (n, x) in fcols.clone().enumerate() {
                     let v = if d.blur {
-                        let mut s = 0.0f32;
-                        for (k, kv) in kernel.iter().enumerate() {
-                            let sx = ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start;
-                            s += kv * tmp[sx];
-                        }
-                        s.round_ties_even().clamp(0.0, 255.0) as u8
+                        let idx = &col_idx[n * taps..(n + 1) * taps];
+                        let s: f32 = kernel.iter().zip(idx).map(|(kv, &i)| kv * tmp[i]).sum();
+                        s.to_u8_even()
                     } else {
                         plane[(y - brows.start) * bw + (x - bcols.start)]
                     };
@@ -233,7 +234,7 @@ mod tests {
                             }
                             s += kx * t;
                         }
-                        b[(ch * rh + y) * rw + x] = s.round_ties_even().clamp(0.0, 255.0) as u8;
+                        b[(ch * rh + y) * rw + x] = s.to_u8_even();
                     }
                 }
             }

@@ -26,7 +26,8 @@ pub fn write(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let tmp = temp_beside(path);
     let result = (|| {
         let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
-        file.write_all(bytes).map_err(|e| Error::io(&tmp, "write", e))?;
+        file.write_all(bytes)
+            .map_err(|e| Error::io(&tmp, "write", e))?;
         if durable {
             file.sync_all().map_err(|e| Error::io(&tmp, "sync", e))?;
         }
@@ -62,7 +63,10 @@ mod tests {
         write(&path, b"first", true).unwrap();
         write(&path, b"second", false).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.json")]);
     }
 }

@@ -26,7 +26,10 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
     let mut live: HashSet<ContentHash> = HashSet::new();
     let mut kept_hex: HashSet<String> = HashSet::new();
     for path in list(&cache.dir("keys"), 1)? {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let key = stem.parse::<ContentHash>().ok().map(StageHash);
         let manifest = Manifest::read(&path).ok();
         match (key, manifest) {
@@ -45,7 +48,10 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
         }
     }
     for path in list(&cache.dir("objects"), 2)? {
-        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.parse::<ContentHash>().is_ok_and(|h| live.contains(&h)) {
             report.kept_objects += 1;
             continue;
@@ -59,7 +65,10 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
     // Logs and locks of deleted keys; work dirs of keys not kept.
     for (sub, ext) in [("logs", ".log"), ("locks", ".lock")] {
         for path in list(&cache.dir(sub), 1)? {
-            let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if !kept_hex.contains(name.trim_end_matches(ext)) {
                 report.bytes_freed += size(&path);
                 if !dry_run {
@@ -74,7 +83,8 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
             if !kept_hex.contains(&name) {
                 report.bytes_freed += dir_size(&entry.path());
                 if !dry_run {
-                    std::fs::remove_dir_all(entry.path()).map_err(|e| Error::io(entry.path(), "remove", e))?;
+                    std::fs::remove_dir_all(entry.path())
+                        .map_err(|e| Error::io(entry.path(), "remove", e))?;
                 }
             }
         }
@@ -87,7 +97,9 @@ fn size(path: &std::path::Path) -> u64 {
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return size(path) };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return size(path);
+    };
     entries.flatten().map(|e| dir_size(&e.path())).sum()
 }
 

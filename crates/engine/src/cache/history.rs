@@ -28,11 +28,15 @@ impl History for CacheHistory {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let Ok(m) = Manifest::read(&path) else { continue };
+            let Ok(m) = Manifest::read(&path) else {
+                continue;
+            };
             if m.key.kind != want.kind || m.key.without(param) != want {
                 continue;
             }
-            let Some(value) = m.key.params.get(param).cloned() else { continue };
+            let Some(value) = m.key.params.get(param).cloned() else {
+                continue;
+            };
             if Some(&value) == current {
                 continue;
             }
@@ -47,13 +51,21 @@ impl History for CacheHistory {
             let Some(files) = files else { continue };
             let artifact = Artifact {
                 stage: m.stage.clone(),
-                matrix: m.matrix.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                matrix: m
+                    .matrix
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
                 hash: m.output,
                 files,
             };
             found.push((value, artifact));
         }
-        found.sort_by(|a, b| a.0.to_string().cmp(&b.0.to_string()));
+        // Numbers in numeric order (epochs 5 before 10), others by text.
+        found.sort_by(|a, b| match (a.0.as_f64(), b.0.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => a.0.to_string().cmp(&b.0.to_string()),
+        });
         found
     }
 }
@@ -70,7 +82,11 @@ mod tests {
         StageKey {
             kind: "train".into(),
             impl_version: 1,
-            params: [("epochs".to_string(), Value::Int(epochs)), ("lr".to_string(), Value::Float(lr))].into(),
+            params: [
+                ("epochs".to_string(), Value::Int(epochs)),
+                ("lr".to_string(), Value::Float(lr)),
+            ]
+            .into(),
             paths: BTreeMap::new(),
             inputs: BTreeMap::new(),
         }
@@ -81,8 +97,14 @@ mod tests {
         let obj = cache.object_path(&hash);
         std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
         std::fs::write(&obj, content).unwrap();
-        let files: BTreeMap<String, FileEntry> =
-            [("model.safetensors".to_string(), FileEntry { hash, size: content.len() as u64 })].into();
+        let files: BTreeMap<String, FileEntry> = [(
+            "model.safetensors".to_string(),
+            FileEntry {
+                hash,
+                size: content.len() as u64,
+            },
+        )]
+        .into();
         let m = Manifest {
             format: FORMAT,
             stage: "train[a]".into(),
@@ -108,7 +130,10 @@ mod tests {
         // Its object is gone: not offered.
         let gone = ContentHash::of(b"twenty");
         std::fs::remove_file(cache.object_path(&gone)).unwrap();
-        let history = CacheHistory { cache: cache.clone(), key: key(10, 0.1) };
+        let history = CacheHistory {
+            cache: cache.clone(),
+            key: key(10, 0.1),
+        };
         let found = history.variants("epochs");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, Value::Int(5));

@@ -54,7 +54,9 @@ impl StageKey {
     pub fn base(pipeline: &Pipeline, stage: &Stage, paths: &mut PathHasher) -> Result<StageKey> {
         let mut path_hashes = BTreeMap::new();
         for spec in stage.kind.params() {
-            let Some(value) = stage.params.0.get(spec.name) else { continue };
+            let Some(value) = stage.params.0.get(spec.name) else {
+                continue;
+            };
             let written: Vec<&str> = match (spec.ty, value) {
                 (ParamType::Path, Value::Str(s)) => vec![s.as_str()],
                 (ParamType::List(ParamType::Path), Value::List(items)) => {
@@ -143,15 +145,23 @@ mod value_map {
 
     use crate::value::Value;
 
-    pub fn serialize<S: Serializer>(map: &BTreeMap<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Value>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let json: serde_json::Map<String, serde_json::Value> =
             map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
         json.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Value>, D::Error> {
         let json = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        Ok(json.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+        Ok(json
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect())
     }
 }
 
@@ -163,9 +173,17 @@ mod tests {
         StageKey {
             kind: "cmd".into(),
             impl_version: 1,
-            params: [("lr".to_string(), Value::Float(0.001)), ("n".to_string(), Value::Int(3))].into(),
+            params: [
+                ("lr".to_string(), Value::Float(0.001)),
+                ("n".to_string(), Value::Int(3)),
+            ]
+            .into(),
             paths: BTreeMap::new(),
-            inputs: [("data".to_string(), vec![("resize".to_string(), ContentHash::of(b"x"))])].into(),
+            inputs: [(
+                "data".to_string(),
+                vec![("resize".to_string(), ContentHash::of(b"x"))],
+            )]
+            .into(),
         }
     }
 

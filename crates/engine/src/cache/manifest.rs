@@ -47,7 +47,10 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| Error::bad_data(path, format!("not a pipe manifest: {e}")))?;
         if m.format != FORMAT {
-            return Err(Error::bad_data(path, format!("manifest format {} is not {FORMAT}", m.format)));
+            return Err(Error::bad_data(
+                path,
+                format!("manifest format {} is not {FORMAT}", m.format),
+            ));
         }
         Ok(m)
     }

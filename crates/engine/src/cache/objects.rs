@@ -39,7 +39,13 @@ pub fn store(cache: &Cache, staging: &Path, durable: bool) -> Result<BTreeMap<St
             dirs.insert(dir);
         }
         let name = name.to_string_lossy().into_owned();
-        files.insert(name, FileEntry { hash, size: meta.len() });
+        files.insert(
+            name,
+            FileEntry {
+                hash,
+                size: meta.len(),
+            },
+        );
     }
     if durable {
         for dir in dirs {
@@ -91,6 +97,9 @@ mod tests {
         assert_eq!(files["a"].hash, files["sub/b"].hash);
         let obj = cache.object_path(&files["a"].hash);
         assert_eq!(std::fs::read(&obj).unwrap(), b"same");
-        assert_eq!(std::fs::metadata(&obj).unwrap().permissions().mode() & 0o777, 0o444);
+        assert_eq!(
+            std::fs::metadata(&obj).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
     }
 }

@@ -61,7 +61,8 @@ impl State {
         self.pipeline = pipeline_file.to_path_buf();
         self.stat = hasher.known.values().cloned().collect();
         self.stat.sort_by(|a, b| a.path.cmp(&b.path));
-        let bytes = serde_json::to_vec(self).map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
         // Not fsynced: state only speeds things up and feeds explanations.
         atomic::write(&State::path(cache, pipeline_file), &bytes, false)
     }
@@ -77,7 +78,11 @@ pub struct PathHasher {
 impl PathHasher {
     pub fn new(state: &State) -> PathHasher {
         PathHasher {
-            known: state.stat.iter().map(|e| (e.path.clone(), e.clone())).collect(),
+            known: state
+                .stat
+                .iter()
+                .map(|e| (e.path.clone(), e.clone()))
+                .collect(),
         }
     }
 
@@ -86,8 +91,11 @@ impl PathHasher {
     pub fn hash(&mut self, path: &Path, stage: &str, param: &str) -> Result<ContentHash> {
         let meta = std::fs::metadata(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::bad_data(path, format!("stage `{stage}` reads this (param `{param}`), but it does not exist"))
-                    .with_hint("create it, or fix the path (paths are relative to the pipeline file)")
+                Error::bad_data(
+                    path,
+                    format!("stage `{stage}` reads this (param `{param}`), but it does not exist"),
+                )
+                .with_hint("create it, or fix the path (paths are relative to the pipeline file)")
             } else {
                 Error::io(path, "read", e)
             }
@@ -153,7 +161,8 @@ fn collect_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> 
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(&dir, "read", e))?;
         let rel = rel.join(entry.file_name());
-        let meta = std::fs::metadata(root.join(&rel)).map_err(|e| Error::io(root.join(&rel), "read", e))?;
+        let meta = std::fs::metadata(root.join(&rel))
+            .map_err(|e| Error::io(root.join(&rel), "read", e))?;
         if meta.is_dir() {
             collect_files(root, &rel, out)?;
         } else {
@@ -169,7 +178,9 @@ pub fn hash_file(path: &Path) -> Result<ContentHash> {
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, "read", e))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io(path, "read", e))?;
         if n == 0 {
             break;
         }

@@ -43,8 +43,11 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport> {
             continue;
         }
         report.manifests += 1;
-        let complete = Manifest::read(&path)
-            .is_ok_and(|m| m.files.values().all(|f| cache.object_path(&f.hash).is_file()));
+        let complete = Manifest::read(&path).is_ok_and(|m| {
+            m.files
+                .values()
+                .all(|f| cache.object_path(&f.hash).is_file())
+        });
         if !complete {
             remove(&path)?;
             report.dropped_manifests += 1;
@@ -54,7 +57,9 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn remove(path: &Path) -> Result<()> {

@@ -45,7 +45,14 @@ pub fn committer(cache: &Cache, rx: &Receiver<Pending>) -> Vec<(String, Error)> 
 fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>) {
     let fail = |stage: &str, e: Error| {
         let message = format!("its result could not be stored: {e}");
-        (stage.to_string(), Error::Stage { stage: stage.to_string(), message, hint: e.hint().map(str::to_string) })
+        (
+            stage.to_string(),
+            Error::Stage {
+                stage: stage.to_string(),
+                message,
+                hint: e.hint().map(str::to_string),
+            },
+        )
     };
     let mut written = Vec::with_capacity(batch.len());
     for p in batch {

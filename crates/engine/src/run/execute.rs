@@ -56,8 +56,14 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
     let name = &job.stage.name;
     let lock_path = env.cache.key_lock_path(&job.hash);
     let held = lock::acquire(&lock_path, true, |holder| {
-        let holder = if holder.is_empty() { "unknown pid".to_string() } else { holder.to_string() };
-        env.ui.line(&format!("waiting for `{name}`, running in another pipe ({holder})"));
+        let holder = if holder.is_empty() {
+            "unknown pid".to_string()
+        } else {
+            holder.to_string()
+        };
+        env.ui.line(&format!(
+            "waiting for `{name}`, running in another pipe ({holder})"
+        ));
     })?;
     if !job.forced {
         if let Some(m) = env.cache.lookup(&job.hash) {
@@ -70,7 +76,10 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
     let params = absolute_params(env.pipeline, job.stage);
     let progress = env.ui.start(name);
-    let history = CacheHistory { cache: env.cache.clone(), key: job.key.clone() };
+    let history = CacheHistory {
+        cache: env.cache.clone(),
+        key: job.key.clone(),
+    };
     let ctx = Context {
         stage: name,
         params: &params,
@@ -85,14 +94,17 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
         pipeline_hash: env.pipeline.source_hash,
     };
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| job.stage.kind.run(&ctx)))
-        .unwrap_or_else(|panic| {
+    let result =
+        catch_unwind(AssertUnwindSafe(|| job.stage.kind.run(&ctx))).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
                 .unwrap_or_default();
-            Err(Error::internal(format!("kind `{}` panicked: {what}", job.stage.kind.name())))
+            Err(Error::internal(format!(
+                "kind `{}` panicked: {what}",
+                job.stage.kind.name()
+            )))
         });
     let elapsed = started.elapsed();
     env.ui.finish(&progress);
@@ -111,7 +123,12 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
             format: FORMAT,
             key: job.key.clone(),
             stage: name.clone(),
-            matrix: job.stage.matrix.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            matrix: job
+                .stage
+                .matrix
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
             output: output_hash(&files),
             files,
             seconds: elapsed.as_secs_f64(),
@@ -127,13 +144,21 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
     match stored {
         Ok(manifest) => {
             let path = env.cache.manifest_path(&job.hash);
-            let pending = Pending { stage: name.clone(), manifest: manifest.clone(), path, work, lock: held };
+            let pending = Pending {
+                stage: name.clone(),
+                manifest: manifest.clone(),
+                path,
+                work,
+                lock: held,
+            };
             let unsent = match &job.commit {
                 Some(tx) => tx.send(pending).err().map(|e| e.0),
                 None => Some(pending),
             };
             if let Some(p) = unsent {
-                p.manifest.write(&p.path, false).map_err(|e| blame(e, name, &lines, &log_path))?;
+                p.manifest
+                    .write(&p.path, false)
+                    .map_err(|e| blame(e, name, &lines, &log_path))?;
                 let _ = std::fs::remove_dir_all(&p.work);
             }
             Ok(Outcome::Ran(manifest, elapsed))
@@ -151,7 +176,9 @@ fn absolute_params(pipeline: &Pipeline, stage: &Stage) -> Params {
         other => other.clone(),
     };
     for spec in stage.kind.params() {
-        let Some(value) = params.0.get_mut(spec.name) else { continue };
+        let Some(value) = params.0.get_mut(spec.name) else {
+            continue;
+        };
         match spec.ty {
             ParamType::Path => *value = abs(value),
             ParamType::List(ParamType::Path) => {

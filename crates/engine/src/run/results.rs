@@ -23,7 +23,8 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
 pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<()> {
     let dir = stage_dir(root, stage);
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create the results directory", e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(&dir, "create the results directory", e))?;
     }
     for (name, entry) in &manifest.files {
         let target = dir.join(name);
@@ -47,7 +48,11 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
         if std::fs::hard_link(&object, &tmp).is_err() {
             std::fs::copy(&object, &tmp).map_err(|e| Error::io(&tmp, "copy a result to", e))?;
             if let Ok(f) = std::fs::File::options().write(true).open(&tmp) {
-                let _ = f.set_modified(obj_meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH));
+                let _ = f.set_modified(
+                    obj_meta
+                        .modified()
+                        .unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+                );
             }
         }
         if let Err(e) = std::fs::rename(&tmp, &target) {
@@ -62,7 +67,9 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
 /// Removes files in the results directory that the result does not have
 /// (left from an earlier result of the stage).
 fn remove_stale(root: &Path, rel: &Path, manifest: &Manifest) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(".tmp.") {
             // Another pipe is linking this very result right now.

@@ -31,7 +31,12 @@ impl Staging {
         let held = lock::acquire(&lock_path, true, |_| {})?;
         let dir = tmp.join(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
-        Ok(Staging { dir, lock_path, next: AtomicUsize::new(0), _lock: held })
+        Ok(Staging {
+            dir,
+            lock_path,
+            next: AtomicUsize::new(0),
+            _lock: held,
+        })
     }
 
     /// A fresh, empty directory for one stage attempt.
@@ -51,7 +56,9 @@ impl Drop for Staging {
 }
 
 fn clean_stale(tmp: &Path) {
-    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if !path.is_dir() {

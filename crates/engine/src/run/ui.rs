@@ -23,7 +23,11 @@ impl Ui {
     pub fn new(quiet: bool, color: bool) -> Ui {
         let multi = (!quiet && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
-        Ui { multi, quiet, color }
+        Ui {
+            multi,
+            quiet,
+            color,
+        }
     }
 
     /// A line about progress (suppressed by `--quiet`).
@@ -86,6 +90,10 @@ pub fn duration(d: Duration) -> String {
     } else if s < 3600.0 {
         format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
