@@ -36,7 +36,8 @@ def main():
     big = [None]
 
     def resize():
-        big[0] = torch.stack([F.resize(img, [224, 224], antialias=True) for img in images])
+        # Batched (chunks of 250), torchvision's fastest way to call it.
+        big[0] = torch.cat([F.resize(images[i:i + 250], [224, 224], antialias=True) for i in range(0, n, 250)])
 
     out["resize"], out["resize_cpu"] = rate(n, resize)
     big = big[0]

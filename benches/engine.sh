@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-11}
 sizes=${SIZES:-"12 1000"}
 if [ -n "${PIPE_BIN:-}" ]; then
-    pipe=$PIPE_BIN
+    pipe=$(realpath "$PIPE_BIN")
 else
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/bench-engine}
     cargo build --release --no-default-features --manifest-path "$root/Cargo.toml" --bin pipe >&2

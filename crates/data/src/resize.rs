@@ -187,6 +187,33 @@ impl Resizer {
 
 #[inline(always)]
 fn horizontal(axis: &Axis, src: &[u8], cols: Range<usize>, dst: &mut [u8]) {
+    match axis.taps {
+        1 => horizontal_n::<1>(axis, src, cols, dst),
+        2 => horizontal_n::<2>(axis, src, cols, dst),
+        3 => horizontal_n::<3>(axis, src, cols, dst),
+        4 => horizontal_n::<4>(axis, src, cols, dst),
+        _ => horizontal_any(axis, src, cols, dst),
+    }
+}
+
+/// The horizontal pass with the tap count known at compile time (the
+/// upscaling case has 2), so the inner loop unrolls.
+#[inline(always)]
+fn horizontal_n<const N: usize>(axis: &Axis, src: &[u8], cols: Range<usize>, dst: &mut [u8]) {
+    let round = 1i32 << axis.precision.saturating_sub(1);
+    let weights = &axis.weights[cols.start * N..cols.end * N];
+    let starts = &axis.start[cols];
+    for ((d, &s), w) in dst.iter_mut().zip(starts).zip(weights.chunks_exact(N)) {
+        let px: &[u8; N] = src[s..s + N].try_into().unwrap_or(&[0; N]);
+        let mut acc = round;
+        for t in 0..N {
+            acc += i32::from(px[t]) * i32::from(w[t]);
+        }
+        *d = clamp_shift(acc, axis.precision);
+    }
+}
+
+fn horizontal_any(axis: &Axis, src: &[u8], cols: Range<usize>, dst: &mut [u8]) {
     let taps = axis.taps;
     let round = 1i32 << axis.precision.saturating_sub(1);
     for (o, x) in cols.enumerate() {

@@ -258,7 +258,12 @@ mod tests {
     }
 
     fn as_json(yaml: &str) -> Json {
-        crate::yaml::parse(yaml).unwrap().0.unwrap().to_value().to_json()
+        crate::yaml::parse(yaml)
+            .unwrap()
+            .0
+            .unwrap()
+            .to_value()
+            .to_json()
     }
 
     fn valid(yaml: &str) -> bool {

@@ -15,10 +15,10 @@
 use std::time::Instant;
 
 use pipe_engine::{Error, Progress, Result};
+use pipe_torch::optim::Optimizer;
 use pipe_torch::train::data::{Normalizer, Split};
 use pipe_torch::train::session::{freeze_all_but, prepare, step, trainable};
 use pipe_torch::train::{Mode, TrainSpec};
-use pipe_torch::optim::Optimizer;
 use tch::{Device, Kind, Tensor};
 
 struct Args {
@@ -111,7 +111,7 @@ fn run(args: &Args) -> Result<()> {
             other => return Err(Error::failed(format!("unknown amp `{other}`"))),
         };
         if bf16 {
-            pipe_torch::device::set_cuda_autocast_bf16()?;
+            pipe_torch::device::check_autocast()?;
         }
         for model in &args.models {
             for mode in &args.modes {
@@ -182,26 +182,61 @@ fn smoke(args: &Args, dir: &std::path::Path) -> Result<()> {
             .map_err(|e| Error::failed(e.to_string()))?;
         Ok(path)
     };
-    let inputs = Inputs { train: write("train.safetensors", 64)?, test: write("test.safetensors", 40)?, ..Inputs::default() };
+    let inputs = Inputs {
+        train: write("train.safetensors", 64)?,
+        test: write("test.safetensors", 40)?,
+        ..Inputs::default()
+    };
     let progress = Progress::hidden();
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let hooks = Hooks::quiet(&progress, &cancel);
-    let mut spec = TrainSpec::new(args.models.first().map_or("resnet18", String::as_str), Mode::Scratch, 2);
+    let mut spec = TrainSpec::new(
+        args.models.first().map_or("resnet18", String::as_str),
+        Mode::Scratch,
+        2,
+    );
     spec.device = args.device.clone();
     spec.batch_size = 16;
     let runs: Vec<(&str, TrainSpec, Inputs)> = vec![
         ("plain", spec.clone(), inputs.clone()),
-        ("bf16", TrainSpec { bf16: true, channels_last: true, ..spec.clone() }, inputs.clone()),
-        ("pspnet", spec.clone(), Inputs { policy: Some(Policy::Pspnet(Pspnet::default())), ..inputs.clone() }),
+        (
+            "bf16",
+            TrainSpec {
+                bf16: true,
+                channels_last: true,
+                ..spec.clone()
+            },
+            inputs.clone(),
+        ),
+        (
+            "pspnet",
+            spec.clone(),
+            Inputs {
+                policy: Some(Policy::Pspnet(Pspnet::default())),
+                ..inputs.clone()
+            },
+        ),
         (
             "extended",
-            TrainSpec { epochs: 3, ..spec.clone() },
-            Inputs { prior: Some((2, Saved::in_dir(&dir.join("plain")))), ..inputs.clone() },
+            TrainSpec {
+                epochs: 3,
+                ..spec.clone()
+            },
+            Inputs {
+                prior: Some((2, Saved::in_dir(&dir.join("plain")))),
+                ..inputs.clone()
+            },
         ),
     ];
     for (name, spec, inputs) in runs {
         let t = Instant::now();
-        let s = train(&spec, &inputs, &dir.join(name), &dir.join(format!("{name}-work")), &hooks)?;
+        let s = train(
+            &spec,
+            &inputs,
+            &dir.join(name),
+            &dir.join(format!("{name}-work")),
+            &hooks,
+        )?;
         println!(
             "smoke {name}: {} epochs on {} in {:.1}s, test loss {:.4}, continued_from {:?}",
             s.epochs,

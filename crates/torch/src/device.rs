@@ -54,8 +54,10 @@ fn require_cuda(spec: &str) -> Result<()> {
     if cuda_available() {
         Ok(())
     } else {
-        Err(Error::environment(format!("device `{spec}` was asked for but CUDA is not usable"))
-            .with_hint("run `pipe doctor` to see why, or use `device: cpu`"))
+        Err(Error::environment(format!(
+            "device `{spec}` was asked for but CUDA is not usable"
+        ))
+        .with_hint("run `pipe doctor` to see why, or use `device: cpu`"))
     }
 }
 
@@ -96,27 +98,86 @@ pub fn load_cuda_library() -> Option<String> {
         .clone()
 }
 
-/// Sets the dtype CUDA autocast uses to bfloat16 (libtorch's default is
-/// float16, and tch only exposes the on/off switch). The setter is looked
-/// up by its C++ name in the loaded libtorch.
-pub fn set_cuda_autocast_bf16() -> Result<()> {
-    // at::autocast::set_autocast_dtype(c10::DeviceType, c10::ScalarType);
-    // both enums are int8_t-backed, passed as integers.
-    const SYMBOL: &CStr = c"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE";
-    const DEVICE_CUDA: i8 = 1;
-    const SCALAR_BFLOAT16: i8 = 15;
-    // SAFETY: the symbol, when present, has exactly this C++ signature in
-    // libtorch 2.x; both enums are 8-bit integers in the Itanium ABI.
-    unsafe {
-        let f = libc::dlsym(libc::RTLD_DEFAULT, SYMBOL.as_ptr());
-        if f.is_null() {
-            return Err(Error::environment("this libtorch does not export `at::autocast::set_autocast_dtype`")
-                .with_hint("use `amp: none`, or a libtorch of version 2.1 or later"));
+/// libtorch's autocast switches, looked up by their C++ names: tch's own
+/// `autocast` goes through deprecated entry points that print a warning on
+/// every call and cannot choose bfloat16 (CUDA autocast defaults to
+/// float16).
+struct Autocast {
+    is_enabled: extern "C" fn(i8) -> bool,
+    set_enabled: extern "C" fn(i8, bool),
+    set_dtype: extern "C" fn(i8, i8),
+    increment_nesting: extern "C" fn() -> i64,
+    decrement_nesting: extern "C" fn() -> i64,
+    clear_cache: extern "C" fn(),
+}
+
+/// c10::DeviceType::CUDA and c10::ScalarType::BFloat16 (both int8_t enums).
+const DEVICE_CUDA: i8 = 1;
+const SCALAR_BFLOAT16: i8 = 15;
+
+fn autocast_fns() -> Result<&'static Autocast> {
+    static FNS: std::sync::OnceLock<Option<Autocast>> = std::sync::OnceLock::new();
+    FNS.get_or_init(|| {
+        // SAFETY: each symbol, when present, has exactly the C++ signature
+        // named beside it in libtorch 2.x; enums are 8-bit integers and
+        // bool/int64_t returns come back in registers (Itanium ABI).
+        unsafe {
+            let sym = |name: &CStr| {
+                let f = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+                (!f.is_null()).then_some(f)
+            };
+            Some(Autocast {
+                // at::autocast::is_autocast_enabled(c10::DeviceType)
+                is_enabled: std::mem::transmute::<*mut libc::c_void, extern "C" fn(i8) -> bool>(
+                    sym(c"_ZN2at8autocast19is_autocast_enabledEN3c1010DeviceTypeE")?,
+                ),
+                // at::autocast::set_autocast_enabled(c10::DeviceType, bool)
+                set_enabled: std::mem::transmute::<*mut libc::c_void, extern "C" fn(i8, bool)>(
+                    sym(c"_ZN2at8autocast20set_autocast_enabledEN3c1010DeviceTypeEb")?,
+                ),
+                // at::autocast::set_autocast_dtype(c10::DeviceType, c10::ScalarType)
+                set_dtype: std::mem::transmute::<*mut libc::c_void, extern "C" fn(i8, i8)>(sym(
+                    c"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE",
+                )?),
+                increment_nesting: std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> i64>(
+                    sym(c"_ZN2at8autocast17increment_nestingEv")?,
+                ),
+                decrement_nesting: std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> i64>(
+                    sym(c"_ZN2at8autocast17decrement_nestingEv")?,
+                ),
+                clear_cache: std::mem::transmute::<*mut libc::c_void, extern "C" fn()>(sym(
+                    c"_ZN2at8autocast11clear_cacheEv",
+                )?),
+            })
         }
-        let set: extern "C" fn(i8, i8) = std::mem::transmute(f);
-        set(DEVICE_CUDA, SCALAR_BFLOAT16);
+    })
+    .as_ref()
+    .ok_or_else(|| {
+        Error::environment("this libtorch does not export the autocast functions `amp: bf16` needs")
+            .with_hint("use `amp: none`, or a libtorch of version 2.4 or later")
+    })
+}
+
+/// Checks that bfloat16 autocast can be used (before a run starts).
+pub fn check_autocast() -> Result<()> {
+    autocast_fns().map(|_| ())
+}
+
+/// Runs `f` under CUDA autocast to bfloat16, like
+/// `torch.autocast("cuda", dtype=torch.bfloat16)`. Autocast state is per
+/// thread, so it is set on the calling thread each time.
+pub fn autocast_bf16<T>(f: impl FnOnce() -> T) -> Result<T> {
+    let a = autocast_fns()?;
+    let was_enabled = (a.is_enabled)(DEVICE_CUDA);
+    (a.set_dtype)(DEVICE_CUDA, SCALAR_BFLOAT16);
+    (a.set_enabled)(DEVICE_CUDA, true);
+    (a.increment_nesting)();
+    let out = f();
+    if (a.decrement_nesting)() == 0 {
+        (a.clear_cache)();
     }
-    Ok(())
+    (a.set_enabled)(DEVICE_CUDA, was_enabled);
+    Ok(out)
 }
 
 /// A human-readable name of `device` (for run.json and logs).
@@ -135,7 +196,10 @@ pub fn describe(device: Device) -> String {
 /// when it is not installed. libtorch's C API does not expose names.
 pub fn gpu_names() -> Vec<(String, u64)> {
     let Ok(out) = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"])
+        .args([
+            "--query-gpu=name,memory.total",
+            "--format=csv,noheader,nounits",
+        ])
         .output()
     else {
         return Vec::new();

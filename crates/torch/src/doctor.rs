@@ -30,11 +30,16 @@ pub fn report() -> Report {
     let load_error = crate::device::load_cuda_library();
     let cuda_available = tch::Cuda::is_available();
     let cudnn_available = cuda_available && tch::Cuda::cudnn_is_available();
-    let device_count = if cuda_available { tch::Cuda::device_count() } else { 0 };
+    let device_count = if cuda_available {
+        tch::Cuda::device_count()
+    } else {
+        0
+    };
     let devices = crate::device::gpu_names();
     let cuda_build = build_cuda_version();
     let mut problems = Vec::new();
-    let driver = std::path::Path::new("/proc/driver/nvidia/version").exists() || !devices.is_empty();
+    let driver =
+        std::path::Path::new("/proc/driver/nvidia/version").exists() || !devices.is_empty();
     if !cuda_available {
         match (&cuda_build, &load_error, driver) {
             (None, _, _) => problems.push("this libtorch is a CPU-only build: install a CUDA build of torch and rebuild pipe against it".into()),
@@ -54,7 +59,11 @@ pub fn report() -> Report {
         cuda_library_loaded: load_error.is_none(),
         cuda_available,
         cudnn_available,
-        cudnn_version: if cudnn_available { Some(tch::utils::version_cudnn()) } else { None },
+        cudnn_version: if cudnn_available {
+            Some(tch::utils::version_cudnn())
+        } else {
+            None
+        },
         device_count,
         devices,
         cpu_threads: tch::get_num_threads(),
@@ -71,7 +80,13 @@ impl Report {
         if let Some(dir) = &self.libtorch_dir {
             let _ = writeln!(s, "  from       {}", dir.display());
         }
-        let _ = writeln!(s, "built for    {}", self.cuda_build.as_ref().map_or("cpu only".to_string(), |v| format!("CUDA {v}")));
+        let _ = writeln!(
+            s,
+            "built for    {}",
+            self.cuda_build
+                .as_ref()
+                .map_or("cpu only".to_string(), |v| format!("CUDA {v}"))
+        );
         let _ = writeln!(s, "cpu threads  {}", self.cpu_threads);
         let _ = writeln!(s, "cuda         {}", yes_no(self.cuda_available));
         let cudnn = match self.cudnn_version {
@@ -104,8 +119,9 @@ fn yes_no(b: bool) -> &'static str {
 /// The directory of the `libtorch_cpu` this process has loaded.
 pub fn libtorch_dir() -> Option<PathBuf> {
     // Any exported libtorch_cpu symbol will do; this one is also used by
-    // `device::set_cuda_autocast_bf16`.
-    const SYMBOL: &CStr = c"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE";
+    // `device::autocast_bf16`.
+    const SYMBOL: &CStr =
+        c"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE";
     // SAFETY: dlsym/dladdr only read the loader's tables; `info` is plain data.
     unsafe {
         let f = libc::dlsym(libc::RTLD_DEFAULT, SYMBOL.as_ptr());
@@ -116,7 +132,11 @@ pub fn libtorch_dir() -> Option<PathBuf> {
         if libc::dladdr(f, &mut info) == 0 || info.dli_fname.is_null() {
             return None;
         }
-        let file = PathBuf::from(CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned());
+        let file = PathBuf::from(
+            CStr::from_ptr(info.dli_fname)
+                .to_string_lossy()
+                .into_owned(),
+        );
         let file = std::fs::canonicalize(&file).unwrap_or(file);
         file.parent().map(PathBuf::from)
     }
@@ -125,9 +145,15 @@ pub fn libtorch_dir() -> Option<PathBuf> {
 /// A `key = 'value'` line of torch's `version.py` beside its lib directory.
 fn version_py(key: &str) -> Option<Option<String>> {
     let text = std::fs::read_to_string(libtorch_dir()?.parent()?.join("version.py")).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with([':', '=']))?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with([':', '=']))?;
     let value = line.split_once('=')?.1.trim();
-    Some(if value == "None" { None } else { Some(value.trim_matches(['\'', '"']).to_string()) })
+    Some(if value == "None" {
+        None
+    } else {
+        Some(value.trim_matches(['\'', '"']).to_string())
+    })
 }
 
 /// libtorch's version: from torch's `version.py` (a Python wheel) or the
@@ -137,7 +163,9 @@ pub fn libtorch_version() -> Option<String> {
         return Some(v);
     }
     let root = libtorch_dir()?.parent()?.to_path_buf();
-    std::fs::read_to_string(root.join("build-version")).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(root.join("build-version"))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// The CUDA version libtorch was built for, if any.
@@ -146,7 +174,9 @@ fn build_cuda_version() -> Option<String> {
         return v;
     }
     let dir = libtorch_dir()?;
-    dir.join("libtorch_cuda.so").exists().then(|| "unknown".to_string())
+    dir.join("libtorch_cuda.so")
+        .exists()
+        .then(|| "unknown".to_string())
 }
 
 /// The CUDA runtime version in use, or `None` without CUDA.
@@ -169,8 +199,15 @@ mod tests {
     #[test]
     fn finds_the_loaded_libtorch() {
         let r = report();
-        assert!(r.libtorch_dir.is_some(), "libtorch_cpu not found among loaded libraries");
-        assert!(r.libtorch.as_deref().is_some_and(|v| v.starts_with("2.")), "{:?}", r.libtorch);
+        assert!(
+            r.libtorch_dir.is_some(),
+            "libtorch_cpu not found among loaded libraries"
+        );
+        assert!(
+            r.libtorch.as_deref().is_some_and(|v| v.starts_with("2.")),
+            "{:?}",
+            r.libtorch
+        );
         assert!(r.render().contains("libtorch"));
     }
 }

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pipe_engine::{Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
+use pipe_engine::{
+    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+};
 use serde_json::json;
 use tch::nn;
 
@@ -17,9 +19,24 @@ use crate::train::init::load_weights;
 pub struct Evaluate;
 
 static PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("checkpoint", ParamType::Enum(&["best", "last"]), Lit::Str("best"), "Which weights of the run: lowest test loss, or after the last epoch."),
-    ParamSpec::optional("batch_size", ParamType::Int, Lit::Int(250), "Evaluation batch size."),
-    ParamSpec::optional("device", ParamType::Str, Lit::Str("auto"), "`auto`, `cpu`, `cuda` or `cuda:N`."),
+    ParamSpec::optional(
+        "checkpoint",
+        ParamType::Enum(&["best", "last"]),
+        Lit::Str("best"),
+        "Which weights of the run: lowest test loss, or after the last epoch.",
+    ),
+    ParamSpec::optional(
+        "batch_size",
+        ParamType::Int,
+        Lit::Int(250),
+        "Evaluation batch size.",
+    ),
+    ParamSpec::optional(
+        "device",
+        ParamType::Str,
+        Lit::Str("auto"),
+        "`auto`, `cpu`, `cuda` or `cuda:N`.",
+    ),
 ];
 
 impl Kind for Evaluate {
@@ -49,15 +66,27 @@ impl Kind for Evaluate {
 
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
-            OutputSpec { name: "metrics.json", doc: "Loss, accuracy, per-class accuracy and the confusion matrix." },
-            OutputSpec { name: "confusion.csv", doc: "Rows: true class; columns: predicted class." },
-            OutputSpec { name: "per_class.csv", doc: "class, count, correct, accuracy." },
+            OutputSpec {
+                name: "metrics.json",
+                doc: "Loss, accuracy, per-class accuracy and the confusion matrix.",
+            },
+            OutputSpec {
+                name: "confusion.csv",
+                doc: "Rows: true class; columns: predicted class.",
+            },
+            OutputSpec {
+                name: "per_class.csv",
+                doc: "class, count, correct, accuracy.",
+            },
         ]
     }
 
     fn check(&self, params: &Params) -> Vec<(String, String)> {
         match params.i64("batch_size") {
-            Ok(v) if v < 1 => vec![("batch_size".into(), format!("`batch_size` must be at least 1 (got {v})"))],
+            Ok(v) if v < 1 => vec![(
+                "batch_size".into(),
+                format!("`batch_size` must be at least 1 (got {v})"),
+            )],
             _ => Vec::new(),
         }
     }
@@ -126,7 +155,14 @@ pub fn evaluate_run(req: &Request, builder: Option<&crate::train::Builder>) -> R
     load_weights(&vs, &req.weights, "")?;
     let (mean, std) = models::normalization(&info.model);
     let norm = Normalizer::new(mean, std, req.device, false);
-    crate::train::session::evaluate(model.as_ref(), &test, &norm, req.batch_size, false, info.classes)
+    crate::train::session::evaluate(
+        model.as_ref(),
+        &test,
+        &norm,
+        req.batch_size,
+        false,
+        info.classes,
+    )
 }
 
 /// Writes `metrics.json`, `confusion.csv` and `per_class.csv`.
@@ -142,7 +178,8 @@ pub fn write_outputs(out: &Path, tally: &Tally) -> Result<()> {
         "confusion": tally.confusion,
     });
     let path = out.join("metrics.json");
-    let text = serde_json::to_string_pretty(&metrics).map_err(|e| Error::internal(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&metrics).map_err(|e| Error::internal(e.to_string()))?;
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, "write", e))?;
 
     let classes = tally.confusion.len();

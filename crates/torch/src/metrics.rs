@@ -44,7 +44,8 @@ impl EpochRow {
     }
 
     pub fn from_array(a: &[f64]) -> Option<EpochRow> {
-        let [epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, images_per_s] = *a else {
+        let [epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, images_per_s] = *a
+        else {
             return None;
         };
         Some(EpochRow {
@@ -93,7 +94,12 @@ pub struct Tally {
 
 impl Tally {
     pub fn new(classes: usize) -> Tally {
-        Tally { loss_sum: 0.0, correct: 0.0, count: 0, confusion: vec![vec![0; classes]; classes] }
+        Tally {
+            loss_sum: 0.0,
+            correct: 0.0,
+            count: 0,
+            confusion: vec![vec![0; classes]; classes],
+        }
     }
 
     /// Adds a batch of logits `[B, C]` and index labels `[B]`.
@@ -107,7 +113,10 @@ impl Tally {
         let truth = Vec::<i64>::try_from(&truth).map_err(|e| Error::internal(e.to_string()))?;
         let classes = self.confusion.len();
         for (&t, &p) in truth.iter().zip(&pred) {
-            let (t, p) = (usize::try_from(t).unwrap_or(usize::MAX), usize::try_from(p).unwrap_or(usize::MAX));
+            let (t, p) = (
+                usize::try_from(t).unwrap_or(usize::MAX),
+                usize::try_from(p).unwrap_or(usize::MAX),
+            );
             if t >= classes || p >= classes {
                 return Err(Error::failed(format!(
                     "label {t} or prediction {p} is outside the {classes} classes"

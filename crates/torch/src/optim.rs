@@ -92,10 +92,18 @@ impl Flat {
     fn new(params: &mut [(String, Tensor)]) -> Option<Flat> {
         let first = &params.first()?.1;
         let (kind, device) = (first.kind(), first.device());
-        if params.iter().any(|(_, p)| p.kind() != kind || p.device() != device || !p.is_contiguous()) {
+        if params
+            .iter()
+            .any(|(_, p)| p.kind() != kind || p.device() != device || !p.is_contiguous())
+        {
             return None;
         }
-        let total: i64 = params.iter().map(|(_, p)| p.numel() as i64).sum();
+        // Each parameter starts at a multiple of ALIGN elements: kernels
+        // (cuDNN's above all) pick slower paths for misaligned weights. The
+        // gaps stay zero: their gradient is zero, so no update moves them.
+        const ALIGN: i64 = 64;
+        let padded = |n: i64| (n + ALIGN - 1) / ALIGN * ALIGN;
+        let total: i64 = params.iter().map(|(_, p)| padded(p.numel() as i64)).sum();
         let flat = Tensor::zeros([total], (kind, device));
         let mut spans = Vec::with_capacity(params.len());
         let mut offset = 0;
@@ -106,12 +114,22 @@ impl Flat {
                 view.copy_(p);
                 p.set_data(&view);
                 spans.push((offset, n));
-                offset += n;
+                offset += padded(n);
             }
         });
         let grads = flat.zeros_like();
-        let grad_ptrs = spans.iter().map(|&(o, _)| grads.narrow(0, o, 1).data_ptr() as usize).collect();
-        Some(Flat { params: flat, grads, spans, grad_ptrs, bound: false, state: BTreeMap::new() })
+        let grad_ptrs = spans
+            .iter()
+            .map(|&(o, _)| grads.narrow(0, o, 1).data_ptr() as usize)
+            .collect();
+        Some(Flat {
+            params: flat,
+            grads,
+            spans,
+            grad_ptrs,
+            bound: false,
+            state: BTreeMap::new(),
+        })
     }
 
     /// Makes every gradient a view of `grads` (autograd then accumulates
@@ -147,9 +165,19 @@ impl Optimizer {
 
     /// `flat: false` keeps every parameter where it is and updates them one
     /// by one (for comparisons).
-    pub fn with_layout(config: OptimConfig, mut params: Vec<(String, Tensor)>, flat: bool) -> Optimizer {
+    pub fn with_layout(
+        config: OptimConfig,
+        mut params: Vec<(String, Tensor)>,
+        flat: bool,
+    ) -> Optimizer {
         let flat = if flat { Flat::new(&mut params) } else { None };
-        Optimizer { config, params, state: BTreeMap::new(), step: 0, flat }
+        Optimizer {
+            config,
+            params,
+            state: BTreeMap::new(),
+            step: 0,
+            flat,
+        }
     }
 
     /// Whether updates run over one buffer.
@@ -191,17 +219,25 @@ impl Optimizer {
                 let grad = flat.grads.shallow_clone();
                 let (p, state) = (&mut flat.params, &mut flat.state);
                 tch::no_grad(|| match &config {
-                    OptimConfig::Sgd { lr, momentum, weight_decay, nesterov } => {
-                        sgd(p, grad, state, "", *lr, *momentum, *weight_decay, *nesterov)
-                    }
-                    OptimConfig::Adam { lr, betas, eps, weight_decay } => {
-                        adam(p, grad, state, "", step, *lr, *betas, *eps, *weight_decay)
-                    }
+                    OptimConfig::Sgd {
+                        lr,
+                        momentum,
+                        weight_decay,
+                        nesterov,
+                    } => sgd(p, grad, state, "", *lr, *momentum, *weight_decay, *nesterov),
+                    OptimConfig::Adam {
+                        lr,
+                        betas,
+                        eps,
+                        weight_decay,
+                    } => adam(p, grad, state, "", step, *lr, *betas, *eps, *weight_decay),
                 });
                 return Ok(());
             }
             if !flat.state.is_empty() {
-                return Err(Error::internal("a parameter lost its gradient after the first step"));
+                return Err(Error::internal(
+                    "a parameter lost its gradient after the first step",
+                ));
             }
             // Some parameter got no gradient: update per parameter from now on.
             self.flat = None;
@@ -213,12 +249,37 @@ impl Optimizer {
                     continue;
                 }
                 match &config {
-                    OptimConfig::Sgd { lr, momentum, weight_decay, nesterov } => {
-                        sgd(p, grad, &mut self.state, name, *lr, *momentum, *weight_decay, *nesterov)
-                    }
-                    OptimConfig::Adam { lr, betas, eps, weight_decay } => {
-                        adam(p, grad, &mut self.state, name, step, *lr, *betas, *eps, *weight_decay)
-                    }
+                    OptimConfig::Sgd {
+                        lr,
+                        momentum,
+                        weight_decay,
+                        nesterov,
+                    } => sgd(
+                        p,
+                        grad,
+                        &mut self.state,
+                        name,
+                        *lr,
+                        *momentum,
+                        *weight_decay,
+                        *nesterov,
+                    ),
+                    OptimConfig::Adam {
+                        lr,
+                        betas,
+                        eps,
+                        weight_decay,
+                    } => adam(
+                        p,
+                        grad,
+                        &mut self.state,
+                        name,
+                        step,
+                        *lr,
+                        *betas,
+                        *eps,
+                        *weight_decay,
+                    ),
                 }
             }
             Ok(())
@@ -232,7 +293,10 @@ impl Optimizer {
             if let Some(slots) = flat.state.get("") {
                 for ((name, p), &(o, n)) in self.params.iter().zip(&flat.spans) {
                     for (slot, t) in self.config.slots().iter().zip(slots) {
-                        out.push((format!("optim.{name}.{slot}"), t.narrow(0, o, n).view(p.size().as_slice())));
+                        out.push((
+                            format!("optim.{name}.{slot}"),
+                            t.narrow(0, o, n).view(p.size().as_slice()),
+                        ));
                     }
                 }
             }
@@ -257,7 +321,13 @@ impl Optimizer {
         if let Some(flat) = self.flat.as_mut() {
             flat.state.clear();
             let slots = self.config.slots();
-            let present = self.params.iter().filter(|(name, _)| saved.contains_key(&format!("optim.{name}.{}", slots.first().unwrap_or(&"")))).count();
+            let present = self
+                .params
+                .iter()
+                .filter(|(name, _)| {
+                    saved.contains_key(&format!("optim.{name}.{}", slots.first().unwrap_or(&"")))
+                })
+                .count();
             if slots.is_empty() || present == 0 {
                 return Ok(());
             }
@@ -266,9 +336,15 @@ impl Optimizer {
                 let buffer = flat.params.zeros_like();
                 for ((name, p), &(o, n)) in self.params.iter().zip(&flat.spans) {
                     let key = format!("optim.{name}.{slot}");
-                    let t = saved.get(&key).ok_or_else(|| Error::failed(format!("checkpoint lacks `{key}`")))?;
+                    let t = saved
+                        .get(&key)
+                        .ok_or_else(|| Error::failed(format!("checkpoint lacks `{key}`")))?;
                     if t.size() != p.size() {
-                        return Err(Error::failed(format!("checkpoint's `{key}` has shape {:?}, the parameter {:?}", t.size(), p.size())));
+                        return Err(Error::failed(format!(
+                            "checkpoint's `{key}` has shape {:?}, the parameter {:?}",
+                            t.size(),
+                            p.size()
+                        )));
                     }
                     tch::no_grad(|| buffer.narrow(0, o, n).copy_(&t.reshape([-1])));
                 }
@@ -279,14 +355,18 @@ impl Optimizer {
         }
         for (name, p) in &self.params {
             let slots = self.config.slots();
-            let found: Vec<Option<&Tensor>> =
-                slots.iter().map(|s| saved.get(&format!("optim.{name}.{s}"))).collect();
+            let found: Vec<Option<&Tensor>> = slots
+                .iter()
+                .map(|s| saved.get(&format!("optim.{name}.{s}")))
+                .collect();
             if slots.is_empty() || found.iter().all(Option::is_none) {
                 continue;
             }
             let mut tensors = Vec::with_capacity(slots.len());
             for (slot, t) in slots.iter().zip(found) {
-                let t = t.ok_or_else(|| Error::failed(format!("checkpoint lacks `optim.{name}.{slot}`")))?;
+                let t = t.ok_or_else(|| {
+                    Error::failed(format!("checkpoint lacks `optim.{name}.{slot}`"))
+                })?;
                 if t.size() != p.size() {
                     return Err(Error::failed(format!(
                         "checkpoint's `optim.{name}.{slot}` has shape {:?}, the parameter {:?}",
@@ -316,7 +396,11 @@ fn sgd(
     weight_decay: f64,
     nesterov: bool,
 ) {
-    let mut d = if weight_decay != 0.0 { &grad + p.detach() * weight_decay } else { grad };
+    let mut d = if weight_decay != 0.0 {
+        &grad + p.detach() * weight_decay
+    } else {
+        grad
+    };
     if momentum != 0.0 {
         let buf = match state.get_mut(name) {
             Some(slots) => {
@@ -349,7 +433,11 @@ fn adam(
     eps: f64,
     weight_decay: f64,
 ) {
-    let grad = if weight_decay != 0.0 { &grad + p.detach() * weight_decay } else { grad };
+    let grad = if weight_decay != 0.0 {
+        &grad + p.detach() * weight_decay
+    } else {
+        grad
+    };
     let slots = state
         .entry(name.to_string())
         .or_insert_with(|| vec![p.zeros_like().detach(), p.zeros_like().detach()]);
@@ -388,13 +476,21 @@ mod tests {
     }
 
     fn close(a: &[f32], b: &[f32]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6 * (1.0 + y.abs()))
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-6 * (1.0 + y.abs()))
     }
 
     #[test]
     fn sgd_momentum_matches_hand_computation() {
         let p = param(&[1.0, -2.0]);
-        let config = OptimConfig::Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01, nesterov: false };
+        let config = OptimConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.01,
+            nesterov: false,
+        };
         let mut opt = Optimizer::new(config, vec![("w".into(), p.shallow_clone())]);
         set_grad(&p, &[0.5, 1.0]);
         opt.step().unwrap();
@@ -403,8 +499,16 @@ mod tests {
         assert!(close(&values(&p), &p1), "{:?}", values(&p));
         set_grad(&p, &[0.5, 1.0]);
         opt.step().unwrap();
-        let d: Vec<f32> = [0.5, 1.0].iter().zip(p1).map(|(g, w)| g + 0.01 * w).collect();
-        let buf: Vec<f32> = [0.51f32, 0.98].iter().zip(&d).map(|(b, d)| 0.9 * b + d).collect();
+        let d: Vec<f32> = [0.5, 1.0]
+            .iter()
+            .zip(p1)
+            .map(|(g, w)| g + 0.01 * w)
+            .collect();
+        let buf: Vec<f32> = [0.51f32, 0.98]
+            .iter()
+            .zip(&d)
+            .map(|(b, d)| 0.9 * b + d)
+            .collect();
         let p2: Vec<f32> = p1.iter().zip(&buf).map(|(w, b)| w - 0.1 * b).collect();
         assert!(close(&values(&p), &p2), "{:?} vs {p2:?}", values(&p));
     }
@@ -412,7 +516,12 @@ mod tests {
     #[test]
     fn sgd_nesterov_matches_hand_computation() {
         let p = param(&[1.0]);
-        let config = OptimConfig::Sgd { lr: 0.5, momentum: 0.5, weight_decay: 0.0, nesterov: true };
+        let config = OptimConfig::Sgd {
+            lr: 0.5,
+            momentum: 0.5,
+            weight_decay: 0.0,
+            nesterov: true,
+        };
         let mut opt = Optimizer::new(config, vec![("w".into(), p.shallow_clone())]);
         set_grad(&p, &[2.0]);
         opt.step().unwrap();
@@ -423,7 +532,12 @@ mod tests {
     #[test]
     fn adam_matches_hand_computation() {
         let p = param(&[1.0, -1.0]);
-        let config = OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 };
+        let config = OptimConfig::Adam {
+            lr: 0.01,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+        };
         let mut opt = Optimizer::new(config, vec![("w".into(), p.shallow_clone())]);
         let grads = [[0.3f32, -0.2], [0.1, 0.4]];
         let (mut m, mut v, mut w) = ([0f64; 2], [0f64; 2], [1f64, -1.0]);
@@ -447,28 +561,49 @@ mod tests {
     #[test]
     fn flat_and_per_parameter_updates_agree() {
         for config in [
-            OptimConfig::Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01, nesterov: true },
-            OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.99), eps: 1e-8, weight_decay: 0.01 },
+            OptimConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 0.01,
+                nesterov: true,
+            },
+            OptimConfig::Adam {
+                lr: 0.01,
+                betas: (0.9, 0.99),
+                eps: 1e-8,
+                weight_decay: 0.01,
+            },
         ] {
             let make = || {
-                let a = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0]).view([2, 2]).set_requires_grad(true);
+                let a = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0])
+                    .view([2, 2])
+                    .set_requires_grad(true);
                 let b = Tensor::from_slice(&[0.25f32, 4.0, -1.0]).set_requires_grad(true);
                 (a, b)
             };
             let (a1, b1) = make();
             let (a2, b2) = make();
-            let named = |a: &Tensor, b: &Tensor| vec![("a".to_string(), a.shallow_clone()), ("b".to_string(), b.shallow_clone())];
+            let named = |a: &Tensor, b: &Tensor| {
+                vec![
+                    ("a".to_string(), a.shallow_clone()),
+                    ("b".to_string(), b.shallow_clone()),
+                ]
+            };
             let mut flat = Optimizer::with_layout(config.clone(), named(&a1, &b1), true);
             let mut each = Optimizer::with_layout(config.clone(), named(&a2, &b2), false);
             assert!(flat.is_flat() && !each.is_flat());
             for i in 0..3 {
                 for (opt, a, b) in [(&mut flat, &a1, &b1), (&mut each, &a2, &b2)] {
                     opt.zero_grad();
-                    let loss = (a * a).sum(tch::Kind::Float) * (i as f64 + 1.0) + (b * b * b).sum(tch::Kind::Float);
+                    let loss = (a * a).sum(tch::Kind::Float) * (i as f64 + 1.0)
+                        + (b * b * b).sum(tch::Kind::Float);
                     loss.backward();
                     opt.step().unwrap();
                 }
-                assert!(close(&values(&a1.flatten(0, -1)), &values(&a2.flatten(0, -1))), "{config:?} step {i}");
+                assert!(
+                    close(&values(&a1.flatten(0, -1)), &values(&a2.flatten(0, -1))),
+                    "{config:?} step {i}"
+                );
                 assert!(close(&values(&b1), &values(&b2)), "{config:?} step {i}");
             }
             // The state reads back per parameter, in the parameter's shape.
@@ -477,7 +612,10 @@ mod tests {
             assert_eq!(s1.keys().collect::<Vec<_>>(), s2.keys().collect::<Vec<_>>());
             for (k, v) in &s1 {
                 assert_eq!(v.size(), s2[k].size(), "{k}");
-                assert!(close(&values(&v.flatten(0, -1)), &values(&s2[k].flatten(0, -1))), "{k}");
+                assert!(
+                    close(&values(&v.flatten(0, -1)), &values(&s2[k].flatten(0, -1))),
+                    "{k}"
+                );
             }
             // And loads back into a flat optimizer.
             let (a3, b3) = make();
@@ -493,7 +631,12 @@ mod tests {
     #[test]
     fn state_round_trips() {
         let p = param(&[1.0, 2.0]);
-        let config = OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.1 };
+        let config = OptimConfig::Adam {
+            lr: 0.01,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.1,
+        };
         let mut a = Optimizer::new(config.clone(), vec![("w".into(), p.shallow_clone())]);
         set_grad(&p, &[0.3, -0.2]);
         a.step().unwrap();

@@ -59,11 +59,26 @@ impl Kind for Train {
 
     fn outputs(&self) -> &'static [OutputSpec] {
         &[
-            OutputSpec { name: "metrics.csv", doc: "One row per epoch: losses, accuracies, lr, seconds, images/s." },
-            OutputSpec { name: "best.safetensors", doc: "Weights of the epoch with the lowest test loss (torchvision names)." },
-            OutputSpec { name: "last.safetensors", doc: "Weights after the last epoch (torchvision names)." },
-            OutputSpec { name: "state.safetensors", doc: "Optimizer state and metrics: what a longer run continues from." },
-            OutputSpec { name: "run.json", doc: "Model, mode, best epoch, minimum test loss, device, timings." },
+            OutputSpec {
+                name: "metrics.csv",
+                doc: "One row per epoch: losses, accuracies, lr, seconds, images/s.",
+            },
+            OutputSpec {
+                name: "best.safetensors",
+                doc: "Weights of the epoch with the lowest test loss (torchvision names).",
+            },
+            OutputSpec {
+                name: "last.safetensors",
+                doc: "Weights after the last epoch (torchvision names).",
+            },
+            OutputSpec {
+                name: "state.safetensors",
+                doc: "Optimizer state and metrics: what a longer run continues from.",
+            },
+            OutputSpec {
+                name: "run.json",
+                doc: "Model, mode, best epoch, minimum test loss, device, timings.",
+            },
         ]
     }
 
@@ -75,7 +90,9 @@ impl Kind for Train {
         let spec = TrainSpec::from_params(ctx.params)?;
         let data = ctx.input("data")?;
         let policy = match ctx.opt_input("augment") {
-            Some(augment) => Some(pipe_data::augment::Policy::load(augment.file("policy.json")?)?),
+            Some(augment) => Some(pipe_data::augment::Policy::load(
+                augment.file("policy.json")?,
+            )?),
             None => None,
         };
         let inputs = Inputs {
@@ -85,8 +102,16 @@ impl Kind for Train {
             prior: prior_run(ctx, spec.epochs),
             policy,
         };
-        let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV).ok().and_then(|v| v.parse().ok());
-        let hooks = Hooks { progress: ctx.progress, cancel: ctx.cancel, gpus: ctx.gpus, fail_after_epoch, builder: None };
+        let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let hooks = Hooks {
+            progress: ctx.progress,
+            cancel: ctx.cancel,
+            gpus: ctx.gpus,
+            fail_after_epoch,
+            builder: None,
+        };
         train(&spec, &inputs, ctx.out, ctx.work, &hooks).map(|_| ())
     }
 }
@@ -98,7 +123,8 @@ fn weights_file(a: &Artifact) -> Result<std::path::PathBuf> {
             return Ok(p.clone());
         }
     }
-    a.file("weights.safetensors").map(std::path::Path::to_path_buf)
+    a.file("weights.safetensors")
+        .map(std::path::Path::to_path_buf)
 }
 
 /// The cached run of this stage with the most epochs below `epochs`, if it

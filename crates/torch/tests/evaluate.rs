@@ -22,11 +22,23 @@ fn evaluate_matches_a_direct_computation() {
     spec.device = "cpu".into();
     spec.batch_size = 10;
     spec.num_classes = classes;
-    spec.optim = pipe_torch::optim::OptimConfig::Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+    spec.optim = pipe_torch::optim::OptimConfig::Sgd {
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    };
     let progress = Progress::hidden();
     let cancel = AtomicBool::new(false);
-    let hooks = Hooks { builder: Some(&tiny::tiny), ..Hooks::quiet(&progress, &cancel) };
-    let inputs = Inputs { train: train_path, test: test_path.clone(), ..Inputs::default() };
+    let hooks = Hooks {
+        builder: Some(&tiny::tiny),
+        ..Hooks::quiet(&progress, &cancel)
+    };
+    let inputs = Inputs {
+        train: train_path,
+        test: test_path.clone(),
+        ..Inputs::default()
+    };
     train(&spec, &inputs, &t.join("run"), &t.join("work"), &hooks).unwrap();
 
     let req = Request {
@@ -42,12 +54,17 @@ fn evaluate_matches_a_direct_computation() {
     let vs = nn::VarStore::new(Device::Cpu);
     let model = tiny::tiny(&vs.root(), classes, 8).unwrap();
     let saved: std::collections::HashMap<String, Tensor> =
-        Tensor::read_safetensors(t.join("run/last.safetensors")).unwrap().into_iter().collect();
+        Tensor::read_safetensors(t.join("run/last.safetensors"))
+            .unwrap()
+            .into_iter()
+            .collect();
     for (name, mut var) in vs.variables() {
         tch::no_grad(|| var.copy_(&saved[&name]));
     }
-    let data: std::collections::HashMap<String, Tensor> =
-        Tensor::read_safetensors(&test_path).unwrap().into_iter().collect();
+    let data: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&test_path)
+        .unwrap()
+        .into_iter()
+        .collect();
     let (images, labels) = (&data["images"], &data["labels"]);
     let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406]).view([1, 3, 1, 1]);
     let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225]).view([1, 3, 1, 1]);
@@ -65,7 +82,11 @@ fn evaluate_matches_a_direct_computation() {
     let correct = truth.iter().zip(&pred).filter(|(y, p)| y == p).count();
 
     assert_eq!(tally.count, 23);
-    assert!((tally.loss() - loss).abs() < 1e-5, "loss {} vs direct {loss}", tally.loss());
+    assert!(
+        (tally.loss() - loss).abs() < 1e-5,
+        "loss {} vs direct {loss}",
+        tally.loss()
+    );
     assert_eq!(tally.accuracy(), correct as f64 / 23.0);
     assert_eq!(tally.confusion, confusion);
     for (c, acc) in tally.per_class_accuracy().iter().enumerate() {
@@ -81,7 +102,14 @@ fn evaluate_matches_a_direct_computation() {
     assert_eq!(json["confusion"][0][0].as_u64(), Some(confusion[0][0]));
     let csv = std::fs::read_to_string(t.join("eval/confusion.csv")).unwrap();
     assert_eq!(csv.lines().count(), classes as usize + 1);
-    let row1: Vec<u64> = csv.lines().nth(2).unwrap().split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+    let row1: Vec<u64> = csv
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert_eq!(row1, confusion[1]);
     let per_class = std::fs::read_to_string(t.join("eval/per_class.csv")).unwrap();
     assert!(per_class.starts_with("class,count,correct,accuracy\n0,"));

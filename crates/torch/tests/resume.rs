@@ -25,16 +25,37 @@ fn spec(epochs: usize, optim: OptimConfig) -> TrainSpec {
     s
 }
 
-fn run(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, fail_after: Option<usize>) -> pipe_engine::Result<()> {
+fn run(
+    spec: &TrainSpec,
+    inputs: &Inputs,
+    out: &Path,
+    work: &Path,
+    fail_after: Option<usize>,
+) -> pipe_engine::Result<()> {
     let progress = Progress::hidden();
     let cancel = AtomicBool::new(false);
-    let hooks = Hooks { fail_after_epoch: fail_after, builder: Some(&tiny::tiny), ..Hooks::quiet(&progress, &cancel) };
+    let hooks = Hooks {
+        fail_after_epoch: fail_after,
+        builder: Some(&tiny::tiny),
+        ..Hooks::quiet(&progress, &cancel)
+    };
     train(spec, inputs, out, work, &hooks).map(|_| ())
 }
 
 /// Metric columns that must repeat exactly (not the timings).
 fn repeatable(rows: &[EpochRow]) -> Vec<[f64; 6]> {
-    rows.iter().map(|r| [r.epoch as f64, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.lr]).collect()
+    rows.iter()
+        .map(|r| {
+            [
+                r.epoch as f64,
+                r.train_loss,
+                r.train_acc,
+                r.test_loss,
+                r.test_acc,
+                r.lr,
+            ]
+        })
+        .collect()
 }
 
 fn bytes(p: &Path) -> Vec<u8> {
@@ -49,56 +70,131 @@ fn check_resume_and_extension(optim: OptimConfig, policy: Option<Policy>) {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let inputs = Inputs { train: train_path, test: test_path, policy, ..Inputs::default() };
+    let inputs = Inputs {
+        train: train_path,
+        test: test_path,
+        policy,
+        ..Inputs::default()
+    };
 
     // Uninterrupted: 3 epochs.
-    run(&spec(3, optim.clone()), &inputs, &t.join("a"), &t.join("a-work"), None).unwrap();
+    run(
+        &spec(3, optim.clone()),
+        &inputs,
+        &t.join("a"),
+        &t.join("a-work"),
+        None,
+    )
+    .unwrap();
     let rows_a = read_csv(&t.join("a/metrics.csv")).unwrap();
     assert_eq!(rows_a.len(), 3);
 
     // Fails after epoch 1 (as a crash would), then the same stage runs again.
-    let err = run(&spec(3, optim.clone()), &inputs, &t.join("b"), &t.join("b-work"), Some(1));
+    let err = run(
+        &spec(3, optim.clone()),
+        &inputs,
+        &t.join("b"),
+        &t.join("b-work"),
+        Some(1),
+    );
     assert!(err.is_err());
     assert!(!t.join("b/metrics.csv").exists());
-    run(&spec(3, optim.clone()), &inputs, &t.join("b"), &t.join("b-work"), None).unwrap();
+    run(
+        &spec(3, optim.clone()),
+        &inputs,
+        &t.join("b"),
+        &t.join("b-work"),
+        None,
+    )
+    .unwrap();
     assert_eq!(run_json(&t.join("b"))["resumed_from_epoch"], 1);
     let rows_b = read_csv(&t.join("b/metrics.csv")).unwrap();
     assert_eq!(repeatable(&rows_a), repeatable(&rows_b));
     for f in ["last.safetensors", "best.safetensors"] {
-        assert!(bytes(&t.join("a").join(f)) == bytes(&t.join("b").join(f)), "{f} differs after resuming");
+        assert!(
+            bytes(&t.join("a").join(f)) == bytes(&t.join("b").join(f)),
+            "{f} differs after resuming"
+        );
     }
 
     // 2 epochs finished and cached; then epochs: 3 continues from them.
-    run(&spec(2, optim.clone()), &inputs, &t.join("c2"), &t.join("c2-work"), None).unwrap();
-    let prior = Inputs { prior: Some((2, Saved::in_dir(&t.join("c2")))), ..inputs.clone() };
-    run(&spec(3, optim), &prior, &t.join("c3"), &t.join("c3-work"), None).unwrap();
+    run(
+        &spec(2, optim.clone()),
+        &inputs,
+        &t.join("c2"),
+        &t.join("c2-work"),
+        None,
+    )
+    .unwrap();
+    let prior = Inputs {
+        prior: Some((2, Saved::in_dir(&t.join("c2")))),
+        ..inputs.clone()
+    };
+    run(
+        &spec(3, optim),
+        &prior,
+        &t.join("c3"),
+        &t.join("c3-work"),
+        None,
+    )
+    .unwrap();
     let json = run_json(&t.join("c3"));
     assert_eq!(json["continued_from"], 2);
     let rows_c = read_csv(&t.join("c3/metrics.csv")).unwrap();
     assert_eq!(repeatable(&rows_a), repeatable(&rows_c));
     // The first two rows are the cached run's own, timings included.
-    assert_eq!(read_csv(&t.join("c2/metrics.csv")).unwrap()[..], rows_c[..2]);
+    assert_eq!(
+        read_csv(&t.join("c2/metrics.csv")).unwrap()[..],
+        rows_c[..2]
+    );
     assert!(bytes(&t.join("a/last.safetensors")) == bytes(&t.join("c3/last.safetensors")));
     assert!(bytes(&t.join("a/best.safetensors")) == bytes(&t.join("c3/best.safetensors")));
 }
 
 #[test]
 fn sgd_run_resumes_and_extends_bit_identically() {
-    check_resume_and_extension(OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 1e-4, nesterov: false }, None);
+    check_resume_and_extension(
+        OptimConfig::Sgd {
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            nesterov: false,
+        },
+        None,
+    );
 }
 
 #[test]
 fn adam_run_resumes_and_extends_bit_identically() {
-    check_resume_and_extension(OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 }, None);
+    check_resume_and_extension(
+        OptimConfig::Adam {
+            lr: 0.01,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+        None,
+    );
 }
 
 #[test]
 fn augmented_runs_resume_bit_identically() {
     // Batches come from the CPU loader: per-image (PSPNet) and per-batch
     // soft-label (CutMix/MixUp) policies.
-    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
+    let sgd = OptimConfig::Sgd {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    };
     check_resume_and_extension(sgd.clone(), Some(Policy::Pspnet(Pspnet::default())));
-    check_resume_and_extension(sgd, Some(Policy::CutmixMixup(CutmixMixup { num_classes: 4, ..CutmixMixup::default() })));
+    check_resume_and_extension(
+        sgd,
+        Some(Policy::CutmixMixup(CutmixMixup {
+            num_classes: 4,
+            ..CutmixMixup::default()
+        })),
+    );
 }
 
 #[test]
@@ -106,13 +202,45 @@ fn augmentation_changes_training() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let plain = Inputs { train: train_path, test: test_path, ..Inputs::default() };
-    let mixed = Inputs { policy: Some(Policy::CutmixMixup(CutmixMixup { num_classes: 4, ..CutmixMixup::default() })), ..plain.clone() };
+    let plain = Inputs {
+        train: train_path,
+        test: test_path,
+        ..Inputs::default()
+    };
+    let mixed = Inputs {
+        policy: Some(Policy::CutmixMixup(CutmixMixup {
+            num_classes: 4,
+            ..CutmixMixup::default()
+        })),
+        ..plain.clone()
+    };
     // `none` through the loader visits the same batches as the device path.
-    let none = Inputs { policy: Some(Policy::None), ..plain.clone() };
-    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
-    run(&spec(1, sgd.clone()), &plain, &t.join("plain"), &t.join("w1"), None).unwrap();
-    run(&spec(1, sgd.clone()), &mixed, &t.join("mixed"), &t.join("w2"), None).unwrap();
+    let none = Inputs {
+        policy: Some(Policy::None),
+        ..plain.clone()
+    };
+    let sgd = OptimConfig::Sgd {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    };
+    run(
+        &spec(1, sgd.clone()),
+        &plain,
+        &t.join("plain"),
+        &t.join("w1"),
+        None,
+    )
+    .unwrap();
+    run(
+        &spec(1, sgd.clone()),
+        &mixed,
+        &t.join("mixed"),
+        &t.join("w2"),
+        None,
+    )
+    .unwrap();
     run(&spec(1, sgd), &none, &t.join("none"), &t.join("w3"), None).unwrap();
     let last = |d: &str| bytes(&t.join(d).join("last.safetensors"));
     assert!(last("plain") != last("mixed"));
@@ -126,9 +254,25 @@ fn a_longer_run_keeps_training_where_a_shorter_one_stopped() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let inputs = Inputs { train: train_path, test: test_path, ..Inputs::default() };
-    let sgd = OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: false };
-    run(&spec(1, sgd.clone()), &inputs, &t.join("one"), &t.join("w1"), None).unwrap();
+    let inputs = Inputs {
+        train: train_path,
+        test: test_path,
+        ..Inputs::default()
+    };
+    let sgd = OptimConfig::Sgd {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    };
+    run(
+        &spec(1, sgd.clone()),
+        &inputs,
+        &t.join("one"),
+        &t.join("w1"),
+        None,
+    )
+    .unwrap();
     run(&spec(2, sgd), &inputs, &t.join("two"), &t.join("w2"), None).unwrap();
     assert!(bytes(&t.join("one/last.safetensors")) != bytes(&t.join("two/last.safetensors")));
 }

@@ -18,13 +18,18 @@ use pipe_torch::train::{Mode, TrainSpec};
 use tch::{nn, Device, Kind as Dtype, Reduction, Tensor};
 
 fn fixture(name: &str) -> HashMap<String, Tensor> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/generated").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/generated")
+        .join(name);
     assert!(
         path.exists(),
         "missing fixture {}: run `scripts/make-fixtures.sh` (it runs scripts/fixtures/training.py)",
         path.display()
     );
-    Tensor::read_safetensors(&path).unwrap().into_iter().collect()
+    Tensor::read_safetensors(&path)
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -35,10 +40,42 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn optimizers_match_pytorch() {
     let f = fixture("training.safetensors");
     let configs = [
-        ("sgd", OptimConfig::Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01, nesterov: false }),
-        ("sgd_nesterov", OptimConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 0.0, nesterov: true }),
-        ("sgd_plain", OptimConfig::Sgd { lr: 0.1, momentum: 0.0, weight_decay: 0.0, nesterov: false }),
-        ("adam", OptimConfig::Adam { lr: 0.01, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.01 }),
+        (
+            "sgd",
+            OptimConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 0.01,
+                nesterov: false,
+            },
+        ),
+        (
+            "sgd_nesterov",
+            OptimConfig::Sgd {
+                lr: 0.05,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: true,
+            },
+        ),
+        (
+            "sgd_plain",
+            OptimConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.0,
+                weight_decay: 0.0,
+                nesterov: false,
+            },
+        ),
+        (
+            "adam",
+            OptimConfig::Adam {
+                lr: 0.01,
+                betas: (0.9, 0.999),
+                eps: 1e-8,
+                weight_decay: 0.01,
+            },
+        ),
     ];
     for (name, config) in configs {
         let p = f["p0"].copy().set_requires_grad(true);
@@ -51,7 +88,11 @@ fn optimizers_match_pytorch() {
             opt.step().unwrap();
             let want = f[name].get(i);
             let d = max_abs_diff(&p.detach(), &want);
-            assert!(d < 1e-6, "{name} step {}: differs from torch.optim by {d}", i + 1);
+            assert!(
+                d < 1e-6,
+                "{name} step {}: differs from torch.optim by {d}",
+                i + 1
+            );
         }
     }
 }
@@ -62,7 +103,9 @@ fn soft_label_loss_matches_pytorch() {
     let (logits, target) = (&f["ce_logits"], &f["ce_target"]);
     // What `train` computes for CutMix/MixUp batches.
     let ours = logits.cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0);
-    let formula = -(target * logits.log_softmax(1, Dtype::Float)).sum_dim_intlist(1, false, Dtype::Float).mean(Dtype::Float);
+    let formula = -(target * logits.log_softmax(1, Dtype::Float))
+        .sum_dim_intlist(1, false, Dtype::Float)
+        .mean(Dtype::Float);
     let torch = f["ce_loss"].get(0);
     assert!(max_abs_diff(&ours, &torch) < 1e-6);
     assert!(max_abs_diff(&ours, &formula) < 1e-6);
@@ -90,20 +133,36 @@ fn pretrained(model: &str, dir: &Path) -> PathBuf {
 }
 
 fn snapshot(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
-    vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
+    vs.variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.detach().copy()))
+        .collect()
 }
 
 fn sgd() -> OptimConfig {
-    OptimConfig::Sgd { lr: 0.003, momentum: 0.9, weight_decay: 0.0, nesterov: false }
+    OptimConfig::Sgd {
+        lr: 0.003,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    }
 }
 
 fn adam() -> OptimConfig {
-    OptimConfig::Adam { lr: 1e-4, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0 }
+    OptimConfig::Adam {
+        lr: 1e-4,
+        betas: (0.9, 0.999),
+        eps: 1e-8,
+        weight_decay: 0.0,
+    }
 }
 
 /// Every mode with both optimizers.
 fn all_runs() -> Vec<(Mode, OptimConfig)> {
-    [Mode::Transfer, Mode::Finetune, Mode::Scratch].into_iter().flat_map(|m| [(m, sgd()), (m, adam())]).collect()
+    [Mode::Transfer, Mode::Finetune, Mode::Scratch]
+        .into_iter()
+        .flat_map(|m| [(m, sgd()), (m, adam())])
+        .collect()
 }
 
 /// Runs `steps` steps on one batch for each (mode, optimizer); checks the
@@ -113,7 +172,10 @@ fn few_steps_reduce_loss(model: &str, runs: Vec<(Mode, OptimConfig)>, steps: usi
     let tmp = tempfile::tempdir().unwrap();
     let weights = pretrained(model, tmp.path());
     let (x, y) = batch(8, 10);
-    let file: HashMap<String, Tensor> = Tensor::read_safetensors(&weights).unwrap().into_iter().collect();
+    let file: HashMap<String, Tensor> = Tensor::read_safetensors(&weights)
+        .unwrap()
+        .into_iter()
+        .collect();
     let progress = Progress::hidden();
     for (mode, optim) in runs {
         let what = format!("{model} {} {}", mode.name(), optim.name());
@@ -122,7 +184,11 @@ fn few_steps_reduce_loss(model: &str, runs: Vec<(Mode, OptimConfig)>, steps: usi
         let w = (mode != Mode::Scratch).then_some(weights.as_path());
         let mut p = prepare(&spec, Device::Cpu, 32, w, None, &progress).unwrap();
         // Copies of every variable only where they are compared (ViT is big).
-        let before = if mode == Mode::Transfer { snapshot(&p.vs) } else { BTreeMap::new() };
+        let before = if mode == Mode::Transfer {
+            snapshot(&p.vs)
+        } else {
+            BTreeMap::new()
+        };
         let head = p.model.head();
         let head_rows = p.vs.variables()[&format!("{head}.weight")].size()[0];
         let mut losses = Vec::new();
@@ -132,7 +198,13 @@ fn few_steps_reduce_loss(model: &str, runs: Vec<(Mode, OptimConfig)>, steps: usi
         }
         // The loss after the updates, measured the same way (train mode).
         let after = tch::no_grad(|| {
-            p.model.forward_t(&x, true).cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)
+            p.model.forward_t(&x, true).cross_entropy_loss::<Tensor>(
+                &y,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            )
         });
         let (first, last) = (losses[0], after.double_value(&[]));
         assert!(last < first, "{what}: loss {first} -> {last} ({losses:?})");
@@ -144,13 +216,24 @@ fn few_steps_reduce_loss(model: &str, runs: Vec<(Mode, OptimConfig)>, steps: usi
         if mode == Mode::Transfer {
             // Frozen, so still equal to the file: the weights were loaded.
             let vars = p.vs.variables();
-            let body = vars.keys().find(|k| !k.starts_with(head) && !k.contains("running")).unwrap();
-            assert!(vars[body].equal(&file[body]), "{what}: `{body}` was not loaded");
+            let body = vars
+                .keys()
+                .find(|k| !k.starts_with(head) && !k.contains("running"))
+                .unwrap();
+            assert!(
+                vars[body].equal(&file[body]),
+                "{what}: `{body}` was not loaded"
+            );
         }
     }
 }
 
-fn check_transfer(what: &str, head: &str, before: &BTreeMap<String, Tensor>, after: &BTreeMap<String, Tensor>) {
+fn check_transfer(
+    what: &str,
+    head: &str,
+    before: &BTreeMap<String, Tensor>,
+    after: &BTreeMap<String, Tensor>,
+) {
     let mut head_changed = false;
     let mut stats = 0;
     let mut stats_changed = 0;
@@ -166,7 +249,10 @@ fn check_transfer(what: &str, head: &str, before: &BTreeMap<String, Tensor>, aft
         }
     }
     assert!(head_changed, "{what}: the head did not train");
-    assert_eq!(stats_changed, stats, "{what}: BatchNorm running statistics must keep updating");
+    assert_eq!(
+        stats_changed, stats,
+        "{what}: BatchNorm running statistics must keep updating"
+    );
 }
 
 #[test]
@@ -183,7 +269,12 @@ fn densenet201_steps_reduce_loss() {
 fn vit_b_16_steps_reduce_loss() {
     // ViT-B's 86M parameters make full updates slow on a CPU: both
     // optimizers in transfer mode, one each for the other modes.
-    let runs = vec![(Mode::Transfer, sgd()), (Mode::Transfer, adam()), (Mode::Finetune, sgd()), (Mode::Scratch, adam())];
+    let runs = vec![
+        (Mode::Transfer, sgd()),
+        (Mode::Transfer, adam()),
+        (Mode::Finetune, sgd()),
+        (Mode::Scratch, adam()),
+    ];
     few_steps_reduce_loss("vit_b_16", runs, 2);
 }
 
@@ -206,7 +297,12 @@ fn artifact(stage: &str, dir: &Path) -> Artifact {
         .map(|e| e.unwrap())
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
-    Artifact { stage: stage.into(), matrix: BTreeMap::new(), hash: ContentHash::of(stage.as_bytes()), files }
+    Artifact {
+        stage: stage.into(),
+        matrix: BTreeMap::new(),
+        hash: ContentHash::of(stage.as_bytes()),
+        files,
+    }
 }
 
 /// Every declared parameter with its default, then `set` applied.
@@ -214,7 +310,12 @@ fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
     let mut map: BTreeMap<String, Value> = kind
         .params()
         .iter()
-        .map(|p| (p.name.to_string(), p.default.map_or(Value::Null, |d| d.to_value())))
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.default.map_or(Value::Null, |d| d.to_value()),
+            )
+        })
         .collect();
     for (k, v) in set {
         map.insert(k.to_string(), v.clone());
@@ -222,7 +323,14 @@ fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
     Params(map)
 }
 
-fn run_kind(kind: &dyn Kind, params: &Params, inputs: &BTreeMap<String, Vec<Artifact>>, out: &Path, work: &Path, history: &dyn History) {
+fn run_kind(
+    kind: &dyn Kind,
+    params: &Params,
+    inputs: &BTreeMap<String, Vec<Artifact>>,
+    out: &Path,
+    work: &Path,
+    history: &dyn History,
+) {
     let progress = Progress::hidden();
     let cancel = AtomicBool::new(false);
     let ctx = Context {
@@ -238,7 +346,8 @@ fn run_kind(kind: &dyn Kind, params: &Params, inputs: &BTreeMap<String, Vec<Arti
         pipeline_file: Path::new("test.yaml"),
         pipeline_hash: ContentHash::of(b"test"),
     };
-    kind.run(&ctx).unwrap_or_else(|e| panic!("{}: {e} ({:?})", kind.name(), e.hint()));
+    kind.run(&ctx)
+        .unwrap_or_else(|e| panic!("{}: {e} ({:?})", kind.name(), e.hint()));
 }
 
 #[test]
@@ -262,14 +371,35 @@ fn train_and_evaluate_kinds_run_through_a_context() {
         )
     };
     assert!(train.check(&set(1)).is_empty());
-    run_kind(&train, &set(1), &inputs, &t.join("one"), &t.join("one-work"), &pipe_engine::kind::NoHistory);
-    for f in ["metrics.csv", "best.safetensors", "last.safetensors", "state.safetensors", "run.json"] {
+    run_kind(
+        &train,
+        &set(1),
+        &inputs,
+        &t.join("one"),
+        &t.join("one-work"),
+        &pipe_engine::kind::NoHistory,
+    );
+    for f in [
+        "metrics.csv",
+        "best.safetensors",
+        "last.safetensors",
+        "state.safetensors",
+        "run.json",
+    ] {
         assert!(t.join("one").join(f).exists(), "missing output {f}");
     }
     // epochs: 2 continues the cached 1-epoch run found in the history.
     let history = Earlier(vec![(Value::Int(1), artifact("train", &t.join("one")))]);
-    run_kind(&train, &set(2), &inputs, &t.join("two"), &t.join("two-work"), &history);
-    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(t.join("two/run.json")).unwrap()).unwrap();
+    run_kind(
+        &train,
+        &set(2),
+        &inputs,
+        &t.join("two"),
+        &t.join("two-work"),
+        &history,
+    );
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join("two/run.json")).unwrap()).unwrap();
     assert_eq!(run["continued_from"], 1);
     assert_eq!(run["epochs"], 2);
     assert_eq!(run["model"], "resnet18");
@@ -279,18 +409,34 @@ fn train_and_evaluate_kinds_run_through_a_context() {
 
     // Python can load best.safetensors with torchvision's names: every
     // BatchNorm has its num_batches_tracked.
-    let best: HashMap<String, Tensor> =
-        Tensor::read_safetensors(t.join("two/best.safetensors")).unwrap().into_iter().collect();
+    let best: HashMap<String, Tensor> = Tensor::read_safetensors(t.join("two/best.safetensors"))
+        .unwrap()
+        .into_iter()
+        .collect();
     assert!(best.contains_key("fc.weight") && best.contains_key("bn1.num_batches_tracked"));
 
     let evaluate = pipe_torch::evaluate::Evaluate;
-    let eval_inputs: BTreeMap<String, Vec<Artifact>> =
-        [("model".to_string(), vec![artifact("train", &t.join("two"))]), ("data".to_string(), vec![data])].into();
+    let eval_inputs: BTreeMap<String, Vec<Artifact>> = [
+        ("model".to_string(), vec![artifact("train", &t.join("two"))]),
+        ("data".to_string(), vec![data]),
+    ]
+    .into();
     let p = params(&evaluate, &[("device", Value::Str("cpu".into()))]);
-    run_kind(&evaluate, &p, &eval_inputs, &t.join("eval"), &t.join("eval-work"), &pipe_engine::kind::NoHistory);
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(t.join("eval/metrics.json")).unwrap()).unwrap();
+    run_kind(
+        &evaluate,
+        &p,
+        &eval_inputs,
+        &t.join("eval"),
+        &t.join("eval-work"),
+        &pipe_engine::kind::NoHistory,
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join("eval/metrics.json")).unwrap()).unwrap();
     // The evaluation of the best checkpoint reproduces that epoch's test loss.
     let best_row = &rows[run["best_epoch"].as_u64().unwrap() as usize - 1];
-    assert!((m["loss"].as_f64().unwrap() - best_row.test_loss).abs() < 1e-5, "{m} vs {best_row:?}");
+    assert!(
+        (m["loss"].as_f64().unwrap() - best_row.test_loss).abs() < 1e-5,
+        "{m} vs {best_row:?}"
+    );
     assert_eq!(m["accuracy"].as_f64().unwrap(), best_row.test_acc);
 }

@@ -144,10 +144,14 @@ impl Pspnet {
         let mut tmp = vec![0f32; bw];
         // Reflected source columns of each output column, computed once.
         let taps = kernel.len();
-        let col_idx: Vec<usize> = fcols
-            .clone()
-            .flat_map(|x| (0..taps).map(move |k| ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start))
-            .collect();
+        let col_idx: Vec<usize> = if d.blur {
+            fcols
+                .clone()
+                .flat_map(|x| (0..taps).map(move |k| ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for ch in 0..c {
             let plane = &rotated[ch * bh * bw..(ch + 1) * bh * bw];
             let dst = &mut out[ch * h * w..(ch + 1) * h * w];

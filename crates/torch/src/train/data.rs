@@ -21,9 +21,8 @@ pub struct Split {
 impl Split {
     /// Reads a dataset file and moves it to `device`.
     pub fn load(path: &Path, device: Device) -> Result<Split> {
-        let tensors = Tensor::read_safetensors(path).map_err(|e| {
-            Error::bad_data(path, format!("cannot read as safetensors: {e}"))
-        })?;
+        let tensors = Tensor::read_safetensors(path)
+            .map_err(|e| Error::bad_data(path, format!("cannot read as safetensors: {e}")))?;
         let mut images = None;
         let mut labels = None;
         for (name, t) in tensors {
@@ -47,7 +46,10 @@ impl Split {
     pub fn new(images: Tensor, labels: Tensor) -> std::result::Result<Split, String> {
         let size = images.size();
         if images.kind() != Kind::Uint8 || size.len() != 4 || size[1] != 3 {
-            return Err(format!("`images` must be u8 [N, 3, H, W], not {:?} {size:?}", images.kind()));
+            return Err(format!(
+                "`images` must be u8 [N, 3, H, W], not {:?} {size:?}",
+                images.kind()
+            ));
         }
         if labels.kind() != Kind::Int64 || labels.size() != [size[0]] {
             return Err(format!(
@@ -61,7 +63,10 @@ impl Split {
     }
 
     pub fn to(self, device: Device) -> Split {
-        Split { images: self.images.to_device(device), labels: self.labels.to_device(device) }
+        Split {
+            images: self.images.to_device(device),
+            labels: self.labels.to_device(device),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -89,7 +94,10 @@ impl Split {
 
     /// The uint8 images and labels at `index` (a device i64 tensor).
     pub fn gather(&self, index: &Tensor) -> (Tensor, Tensor) {
-        (self.images.index_select(0, index), self.labels.index_select(0, index))
+        (
+            self.images.index_select(0, index),
+            self.labels.index_select(0, index),
+        )
     }
 }
 
@@ -103,9 +111,15 @@ pub struct Normalizer {
 impl Normalizer {
     pub fn new(mean: [f64; 3], std: [f64; 3], device: Device, channels_last: bool) -> Normalizer {
         let t = |v: [f64; 3]| {
-            Tensor::from_slice(&v.map(|x| x as f32)).view([1, 3, 1, 1]).to_device(device)
+            Tensor::from_slice(&v.map(|x| x as f32))
+                .view([1, 3, 1, 1])
+                .to_device(device)
         };
-        Normalizer { mean: t(mean), std: t(std), channels_last }
+        Normalizer {
+            mean: t(mean),
+            std: t(std),
+            channels_last,
+        }
     }
 
     /// Where the normalisation happens.

@@ -38,7 +38,11 @@ pub fn load_weights(vs: &VarStore, path: &Path, head: &str) -> Result<Loaded> {
                 loaded.copied += 1;
             }
             Some(_) if in_head(&name) => loaded.head_skipped.push(name),
-            Some(src) => problems.push(format!("`{name}` has shape {:?} there, {:?} in the model", src.size(), var.size())),
+            Some(src) => problems.push(format!(
+                "`{name}` has shape {:?} there, {:?} in the model",
+                src.size(),
+                var.size()
+            )),
             None if in_head(&name) => loaded.head_skipped.push(name),
             None => problems.push(format!("`{name}` is missing")),
         }
@@ -48,7 +52,11 @@ pub fn load_weights(vs: &VarStore, path: &Path, head: &str) -> Result<Loaded> {
         problems.truncate(5);
         return Err(Error::bad_data(
             path,
-            format!("does not fit the model ({n} problem{}): {}", if n == 1 { "" } else { "s" }, problems.join("; ")),
+            format!(
+                "does not fit the model ({n} problem{}): {}",
+                if n == 1 { "" } else { "s" },
+                problems.join("; ")
+            ),
         )
         .with_hint("are these weights for the same architecture as `model`?"));
     }

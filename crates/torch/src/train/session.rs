@@ -43,7 +43,10 @@ pub struct Inputs {
 /// for the augmenting [`Loader`].
 enum TrainData {
     Device(Split),
-    Host { data: Arc<Dataset>, policy: Arc<Policy> },
+    Host {
+        data: Arc<Dataset>,
+        policy: Arc<Policy>,
+    },
 }
 
 impl TrainData {
@@ -53,9 +56,15 @@ impl TrainData {
             Some(p) => {
                 let data = Dataset::load(path)?;
                 if data.channels != 3 {
-                    return Err(Error::bad_data(path, format!("images have {} channels, not 3", data.channels)));
+                    return Err(Error::bad_data(
+                        path,
+                        format!("images have {} channels, not 3", data.channels),
+                    ));
                 }
-                Ok(TrainData::Host { data: Arc::new(data), policy: Arc::new(p.clone()) })
+                Ok(TrainData::Host {
+                    data: Arc::new(data),
+                    policy: Arc::new(p.clone()),
+                })
             }
         }
     }
@@ -97,21 +106,34 @@ pub struct Hooks<'a> {
 
 impl<'a> Hooks<'a> {
     pub fn quiet(progress: &'a Progress, cancel: &'a AtomicBool) -> Hooks<'a> {
-        Hooks { progress, cancel, gpus: &[], fail_after_epoch: None, builder: None }
+        Hooks {
+            progress,
+            cancel,
+            gpus: &[],
+            fail_after_epoch: None,
+            builder: None,
+        }
     }
 }
 
 /// Runs training and writes `metrics.csv`, `best.safetensors`,
 /// `last.safetensors`, `state.safetensors` and `run.json` into `out`.
 /// Checkpoints go to `work`; a checkpoint found there is resumed.
-pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: &Hooks) -> Result<Summary> {
+pub fn train(
+    spec: &TrainSpec,
+    inputs: &Inputs,
+    out: &Path,
+    work: &Path,
+    hooks: &Hooks,
+) -> Result<Summary> {
     let started = Instant::now();
     let device = crate::device::resolve(&spec.device, hooks.gpus)?;
     if spec.bf16 {
         if !device.is_cuda() {
-            return Err(Error::failed("`amp: bf16` needs a CUDA device").with_hint("use `amp: none` on the CPU"));
+            return Err(Error::failed("`amp: bf16` needs a CUDA device")
+                .with_hint("use `amp: none` on the CPU"));
         }
-        crate::device::set_cuda_autocast_bf16()?;
+        crate::device::check_autocast()?;
     }
     let train_split = TrainData::load(&inputs.train, inputs.policy.as_ref(), device)?;
     let test_split = Split::load(&inputs.test, device)?;
@@ -119,16 +141,33 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
         return Err(Error::bad_data(&inputs.train, "has no images"));
     }
     let classes = spec.num_classes;
-    for (max, path) in [(train_split.max_label(), &inputs.train), (test_split.max_label(), &inputs.test)] {
+    for (max, path) in [
+        (train_split.max_label(), &inputs.train),
+        (test_split.max_label(), &inputs.test),
+    ] {
         if max > classes {
-            return Err(Error::bad_data(path, format!("has label {} but `num_classes` is {classes}", max - 1))
-                .with_hint("raise `num_classes`"));
+            return Err(Error::bad_data(
+                path,
+                format!("has label {} but `num_classes` is {classes}", max - 1),
+            )
+            .with_hint("raise `num_classes`"));
         }
     }
     let image_size = spec.image_size.unwrap_or(train_split.image_size());
 
-    let Prepared { vs, model, mut optim, counts } =
-        prepare(spec, device, image_size, inputs.weights.as_deref(), hooks.builder, hooks.progress)?;
+    let Prepared {
+        vs,
+        model,
+        mut optim,
+        counts,
+    } = prepare(
+        spec,
+        device,
+        image_size,
+        inputs.weights.as_deref(),
+        hooks.builder,
+        hooks.progress,
+    )?;
 
     // Where to start: this stage's own checkpoint, else a shorter cached run.
     let mut rows: Vec<EpochRow> = Vec::new();
@@ -153,11 +192,21 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
         rows = progress.rows;
         best_epoch = progress.best_epoch;
         best_file = Some(saved.best.clone());
-        let what = if resumed_from.is_some() { "resuming" } else { "continuing" };
-        hooks.progress.log(format!("{what} after epoch {}", rows.len()));
+        let what = if resumed_from.is_some() {
+            "resuming"
+        } else {
+            "continuing"
+        };
+        hooks
+            .progress
+            .log(format!("{what} after epoch {}", rows.len()));
     }
     if rows.len() > spec.epochs {
-        return Err(Error::internal(format!("starting point has {} epochs, more than {}", rows.len(), spec.epochs)));
+        return Err(Error::internal(format!(
+            "starting point has {} epochs, more than {}",
+            rows.len(),
+            spec.epochs
+        )));
     }
 
     let norm = {
@@ -166,20 +215,42 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
     };
     let batches = train_split.len().div_ceil(spec.batch_size);
     if let TrainData::Host { policy, .. } = &train_split {
-        hooks.progress.log(format!("augmentation `{}` on CPU threads", policy.name()));
+        hooks
+            .progress
+            .log(format!("augmentation `{}` on CPU threads", policy.name()));
     }
-    hooks.progress.set_total((spec.epochs * batches) as u64, false);
+    hooks
+        .progress
+        .set_total((spec.epochs * batches) as u64, false);
     hooks.progress.set_position((rows.len() * batches) as u64);
     let mut saved_dir: Option<Saved> = start.clone();
     for epoch in rows.len() + 1..=spec.epochs {
         let t0 = Instant::now();
         // Every random draw of an epoch (dropout, augmentation) depends only
         // on (seed, epoch), so a resumed epoch repeats exactly.
-        tch::manual_seed((spec.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
-        let (train_loss, train_acc) =
-            train_epoch(spec, model.as_ref(), &mut optim, &train_split, &norm, epoch, hooks)?;
+        tch::manual_seed(
+            (spec.seed as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(epoch as i64),
+        );
+        let (train_loss, train_acc) = train_epoch(
+            spec,
+            model.as_ref(),
+            &mut optim,
+            &train_split,
+            &norm,
+            epoch,
+            hooks,
+        )?;
         let train_seconds = t0.elapsed().as_secs_f64();
-        let tally = evaluate(model.as_ref(), &test_split, &norm, spec.eval_batch_size, spec.bf16, classes)?;
+        let tally = evaluate(
+            model.as_ref(),
+            &test_split,
+            &norm,
+            spec.eval_batch_size,
+            spec.bf16,
+            classes,
+        )?;
         let row = EpochRow {
             epoch,
             train_loss,
@@ -196,14 +267,30 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
         }
         hooks.progress.log(format!(
             "epoch {epoch}/{}: train loss {:.4} acc {:.4}, test loss {:.4} acc {:.4}, {:.1} img/s",
-            spec.epochs, row.train_loss, row.train_acc, row.test_loss, row.test_acc, row.images_per_s
+            spec.epochs,
+            row.train_loss,
+            row.train_acc,
+            row.test_loss,
+            row.test_acc,
+            row.images_per_s
         ));
         rows.push(row);
-        let saved = state::save(work, epoch, &vs, &optim, &rows, best_epoch, best_now, best_file.as_deref())?;
+        let saved = state::save(
+            work,
+            epoch,
+            &vs,
+            &optim,
+            &rows,
+            best_epoch,
+            best_now,
+            best_file.as_deref(),
+        )?;
         best_file = Some(saved.best.clone());
         saved_dir = Some(saved);
         if hooks.fail_after_epoch == Some(epoch) {
-            return Err(Error::failed(format!("stopped after epoch {epoch} as asked (a test of resuming)")));
+            return Err(Error::failed(format!(
+                "stopped after epoch {epoch} as asked (a test of resuming)"
+            )));
         }
     }
 
@@ -214,8 +301,16 @@ pub fn train(spec: &TrainSpec, inputs: &Inputs, out: &Path, work: &Path, hooks: 
     state::link_or_copy(&saved.last, &outs.last)?;
     state::link_or_copy(&saved.best, &outs.best)?;
     state::link_or_copy(&saved.state, &outs.state)?;
-    let summary = Summary::new(spec, &rows, best_epoch, image_size, started.elapsed().as_secs_f64(), device, counts)
-        .with_origin(resumed_from, continued_from);
+    let summary = Summary::new(
+        spec,
+        &rows,
+        best_epoch,
+        image_size,
+        started.elapsed().as_secs_f64(),
+        device,
+        counts,
+    )
+    .with_origin(resumed_from, continued_from);
     summary.write(&out.join("run.json"))?;
     Ok(summary)
 }
@@ -248,7 +343,9 @@ pub fn prepare(
     let model = {
         // libtorch has one global generator: stages training side by side in
         // one process must not interleave their seeding and initialisation.
-        let _guard = RNG_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = RNG_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tch::manual_seed(spec.seed as i64);
         match builder {
             Some(build) => build(&vs.root(), classes, image_size)?,
@@ -262,12 +359,17 @@ pub fn prepare(
         (mode, Some(path)) => {
             let loaded = load_weights(&vs, path, head)?;
             if !loaded.head_skipped.is_empty() {
-                progress.log(format!("{}: new `{head}` head for {classes} classes", mode.name()));
+                progress.log(format!(
+                    "{}: new `{head}` head for {classes} classes",
+                    mode.name()
+                ));
             }
         }
         (mode, None) => {
-            return Err(Error::failed(format!("mode `{}` needs the `weights` input", mode.name()))
-                .with_hint("add `weights: <a weights stage>` or use `mode: scratch`"))
+            return Err(
+                Error::failed(format!("mode `{}` needs the `weights` input", mode.name()))
+                    .with_hint("add `weights: <a weights stage>` or use `mode: scratch`"),
+            )
         }
     }
     if spec.mode == Mode::Transfer {
@@ -282,7 +384,12 @@ pub fn prepare(
     }
     let counts = count_params(&vs);
     let optim = Optimizer::new(spec.optim.clone(), trainable(&vs));
-    Ok(Prepared { vs, model, optim, counts })
+    Ok(Prepared {
+        vs,
+        model,
+        optim,
+        counts,
+    })
 }
 
 /// Transfer mode: `requires_grad = false` on every variable outside `head`.
@@ -296,7 +403,11 @@ pub fn freeze_all_but(vs: &nn::VarStore, head: &str) {
 
 /// The variables that require gradients, sorted by name.
 pub fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-    let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+    let mut params: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
     params.sort_by(|a, b| a.0.cmp(&b.0));
     params
 }
@@ -340,19 +451,30 @@ fn train_epoch(
         let (loss, logits) = step(model, optim, &x, &target, spec.bf16)?;
         tch::no_grad(|| {
             // Soft targets (mixed batches) count as their largest class.
-            let truth = if target.dim() == 2 { target.argmax(1, false) } else { target.shallow_clone() };
+            let truth = if target.dim() == 2 {
+                target.argmax(1, false)
+            } else {
+                target.shallow_clone()
+            };
             loss_sum += loss.to_kind(Kind::Double) * len as f64;
             correct += logits.argmax(1, false).eq_tensor(&truth).sum(Kind::Int64);
         });
         hooks.progress.inc(1);
         if b % 10 == 9 || b + 1 == batches {
-            hooks.progress.message(format!("epoch {epoch}/{} loss {:.4}", spec.epochs, loss.double_value(&[])));
+            hooks.progress.message(format!(
+                "epoch {epoch}/{} loss {:.4}",
+                spec.epochs,
+                loss.double_value(&[])
+            ));
         }
         Ok(())
     };
     match data {
         TrainData::Device(split) => {
-            let order: Vec<i64> = epoch_order(split.len(), spec.seed, epoch as u64, true).into_iter().map(|i| i as i64).collect();
+            let order: Vec<i64> = epoch_order(split.len(), spec.seed, epoch as u64, true)
+                .into_iter()
+                .map(|i| i as i64)
+                .collect();
             let order = Tensor::from_slice(&order).to_device(device);
             let bs = spec.batch_size as i64;
             for b in 0..batches {
@@ -373,7 +495,8 @@ fn train_epoch(
                 prefetch: 2,
                 num_classes: spec.num_classes as usize,
             };
-            for (b, batch) in Loader::new(Arc::clone(data), Arc::clone(policy), config).enumerate() {
+            for (b, batch) in Loader::new(Arc::clone(data), Arc::clone(policy), config).enumerate()
+            {
                 let (images, target) = batch_tensors(&batch)?;
                 on_batch(b, images.to_device(device), target.to_device(device))?;
             }
@@ -381,8 +504,10 @@ fn train_epoch(
     }
     let loss = loss_sum.double_value(&[]) / n as f64;
     if !loss.is_finite() {
-        return Err(Error::failed(format!("the training loss became {loss} in epoch {epoch}"))
-            .with_hint("lower `lr`"));
+        return Err(
+            Error::failed(format!("the training loss became {loss} in epoch {epoch}"))
+                .with_hint("lower `lr`"),
+        );
     }
     Ok((loss, correct.int64_value(&[]) as f64 / n as f64))
 }
@@ -390,7 +515,12 @@ fn train_epoch(
 /// A loader batch as CPU tensors: images u8 or f32 `[n, c, h, w]`, labels
 /// i64 `[n]` or f32 probabilities `[n, classes]`.
 fn batch_tensors(batch: &Batch) -> Result<(Tensor, Tensor)> {
-    let shape = [batch.n as i64, batch.channels as i64, batch.height as i64, batch.width as i64];
+    let shape = [
+        batch.n as i64,
+        batch.channels as i64,
+        batch.height as i64,
+        batch.width as i64,
+    ];
     let images = match &batch.images {
         Images::U8(v) => Tensor::from_slice(v),
         Images::F32(v) => Tensor::from_slice(v),
@@ -408,8 +538,18 @@ fn batch_tensors(batch: &Batch) -> Result<(Tensor, Tensor)> {
 
 /// Forward, cross-entropy (index or probability targets), backward and an
 /// optimizer step. Returns the detached loss and logits.
-pub fn step(model: &dyn Model, optim: &mut Optimizer, x: &Tensor, target: &Tensor, bf16: bool) -> Result<(Tensor, Tensor)> {
-    let logits = if bf16 { tch::autocast(true, || model.forward_t(x, true)) } else { model.forward_t(x, true) };
+pub fn step(
+    model: &dyn Model,
+    optim: &mut Optimizer,
+    x: &Tensor,
+    target: &Tensor,
+    bf16: bool,
+) -> Result<(Tensor, Tensor)> {
+    let logits = if bf16 {
+        crate::device::autocast_bf16(|| model.forward_t(x, true))?
+    } else {
+        model.forward_t(x, true)
+    };
     let logits = logits.to_kind(Kind::Float);
     let loss = logits.cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0);
     optim.zero_grad();
@@ -419,7 +559,14 @@ pub fn step(model: &dyn Model, optim: &mut Optimizer, x: &Tensor, target: &Tenso
 }
 
 /// Loss, accuracy and confusion of `model` (eval mode, no gradients) over a split.
-pub fn evaluate(model: &dyn Model, data: &Split, norm: &Normalizer, batch_size: usize, bf16: bool, classes: i64) -> Result<Tally> {
+pub fn evaluate(
+    model: &dyn Model,
+    data: &Split,
+    norm: &Normalizer,
+    batch_size: usize,
+    bf16: bool,
+    classes: i64,
+) -> Result<Tally> {
     let mut tally = Tally::new(classes as usize);
     let n = data.len() as i64;
     let bs = batch_size as i64;
@@ -429,8 +576,11 @@ pub fn evaluate(model: &dyn Model, data: &Split, norm: &Normalizer, batch_size: 
             let images = data.images.narrow(0, b * bs, len);
             let labels = data.labels.narrow(0, b * bs, len);
             let x = norm.apply(&images);
-            let logits =
-                if bf16 { tch::autocast(true, || model.forward_t(&x, false)) } else { model.forward_t(&x, false) };
+            let logits = if bf16 {
+                crate::device::autocast_bf16(|| model.forward_t(&x, false))?
+            } else {
+                model.forward_t(&x, false)
+            };
             tally.add(&logits, &labels)?;
         }
         Ok(())

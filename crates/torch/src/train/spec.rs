@@ -65,7 +65,12 @@ impl TrainSpec {
         TrainSpec {
             model: model.to_string(),
             mode,
-            optim: OptimConfig::Sgd { lr: 0.001, momentum: 0.9, weight_decay: 0.0, nesterov: false },
+            optim: OptimConfig::Sgd {
+                lr: 0.001,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: false,
+            },
             epochs,
             batch_size: 50,
             eval_batch_size: 250,
@@ -93,9 +98,19 @@ impl TrainSpec {
                 let betas = match p.get("betas")? {
                     Value::Null => (0.9, 0.999),
                     Value::List(list) => betas(list).map_err(Error::failed)?,
-                    other => return Err(Error::failed(format!("`betas` must be a list, not {}", other.type_name()))),
+                    other => {
+                        return Err(Error::failed(format!(
+                            "`betas` must be a list, not {}",
+                            other.type_name()
+                        )))
+                    }
                 };
-                OptimConfig::Adam { lr, betas, eps: 1e-8, weight_decay }
+                OptimConfig::Adam {
+                    lr,
+                    betas,
+                    eps: 1e-8,
+                    weight_decay,
+                }
             }
             other => return Err(Error::failed(format!("unknown optimizer `{other}`"))),
         };
@@ -108,7 +123,9 @@ impl TrainSpec {
         };
         let threads = match p.opt_i64("threads")? {
             None | Some(0) => None,
-            Some(n) => Some(usize::try_from(n).map_err(|_| Error::failed("`threads` must not be negative"))?),
+            Some(n) => Some(
+                usize::try_from(n).map_err(|_| Error::failed("`threads` must not be negative"))?,
+            ),
         };
         Ok(TrainSpec {
             model: p.str("model")?.to_string(),
@@ -172,7 +189,10 @@ pub fn check(p: &Params) -> Vec<(String, String)> {
     for name in ["epochs", "batch_size", "eval_batch_size", "num_classes"] {
         if let Ok(v) = p.i64(name) {
             if v < 1 {
-                problems.push((name.to_string(), format!("`{name}` must be at least 1 (got {v})")));
+                problems.push((
+                    name.to_string(),
+                    format!("`{name}` must be at least 1 (got {v})"),
+                ));
             }
         }
     }
@@ -188,9 +208,13 @@ pub fn check(p: &Params) -> Vec<(String, String)> {
     }
     if let Ok(d) = p.str("device") {
         let ok = matches!(d, "auto" | "cpu" | "cuda")
-            || d.strip_prefix("cuda:").is_some_and(|i| i.parse::<usize>().is_ok());
+            || d.strip_prefix("cuda:")
+                .is_some_and(|i| i.parse::<usize>().is_ok());
         if !ok {
-            problems.push(("device".into(), format!("unknown device `{d}`; use `auto`, `cpu`, `cuda` or `cuda:N`")));
+            problems.push((
+                "device".into(),
+                format!("unknown device `{d}`; use `auto`, `cpu`, `cuda` or `cuda:N`"),
+            ));
         }
     }
     problems

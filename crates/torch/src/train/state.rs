@@ -31,7 +31,11 @@ pub struct Saved {
 
 impl Saved {
     pub fn in_dir(dir: &Path) -> Saved {
-        Saved { last: dir.join("last.safetensors"), best: dir.join("best.safetensors"), state: dir.join("state.safetensors") }
+        Saved {
+            last: dir.join("last.safetensors"),
+            best: dir.join("best.safetensors"),
+            state: dir.join("state.safetensors"),
+        }
     }
 }
 
@@ -58,7 +62,10 @@ pub fn latest(work: &Path) -> Result<Option<(usize, Saved)>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(work, "read", e))?;
         let name = entry.file_name();
-        let Some(epoch) = name.to_str().and_then(|n| n.strip_prefix("epoch-")).and_then(|n| n.parse::<usize>().ok())
+        let Some(epoch) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("epoch-"))
+            .and_then(|n| n.parse::<usize>().ok())
         else {
             continue;
         };
@@ -114,18 +121,31 @@ pub fn save(
     Ok(Saved::in_dir(&dir))
 }
 
-fn write_state(path: &Path, epoch: usize, best_epoch: usize, rows: &[EpochRow], optim: &Optimizer) -> Result<()> {
+fn write_state(
+    path: &Path,
+    epoch: usize,
+    best_epoch: usize,
+    rows: &[EpochRow],
+    optim: &Optimizer,
+) -> Result<()> {
     let flat: Vec<f64> = rows.iter().flat_map(|r| r.to_array()).collect();
     let metrics = Tensor::from_slice(&flat).view([rows.len() as i64, EpochRow::WIDTH as i64]);
     let mut tensors = vec![
-        ("meta.epoch".to_string(), Tensor::from_slice(&[epoch as i64])),
-        ("meta.best_epoch".to_string(), Tensor::from_slice(&[best_epoch as i64])),
+        (
+            "meta.epoch".to_string(),
+            Tensor::from_slice(&[epoch as i64]),
+        ),
+        (
+            "meta.best_epoch".to_string(),
+            Tensor::from_slice(&[best_epoch as i64]),
+        ),
         ("meta.metrics".to_string(), metrics),
     ];
     for (name, t) in optim.state_tensors() {
         tensors.push((name, t.to_device(tch::Device::Cpu).contiguous()));
     }
-    Tensor::write_safetensors(&tensors, path).map_err(|e| Error::failed(format!("cannot write `{}`: {e}", path.display())))
+    Tensor::write_safetensors(&tensors, path)
+        .map_err(|e| Error::failed(format!("cannot write `{}`: {e}", path.display())))
 }
 
 /// Reads a `state.safetensors`.
@@ -135,12 +155,16 @@ pub fn read_state(path: &Path) -> Result<Progress> {
         .into_iter()
         .collect();
     let int = |name: &str| -> Result<usize> {
-        let t = tensors.get(name).ok_or_else(|| Error::bad_data(path, format!("checkpoint has no `{name}`")))?;
+        let t = tensors
+            .get(name)
+            .ok_or_else(|| Error::bad_data(path, format!("checkpoint has no `{name}`")))?;
         Ok(t.int64_value(&[0]).max(0) as usize)
     };
     let epoch = int("meta.epoch")?;
     let best_epoch = int("meta.best_epoch")?;
-    let metrics = tensors.get("meta.metrics").ok_or_else(|| Error::bad_data(path, "checkpoint has no `meta.metrics`"))?;
+    let metrics = tensors
+        .get("meta.metrics")
+        .ok_or_else(|| Error::bad_data(path, "checkpoint has no `meta.metrics`"))?;
     let flat = Vec::<f64>::try_from(metrics.to_kind(Kind::Double).flatten(0, -1))
         .map_err(|e| Error::bad_data(path, e.to_string()))?;
     let rows = flat
@@ -149,10 +173,24 @@ pub fn read_state(path: &Path) -> Result<Progress> {
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::bad_data(path, "`meta.metrics` has the wrong width"))?;
     if rows.len() != epoch {
-        return Err(Error::bad_data(path, format!("checkpoint of epoch {epoch} holds {} metric rows", rows.len())));
+        return Err(Error::bad_data(
+            path,
+            format!(
+                "checkpoint of epoch {epoch} holds {} metric rows",
+                rows.len()
+            ),
+        ));
     }
-    let optim = tensors.into_iter().filter(|(k, _)| k.starts_with("optim.")).collect();
-    Ok(Progress { epoch, best_epoch, rows, optim })
+    let optim = tensors
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("optim."))
+        .collect();
+    Ok(Progress {
+        epoch,
+        best_epoch,
+        rows,
+        optim,
+    })
 }
 
 /// Writes every variable of `vs` (on the CPU, contiguous) by name, plus
@@ -162,12 +200,16 @@ pub fn save_weights(vs: &VarStore, path: &Path, batches: i64) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for (name, t) in vs.variables() {
         if let Some(prefix) = name.strip_suffix(".running_mean") {
-            tensors.push((format!("{prefix}.num_batches_tracked"), Tensor::from(batches)));
+            tensors.push((
+                format!("{prefix}.num_batches_tracked"),
+                Tensor::from(batches),
+            ));
         }
         tensors.push((name, t.detach().to_device(tch::Device::Cpu).contiguous()));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&tensors, path).map_err(|e| Error::failed(format!("cannot write `{}`: {e}", path.display())))
+    Tensor::write_safetensors(&tensors, path)
+        .map_err(|e| Error::failed(format!("cannot write `{}`: {e}", path.display())))
 }
 
 /// Hard-links `from` to `to` (same file system), else copies it.
@@ -178,5 +220,7 @@ pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     if std::fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io(to, "write", e))
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| Error::io(to, "write", e))
 }

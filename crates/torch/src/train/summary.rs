@@ -44,7 +44,15 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(spec: &TrainSpec, rows: &[EpochRow], best_epoch: usize, image_size: i64, wall_seconds: f64, device: Device, (total, trainable): (i64, i64)) -> Summary {
+    pub fn new(
+        spec: &TrainSpec,
+        rows: &[EpochRow],
+        best_epoch: usize,
+        image_size: i64,
+        wall_seconds: f64,
+        device: Device,
+        (total, trainable): (i64, i64),
+    ) -> Summary {
         let best = rows.iter().find(|r| r.epoch == best_epoch);
         let last = rows.last();
         let rates: Vec<f64> = rows.iter().map(|r| r.images_per_s).collect();
@@ -84,7 +92,8 @@ impl Summary {
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
         std::fs::write(path, text + "\n").map_err(|e| Error::io(path, "write", e))
     }
 }

@@ -45,23 +45,36 @@ pub fn dataset(n: usize, size: i64, classes: i64, seed: u64) -> (Tensor, Tensor)
     let labels = Tensor::arange(n as i64, (tch::Kind::Int64, tch::Device::Cpu)).remainder(classes);
     // Noise from a local generator: libtorch's global one is shared by the
     // tests running in parallel.
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let noise: Vec<f32> = (0..n as i64 * 3 * size * size)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 40) as f32 / (1u64 << 24) as f32 * 100.0
         })
         .collect();
     let noise = Tensor::from_slice(&noise).view([n as i64, 3, size, size]);
     let channel = labels.remainder(3).view([n as i64, 1, 1, 1]);
-    let onehot = channel.eq_tensor(&Tensor::arange(3, (tch::Kind::Int64, tch::Device::Cpu)).view([1, 3, 1, 1]));
+    let onehot = channel
+        .eq_tensor(&Tensor::arange(3, (tch::Kind::Int64, tch::Device::Cpu)).view([1, 3, 1, 1]));
     let level = (labels.view([n as i64, 1, 1, 1]) * (150 / classes)).to_kind(tch::Kind::Float);
-    let images = (noise + onehot.to_kind(tch::Kind::Float) * level).clamp(0.0, 255.0).to_kind(tch::Kind::Uint8);
+    let images = (noise + onehot.to_kind(tch::Kind::Float) * level)
+        .clamp(0.0, 255.0)
+        .to_kind(tch::Kind::Uint8);
     (images, labels)
 }
 
 /// Writes a dataset directory with `train.safetensors` and `test.safetensors`.
-pub fn write_data(dir: &Path, n_train: usize, n_test: usize, size: i64, classes: i64) -> (PathBuf, PathBuf) {
+pub fn write_data(
+    dir: &Path,
+    n_train: usize,
+    n_test: usize,
+    size: i64,
+    classes: i64,
+) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let train = dir.join("train.safetensors");
     let test = dir.join("test.safetensors");
