@@ -42,7 +42,7 @@ impl ParamType {
                 let list: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
                 format!("one of {}", list.join(", "))
             }
-            ParamType::List(item) => format!("a list of {}", plural(&item.describe())),
+            ParamType::List(item) => format!("a list of {}", item.plural()),
             ParamType::Path => "a path (relative to the pipeline file)".into(),
             ParamType::Map => "a mapping".into(),
             ParamType::Any => "any value".into(),
@@ -50,11 +50,21 @@ impl ParamType {
     }
 }
 
-fn plural(s: &str) -> String {
-    s.trim_start_matches("an ")
-        .trim_start_matches("a ")
-        .to_string()
-        + "s"
+impl ParamType {
+    /// The plural noun for items of this type: "integers", "paths".
+    fn plural(&self) -> String {
+        match self {
+            ParamType::Bool => "booleans".into(),
+            ParamType::Int => "integers".into(),
+            ParamType::Float => "numbers".into(),
+            ParamType::Str => "strings".into(),
+            ParamType::Enum(_) => format!("values, each {}", self.describe()),
+            ParamType::List(item) => format!("lists of {}", item.plural()),
+            ParamType::Path => "paths (relative to the pipeline file)".into(),
+            ParamType::Map => "mappings".into(),
+            ParamType::Any => "values".into(),
+        }
+    }
 }
 
 /// A literal default value (const-constructible, unlike [`Value`]).

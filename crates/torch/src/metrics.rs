@@ -176,7 +176,7 @@ mod tests {
             seconds: 2.5,
             images_per_s: 100.0,
         };
-        write_csv(&path, &[row.clone()]).unwrap();
+        write_csv(&path, std::slice::from_ref(&row)).unwrap();
         assert_eq!(read_csv(&path).unwrap(), vec![row.clone()]);
         assert_eq!(EpochRow::from_array(&row.to_array()), Some(row));
     }

@@ -450,7 +450,7 @@ fn adam(
     let bias_correction2 = 1.0 - beta2.powi(step as i32);
     let step_size = lr / bias_correction1;
     let denom = (exp_avg_sq.sqrt() / bias_correction2.sqrt()).g_add_scalar(eps);
-    let _ = p.g_sub_(&(exp_avg.as_ref() / denom * step_size));
+    let _ = p.g_sub_(&(&*exp_avg / denom * step_size));
 }
 
 #[cfg(test)]

@@ -22,10 +22,7 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
 
 pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<()> {
     let dir = stage_dir(root, stage);
-    if !dir.is_dir() {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(&dir, "create the results directory", e))?;
-    }
+    let mut changed = false;
     for (name, entry) in &manifest.files {
         let target = dir.join(name);
         let object = cache.object_path(&entry.hash);
@@ -34,14 +31,19 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
             let same = (t.ino() == obj_meta.ino() && t.dev() == obj_meta.dev())
                 // A copy (other file system) is current if its size and
                 // mtime are the object's.
-                || (t.len() == obj_meta.len() && t.mtime() == obj_meta.mtime() && t.nlink() == 1 && !t.is_dir());
+                || (t.len() == obj_meta.len()
+                    && t.mtime() == obj_meta.mtime()
+                    && t.nlink() == 1
+                    && !t.is_dir());
             if same {
                 continue;
             }
         }
+        changed = true;
         if let Some(parent) = target.parent() {
             if !parent.is_dir() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(parent, "create the results directory", e))?;
             }
         }
         let tmp = temp_beside(&target);
@@ -60,7 +62,17 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
             return Err(Error::io(&target, "replace", e));
         }
     }
-    remove_stale(&dir, Path::new(""), manifest);
+    // Files of an earlier result are removed when this one was linked in;
+    // a directory already showing this result needs no listing (keeps a
+    // no-op run at two `stat`s per file). An empty result has nothing to
+    // compare, so its directory is always checked.
+    if changed || manifest.files.is_empty() {
+        if manifest.files.is_empty() && !dir.is_dir() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io(&dir, "create the results directory", e))?;
+        }
+        remove_stale(&dir, Path::new(""), manifest);
+    }
     Ok(())
 }
 

@@ -61,8 +61,9 @@ fn path_back<P>(edges: &Edges<P>, members: &[usize], start: usize) -> Vec<usize>
             if *up == start {
                 let mut path = vec![start, at];
                 let mut cur = at;
-                while cur != start {
-                    cur = parent[&cur];
+                // Every node reached has a parent chain back to `start`.
+                while let Some(&up) = parent.get(&cur).filter(|_| cur != start) {
+                    cur = up;
                     path.push(cur);
                 }
                 path.reverse();

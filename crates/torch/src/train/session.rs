@@ -281,9 +281,11 @@ pub fn train(
             &vs,
             &optim,
             &rows,
-            best_epoch,
-            best_now,
-            best_file.as_deref(),
+            state::Best {
+                epoch: best_epoch,
+                now: best_now,
+                previous: best_file.as_deref(),
+            },
         )?;
         best_file = Some(saved.best.clone());
         saved_dir = Some(saved);

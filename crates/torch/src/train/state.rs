@@ -76,19 +76,29 @@ pub fn latest(work: &Path) -> Result<Option<(usize, Saved)>> {
     Ok(best.map(|(e, dir)| (e, Saved::in_dir(&dir))))
 }
 
-/// Writes the checkpoint of `epoch` into `work`. `best_now`: this epoch's
-/// weights are the new best; otherwise the previous checkpoint's best is
-/// carried over.
+/// Which weights are the best so far.
+pub struct Best<'a> {
+    pub epoch: usize,
+    /// This epoch's weights are the new best.
+    pub now: bool,
+    /// Otherwise the best weights are carried over from this file.
+    pub previous: Option<&'a Path>,
+}
+
+/// Writes the checkpoint of `epoch` into `work`.
 pub fn save(
     work: &Path,
     epoch: usize,
     vs: &VarStore,
     optim: &Optimizer,
     rows: &[EpochRow],
-    best_epoch: usize,
-    best_now: bool,
-    previous_best: Option<&Path>,
+    best: Best,
 ) -> Result<Saved> {
+    let Best {
+        epoch: best_epoch,
+        now: best_now,
+        previous: previous_best,
+    } = best;
     std::fs::create_dir_all(work).map_err(|e| Error::io(work, "create", e))?;
     let tmp = work.join(format!(".{}.tmp", dir_name(epoch)));
     if tmp.exists() {
