@@ -10,5 +10,12 @@ pub fn registry() -> Registry {
     pipe_report::register(&mut registry);
     #[cfg(feature = "torch")]
     pipe_torch::register(&mut registry);
+    #[cfg(not(feature = "torch"))]
+    for kind in ["weights", "train", "evaluate"] {
+        registry.add_unavailable(
+            kind,
+            "it needs libtorch: build with the default `torch` feature (scripts/setup.sh does)",
+        );
+    }
     registry
 }

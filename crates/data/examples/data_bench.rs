@@ -27,20 +27,37 @@ fn main() {
     match arg(1).as_str() {
         "images" => {
             let n: usize = arg(3).parse().unwrap_or_else(|_| usage());
-            let spec = Spec { seed: 1, train_per_class: n.div_ceil(10), test_per_class: 1, image_size: 96, task: 0, noise: 0.1 };
+            let spec = Spec {
+                seed: 1,
+                train_per_class: n.div_ceil(10),
+                test_per_class: 1,
+                image_size: 96,
+                task: 0,
+                noise: 0.1,
+            };
             let mut d = split(&spec, 0, spec.train_per_class);
             d.n = n;
             d.images.truncate(n * d.image_len());
             d.labels.truncate(n);
             d.save(Path::new(&arg(2))).expect("write images");
         }
-        "kernels" => kernels(Path::new(&arg(2)), arg(3).parse().unwrap_or_else(|_| usage())),
+        "kernels" => kernels(
+            Path::new(&arg(2)),
+            arg(3).parse().unwrap_or_else(|_| usage()),
+        ),
         "decode-resize" => {
             let dir_arg = arg(2);
             let dir = Path::new(&dir_arg);
             let archive = dir.join("stl10_binary.tar.gz");
             if !archive.exists() {
-                let spec = Spec { seed: 1, train_per_class: 500, test_per_class: 800, image_size: 96, task: 0, noise: 0.1 };
+                let spec = Spec {
+                    seed: 1,
+                    train_per_class: 500,
+                    test_per_class: 800,
+                    image_size: 96,
+                    task: 0,
+                    noise: 0.1,
+                };
                 write_archive(&spec, &archive).expect("write archive");
             }
             let (p, cancel) = (Progress::hidden(), AtomicBool::new(false));
@@ -49,7 +66,14 @@ fn main() {
             let decoded = t.elapsed().as_secs_f64();
             for split in ["train", "test"] {
                 let from = dir.join(format!("{split}.safetensors"));
-                resize_file(&from, &dir.join(format!("{split}_224.safetensors")), 224, &p, &cancel).expect("resize");
+                resize_file(
+                    &from,
+                    &dir.join(format!("{split}_224.safetensors")),
+                    224,
+                    &p,
+                    &cancel,
+                )
+                .expect("resize");
             }
             println!(
                 "{{\"decoded\": {}, \"decode_s\": {decoded:.2}, \"total_s\": {:.2}}}",
@@ -62,7 +86,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: data_bench images <out> <n> | kernels <images> <threads> | decode-resize <dir>");
+    eprintln!(
+        "usage: data_bench images <out> <n> | kernels <images> <threads> | decode-resize <dir>"
+    );
     std::process::exit(2)
 }
 
@@ -72,7 +98,10 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the `(comm)`; utime and stime are the 12th and 13th.
     let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
     (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
 
@@ -82,11 +111,17 @@ fn rate(n: usize, mut f: impl FnMut()) -> (f64, f64) {
     f();
     let (t, c) = (Instant::now(), cpu_seconds());
     f();
-    (n as f64 / t.elapsed().as_secs_f64(), n as f64 / (cpu_seconds() - c).max(0.01))
+    (
+        n as f64 / t.elapsed().as_secs_f64(),
+        n as f64 / (cpu_seconds() - c).max(0.01),
+    )
 }
 
 fn kernels(path: &Path, threads: usize) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
     let d = Dataset::load(path).expect("read images");
     let (c, n) = (d.channels, d.n);
     let r = Resizer::new(96, 96, 224, 224);
@@ -121,7 +156,12 @@ fn kernels(path: &Path, threads: usize) {
     let bs = 50;
     let batches = (n / bs).min(20);
     let mut floats: Vec<Vec<f32>> = (0..batches)
-        .map(|b| big[b * bs * out_len..(b + 1) * bs * out_len].iter().map(|&v| f32::from(v)).collect())
+        .map(|b| {
+            big[b * bs * out_len..(b + 1) * bs * out_len]
+                .iter()
+                .map(|&v| f32::from(v))
+                .collect()
+        })
         .collect();
     let labels: Vec<i64> = (0..bs as i64).map(|i| i % 10).collect();
     let mix = CutmixMixup::default();
@@ -134,7 +174,12 @@ fn kernels(path: &Path, threads: usize) {
         })
     });
     let mut json = format!("{{\"threads\": {threads}");
-    for (name, (wall, cpu)) in [("resize", resize), ("pspnet", pspnet), ("augmix", augmix), ("cutmix_mixup", cutmix_mixup)] {
+    for (name, (wall, cpu)) in [
+        ("resize", resize),
+        ("pspnet", pspnet),
+        ("augmix", augmix),
+        ("cutmix_mixup", cutmix_mixup),
+    ] {
         json += &format!(", \"{name}\": {wall:.1}, \"{name}_cpu\": {cpu:.1}");
     }
     println!("{json}}}");

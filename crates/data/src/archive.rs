@@ -38,7 +38,9 @@ pub fn member_path(raw: &[u8]) -> std::result::Result<String, String> {
         match c {
             Component::Normal(p) => parts.push(p.to_string_lossy().to_string()),
             Component::CurDir => {}
-            Component::ParentDir => return Err(format!("member `{text}` points outside the archive (`..`)")),
+            Component::ParentDir => {
+                return Err(format!("member `{text}` points outside the archive (`..`)"))
+            }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(format!("member `{text}` has an absolute path"))
             }
@@ -59,10 +61,16 @@ pub fn read_members(
     let mut file = File::open(archive).map_err(|e| Error::io(archive, "open", e))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut magic = [0u8; 2];
-    let got = file.read(&mut magic).map_err(|e| Error::io(archive, "read", e))?;
+    let got = file
+        .read(&mut magic)
+        .map_err(|e| Error::io(archive, "read", e))?;
     let file = File::open(archive).map_err(|e| Error::io(archive, "open", e))?;
     progress.set_total(total, true);
-    let counting = Counting { inner: BufReader::with_capacity(1 << 20, file), pos: 0, progress };
+    let counting = Counting {
+        inner: BufReader::with_capacity(1 << 20, file),
+        pos: 0,
+        progress,
+    };
     let stream: Box<dyn Read> = if got == 2 && magic == [0x1f, 0x8b] {
         Box::new(flate2::read::GzDecoder::new(counting))
     } else {
@@ -89,7 +97,10 @@ pub fn read_members(
             continue;
         }
         if !ty.is_file() {
-            return Err(refused(archive, format!("member `{name}` is not a regular file")));
+            return Err(refused(
+                archive,
+                format!("member `{name}` is not a regular file"),
+            ));
         }
         let size = entry.size();
         // `f` names the member in its own read errors (a truncated archive
@@ -98,15 +109,18 @@ pub fn read_members(
         seen.push(name);
     }
     if seen.is_empty() {
-        return Err(Error::bad_data(archive, "is not a tar archive (no members found)")
-            .with_hint("check that `url:` points at `stl10_binary.tar.gz`"));
+        return Err(
+            Error::bad_data(archive, "is not a tar archive (no members found)")
+                .with_hint("check that `url:` points at `stl10_binary.tar.gz`"),
+        );
     }
     Ok(seen)
 }
 
 fn refused(archive: &Path, message: String) -> Error {
-    Error::bad_data(archive, format!("refused: {message}"))
-        .with_hint("this is not the pinned archive; only regular files inside the archive are extracted")
+    Error::bad_data(archive, format!("refused: {message}")).with_hint(
+        "this is not the pinned archive; only regular files inside the archive are extracted",
+    )
 }
 
 #[cfg(test)]
@@ -115,7 +129,10 @@ mod tests {
 
     #[test]
     fn member_paths() {
-        assert_eq!(member_path(b"./stl10_binary/train_X.bin").unwrap(), "stl10_binary/train_X.bin");
+        assert_eq!(
+            member_path(b"./stl10_binary/train_X.bin").unwrap(),
+            "stl10_binary/train_X.bin"
+        );
         assert!(member_path(b"../etc/passwd").is_err());
         assert!(member_path(b"a/../../b").is_err());
         assert!(member_path(b"/etc/passwd").is_err());

@@ -56,7 +56,8 @@ impl Policy {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
         std::fs::write(path, text + "\n").map_err(|e| Error::io(path, "write", e))
     }
 
@@ -67,7 +68,16 @@ impl Policy {
 
     /// The per-image part: sample `index` of epoch `epoch`. `None` when the
     /// policy leaves single images alone.
-    pub fn apply_image(&self, img: &[u8], c: usize, h: usize, w: usize, seed: u64, epoch: u64, index: u64) -> Option<Vec<u8>> {
+    pub fn apply_image(
+        &self,
+        img: &[u8],
+        c: usize,
+        h: usize,
+        w: usize,
+        seed: u64,
+        epoch: u64,
+        index: u64,
+    ) -> Option<Vec<u8>> {
         let mut rng = Rng::keyed(seed, epoch, index, PURPOSE_SAMPLE);
         match self {
             Policy::Pspnet(p) => Some(p.apply(img, c, h, w, &mut rng)),

@@ -53,7 +53,10 @@ impl Checksum {
     pub fn problem(&self) -> Option<String> {
         let h = self.expected();
         if !h.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Some(format!("{} digest `{h}` is not hexadecimal", self.algorithm()));
+            return Some(format!(
+                "{} digest `{h}` is not hexadecimal",
+                self.algorithm()
+            ));
         }
         if h.len() < MIN_PREFIX || h.len() > self.full_len() {
             return Some(format!(
@@ -72,7 +75,9 @@ impl Checksum {
         let mut buf = vec![0u8; 1 << 20];
         let mut hasher = Hasher::new(self);
         loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(path, "read", e))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Error::io(path, "read", e))?;
             if n == 0 {
                 break;
             }
@@ -186,6 +191,8 @@ mod tests {
         assert!(!Checksum::Sha256("ba7816be".into()).matches(full));
         assert!(Checksum::Sha256("ba7816b".into()).problem().is_some());
         assert!(Checksum::Md5("zz".repeat(16)).problem().is_some());
-        assert!(Checksum::Md5("91f7769df0f17e558f3565bffb0c7dfb".into()).problem().is_none());
+        assert!(Checksum::Md5("91f7769df0f17e558f3565bffb0c7dfb".into())
+            .problem()
+            .is_none());
     }
 }

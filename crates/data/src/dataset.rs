@@ -25,18 +25,34 @@ impl Dataset {
         let mut r = Reader::open(path)?;
         let (shape, images) = r.read_u8("images")?;
         let &[n, channels, height, width] = shape.as_slice() else {
-            return Err(Error::bad_data(path, format!("`images` has shape {shape:?}; expected [N, C, H, W]")));
+            return Err(Error::bad_data(
+                path,
+                format!("`images` has shape {shape:?}; expected [N, C, H, W]"),
+            ));
         };
         let (lshape, labels) = r.read_i64("labels")?;
         if lshape != [n] {
-            return Err(Error::bad_data(path, format!("`labels` has shape {lshape:?}; expected [{n}] to match `images`")));
+            return Err(Error::bad_data(
+                path,
+                format!("`labels` has shape {lshape:?}; expected [{n}] to match `images`"),
+            ));
         }
-        Ok(Dataset { images, labels, n, channels, height, width })
+        Ok(Dataset {
+            images,
+            labels,
+            n,
+            channels,
+            height,
+            width,
+        })
     }
 
     /// Writes the split as a safetensors file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut w = Writer::create(path, &Dataset::plan(self.n, self.channels, self.height, self.width))?;
+        let mut w = Writer::create(
+            path,
+            &Dataset::plan(self.n, self.channels, self.height, self.width),
+        )?;
         w.write(&self.images)?;
         w.write_i64(&self.labels)?;
         w.finish()
@@ -46,8 +62,18 @@ impl Dataset {
     /// first, so they can stream while the labels are already known.
     pub fn plan(n: usize, channels: usize, height: usize, width: usize) -> Vec<Planned> {
         vec![
-            Planned { name: "images".into(), dtype: "U8", shape: vec![n, channels, height, width], elem: 1 },
-            Planned { name: "labels".into(), dtype: "I64", shape: vec![n], elem: 8 },
+            Planned {
+                name: "images".into(),
+                dtype: "U8",
+                shape: vec![n, channels, height, width],
+                elem: 1,
+            },
+            Planned {
+                name: "labels".into(),
+                dtype: "I64",
+                shape: vec![n],
+                elem: 8,
+            },
         ]
     }
 

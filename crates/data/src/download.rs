@@ -58,7 +58,13 @@ pub fn file_name_of(url: &str) -> Option<String> {
 ///
 /// If `dest` already exists with the right checksum nothing is fetched. A
 /// partial `<dest>.part` from an earlier attempt is resumed.
-pub fn fetch(url: &str, dest: &Path, checksum: &Checksum, progress: &Progress, cancel: &AtomicBool) -> Result<()> {
+pub fn fetch(
+    url: &str,
+    dest: &Path,
+    checksum: &Checksum,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<()> {
     if let Some(problem) = checksum.problem() {
         return Err(Error::failed(problem));
     }
@@ -89,16 +95,29 @@ pub fn fetch(url: &str, dest: &Path, checksum: &Checksum, progress: &Progress, c
 
 /// `<dest>.part`.
 pub fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     dest.with_file_name(name)
 }
 
 fn network(url: &str, message: impl Into<String>) -> Error {
-    Error::Network { url: url.to_string(), message: message.into(), hint: Some(OFFLINE_HINT.to_string()) }
+    Error::Network {
+        url: url.to_string(),
+        message: message.into(),
+        hint: Some(OFFLINE_HINT.to_string()),
+    }
 }
 
-fn copy_local(url: &str, src: &Path, part: &Path, progress: &Progress, cancel: &AtomicBool) -> Result<()> {
+fn copy_local(
+    url: &str,
+    src: &Path,
+    part: &Path,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<()> {
     let mut input = File::open(src).map_err(|e| {
         network(url, format!("cannot open `{}`: {e}", src.display()))
             .with_hint("check the path; a plain path or file:// URL must name an existing file")
@@ -112,11 +131,14 @@ fn copy_local(url: &str, src: &Path, part: &Path, progress: &Progress, cancel: &
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let n = input.read(&mut buf).map_err(|e| Error::io(src, "read", e))?;
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| Error::io(src, "read", e))?;
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(|e| Error::io(part, "write", e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::io(part, "write", e))?;
         pos += n as u64;
         progress.set_position(pos);
     }
@@ -147,13 +169,22 @@ fn http_download(url: &str, part: &Path, progress: &Progress, cancel: &AtomicBoo
                 std::thread::sleep(Duration::from_millis(200 * resumes as u64));
             }
             Err(Stop::Interrupted(why)) => {
-                return Err(network(url, format!("{why} (gave up after {MAX_RESUMES} resumes; run again to continue)")))
+                return Err(network(
+                    url,
+                    format!("{why} (gave up after {MAX_RESUMES} resumes; run again to continue)"),
+                ))
             }
         }
     }
 }
 
-fn attempt(agent: &ureq::Agent, url: &str, part: &Path, progress: &Progress, cancel: &AtomicBool) -> Result<(), Stop> {
+fn attempt(
+    agent: &ureq::Agent,
+    url: &str,
+    part: &Path,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<(), Stop> {
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     // `identity`: a transparently gunzipped body would not line up with byte ranges.
     let mut request = agent.get(url).header("Accept-Encoding", "identity");
@@ -166,14 +197,31 @@ fn attempt(agent: &ureq::Agent, url: &str, part: &Path, progress: &Progress, can
         // the checksum decides, and a wrong file is deleted.
         Err(ureq::Error::StatusCode(416)) if have > 0 => return Ok(()),
         Err(ureq::Error::StatusCode(code)) => {
-            return Err(Stop::Fatal(network(url, format!("the server answered HTTP {code}"))))
+            return Err(Stop::Fatal(network(
+                url,
+                format!("the server answered HTTP {code}"),
+            )))
         }
-        Err(e) => return Err(Stop::Fatal(network(url, format!("cannot reach the server: {e}")))),
+        Err(e) => {
+            return Err(Stop::Fatal(network(
+                url,
+                format!("cannot reach the server: {e}"),
+            )))
+        }
     };
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let length: Option<u64> = header("content-length").and_then(|v| v.trim().parse().ok());
     let (start, total) = if response.status().as_u16() == 206 {
-        match header("content-range").as_deref().and_then(parse_content_range) {
+        match header("content-range")
+            .as_deref()
+            .and_then(parse_content_range)
+        {
             Some((first, total)) if first == have => (have, total.or(length.map(|l| have + l))),
             _ => (0, None),
         }
@@ -183,7 +231,9 @@ fn attempt(agent: &ureq::Agent, url: &str, part: &Path, progress: &Progress, can
     if start == 0 && have > 0 && response.status().as_u16() == 206 {
         // A range we did not ask for: start over with a plain request.
         let _ = std::fs::remove_file(part);
-        return Err(Stop::Interrupted("the server answered an unexpected range".into()));
+        return Err(Stop::Interrupted(
+            "the server answered an unexpected range".into(),
+        ));
     }
     let mut out = if start > 0 {
         OpenOptions::new().append(true).open(part)
@@ -215,16 +265,21 @@ fn attempt(agent: &ureq::Agent, url: &str, part: &Path, progress: &Progress, can
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(|e| Stop::Fatal(Error::io(part, "write", e)))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| Stop::Fatal(Error::io(part, "write", e)))?;
         pos += n as u64;
         progress.set_position(pos);
     }
-    out.flush().map_err(|e| Stop::Fatal(Error::io(part, "write", e)))?;
+    out.flush()
+        .map_err(|e| Stop::Fatal(Error::io(part, "write", e)))?;
     match total {
         Some(total) if pos < total => Err(if pos > start {
             Stop::Interrupted(format!("connection closed after {pos} of {total} bytes"))
         } else {
-            Stop::Fatal(network(url, format!("connection closed after {pos} of {total} bytes")))
+            Stop::Fatal(network(
+                url,
+                format!("connection closed after {pos} of {total} bytes"),
+            ))
         }),
         _ => Ok(()),
     }
@@ -244,12 +299,27 @@ mod tests {
 
     #[test]
     fn sources_and_names() {
-        assert_eq!(Source::parse("https://x/y.tgz"), Source::Http("https://x/y.tgz".into()));
-        assert_eq!(Source::parse("file:///data/a.bin"), Source::Local("/data/a.bin".into()));
-        assert_eq!(Source::parse("/data/a.bin"), Source::Local("/data/a.bin".into()));
-        assert_eq!(file_name_of("http://h/a/stl10_binary.tar.gz?x=1").as_deref(), Some("stl10_binary.tar.gz"));
+        assert_eq!(
+            Source::parse("https://x/y.tgz"),
+            Source::Http("https://x/y.tgz".into())
+        );
+        assert_eq!(
+            Source::parse("file:///data/a.bin"),
+            Source::Local("/data/a.bin".into())
+        );
+        assert_eq!(
+            Source::parse("/data/a.bin"),
+            Source::Local("/data/a.bin".into())
+        );
+        assert_eq!(
+            file_name_of("http://h/a/stl10_binary.tar.gz?x=1").as_deref(),
+            Some("stl10_binary.tar.gz")
+        );
         assert_eq!(file_name_of("http://h/a/"), None);
-        assert_eq!(parse_content_range("bytes 100-199/1000"), Some((100, Some(1000))));
+        assert_eq!(
+            parse_content_range("bytes 100-199/1000"),
+            Some((100, Some(1000)))
+        );
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
     }
 }

@@ -15,8 +15,8 @@ pub mod stl10;
 pub mod synthetic;
 pub mod tensors;
 
-pub use checksum::Checksum;
 pub use augment::Policy;
+pub use checksum::Checksum;
 pub use dataset::Dataset;
 
 use pipe_engine::Registry;

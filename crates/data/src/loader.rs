@@ -64,7 +64,16 @@ pub struct LoaderConfig {
 
 impl Default for LoaderConfig {
     fn default() -> LoaderConfig {
-        LoaderConfig { batch_size: 50, shuffle: true, drop_last: false, seed: 0, epoch: 0, threads: 0, prefetch: 2, num_classes: 10 }
+        LoaderConfig {
+            batch_size: 50,
+            shuffle: true,
+            drop_last: false,
+            seed: 0,
+            epoch: 0,
+            threads: 0,
+            prefetch: 2,
+            num_classes: 10,
+        }
     }
 }
 
@@ -89,24 +98,36 @@ pub fn batch_count(n: usize, batch_size: usize, drop_last: bool) -> usize {
 }
 
 /// Builds batch `b` (its samples in `indices`) synchronously.
-pub fn make_batch(dataset: &Dataset, policy: &Policy, cfg: &LoaderConfig, b: usize, indices: Vec<usize>) -> Batch {
+pub fn make_batch(
+    dataset: &Dataset,
+    policy: &Policy,
+    cfg: &LoaderConfig,
+    b: usize,
+    indices: Vec<usize>,
+) -> Batch {
     let (c, h, w) = (dataset.channels, dataset.height, dataset.width);
     let len = dataset.image_len();
     let n = indices.len();
     let mut images = vec![0u8; n * len];
-    images.par_chunks_mut(len.max(1)).zip(indices.par_iter()).for_each(|(dst, &i)| {
-        match policy.apply_image(dataset.image(i), c, h, w, cfg.seed, cfg.epoch, i as u64) {
-            Some(img) => dst.copy_from_slice(&img),
-            None => dst.copy_from_slice(dataset.image(i)),
-        }
-    });
+    images
+        .par_chunks_mut(len.max(1))
+        .zip(indices.par_iter())
+        .for_each(|(dst, &i)| {
+            match policy.apply_image(dataset.image(i), c, h, w, cfg.seed, cfg.epoch, i as u64) {
+                Some(img) => dst.copy_from_slice(&img),
+                None => dst.copy_from_slice(dataset.image(i)),
+            }
+        });
     let hard: Vec<i64> = indices.iter().map(|&i| dataset.labels[i]).collect();
     let (images, labels) = match policy {
         Policy::CutmixMixup(mix) => {
             let mut floats = vec![0f32; images.len()];
-            floats.par_chunks_mut(1 << 16).zip(images.par_chunks(1 << 16)).for_each(|(f, u)| {
-                f.iter_mut().zip(u).for_each(|(f, &u)| *f = f32::from(u));
-            });
+            floats
+                .par_chunks_mut(1 << 16)
+                .zip(images.par_chunks(1 << 16))
+                .for_each(|(f, u)| {
+                    f.iter_mut().zip(u).for_each(|(f, &u)| *f = f32::from(u));
+                });
             drop(images);
             let mut mix = mix.clone();
             mix.num_classes = cfg.num_classes.max(1);
@@ -116,7 +137,15 @@ pub fn make_batch(dataset: &Dataset, policy: &Policy, cfg: &LoaderConfig, b: usi
         }
         _ => (Images::U8(images), Labels::Hard(hard)),
     };
-    Batch { images, labels, n, channels: c, height: h, width: w, indices }
+    Batch {
+        images,
+        labels,
+        n,
+        channels: c,
+        height: h,
+        width: w,
+        indices,
+    }
 }
 
 /// One epoch of batches, produced in the background.
@@ -148,7 +177,8 @@ impl Loader {
                             return;
                         }
                         let end = ((b + 1) * bs).min(order.len());
-                        let batch = make_batch(&dataset, &policy, &cfg, b, order[b * bs..end].to_vec());
+                        let batch =
+                            make_batch(&dataset, &policy, &cfg, b, order[b * bs..end].to_vec());
                         if tx.send(batch).is_err() {
                             return;
                         }
@@ -161,7 +191,12 @@ impl Loader {
                 }
             })
             .ok();
-        Loader { rx: Some(rx), stop, worker, batches }
+        Loader {
+            rx: Some(rx),
+            stop,
+            worker,
+            batches,
+        }
     }
 
     /// Batches in this epoch.

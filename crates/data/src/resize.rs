@@ -29,7 +29,11 @@ pub struct Axis {
 impl Axis {
     pub fn new(in_size: usize, out_size: usize) -> Axis {
         let scale = in_size as f64 / out_size as f64;
-        let (support, invscale) = if scale >= 1.0 { (scale, 1.0 / scale) } else { (1.0, 1.0) };
+        let (support, invscale) = if scale >= 1.0 {
+            (scale, 1.0 / scale)
+        } else {
+            (1.0, 1.0)
+        };
         let filter = |x: f64| {
             let x = x.abs();
             if x < 1.0 {
@@ -45,8 +49,12 @@ impl Axis {
             let center = scale * (i as f64 + 0.5);
             // `as i64` truncates toward zero, as the C++ `(int64_t)` cast does.
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-            let xmax = ((center + support + 0.5) as i64).min(in_size as i64).max(xmin as i64 + 1) as usize;
-            let mut w: Vec<f64> = (xmin..xmax).map(|j| filter((j as f64 - center + 0.5) * invscale)).collect();
+            let xmax = ((center + support + 0.5) as i64)
+                .min(in_size as i64)
+                .max(xmin as i64 + 1) as usize;
+            let mut w: Vec<f64> = (xmin..xmax)
+                .map(|j| filter((j as f64 - center + 0.5) * invscale))
+                .collect();
             let total: f64 = w.iter().sum();
             if total != 0.0 {
                 for v in &mut w {
@@ -65,7 +73,12 @@ impl Axis {
             }
             precision += 1;
         }
-        let taps = float_weights.iter().map(Vec::len).max().unwrap_or(1).min(in_size);
+        let taps = float_weights
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .min(in_size);
         let mut start = Vec::with_capacity(out_size);
         let mut weights = vec![0i16; out_size * taps];
         for (i, (xmin, w)) in ranges.into_iter().zip(float_weights).enumerate() {
@@ -75,11 +88,22 @@ impl Axis {
             start.push(s);
             for (k, v) in w.iter().enumerate() {
                 let v = v * f64::from(1u32 << precision);
-                let q = if v < 0.0 { (-0.5 + v) as i16 } else { (0.5 + v) as i16 };
+                let q = if v < 0.0 {
+                    (-0.5 + v) as i16
+                } else {
+                    (0.5 + v) as i16
+                };
                 weights[i * taps + (xmin - s) + k] = q;
             }
         }
-        Axis { in_size, out_size, taps, start, weights, precision }
+        Axis {
+            in_size,
+            out_size,
+            taps,
+            start,
+            weights,
+            precision,
+        }
     }
 
     pub fn is_identity(&self) -> bool {
@@ -115,7 +139,10 @@ pub struct Resizer {
 
 impl Resizer {
     pub fn new(in_h: usize, in_w: usize, out_h: usize, out_w: usize) -> Resizer {
-        Resizer { y: Axis::new(in_h, out_h), x: Axis::new(in_w, out_w) }
+        Resizer {
+            y: Axis::new(in_h, out_h),
+            x: Axis::new(in_w, out_w),
+        }
     }
 
     pub fn out_len(&self, channels: usize) -> usize {
@@ -131,7 +158,15 @@ impl Resizer {
     /// Resizes only output rows `rows` and columns `cols` of every channel
     /// into `dst` (`channels * rows.len() * cols.len()`, row-major), the
     /// same values a full resize has there.
-    pub fn region(&self, src: &[u8], channels: usize, rows: Range<usize>, cols: Range<usize>, dst: &mut [u8], scratch: &mut Vec<u8>) {
+    pub fn region(
+        &self,
+        src: &[u8],
+        channels: usize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        dst: &mut [u8],
+        scratch: &mut Vec<u8>,
+    ) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
@@ -145,12 +180,28 @@ impl Resizer {
     /// build otherwise targets SSE2 only.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn region_avx2(&self, src: &[u8], channels: usize, rows: Range<usize>, cols: Range<usize>, dst: &mut [u8], scratch: &mut Vec<u8>) {
+    unsafe fn region_avx2(
+        &self,
+        src: &[u8],
+        channels: usize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        dst: &mut [u8],
+        scratch: &mut Vec<u8>,
+    ) {
         self.region_inline(src, channels, rows, cols, dst, scratch);
     }
 
     #[inline(always)]
-    fn region_inline(&self, src: &[u8], channels: usize, rows: Range<usize>, cols: Range<usize>, dst: &mut [u8], scratch: &mut Vec<u8>) {
+    fn region_inline(
+        &self,
+        src: &[u8],
+        channels: usize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        dst: &mut [u8],
+        scratch: &mut Vec<u8>,
+    ) {
         let (ih, iw) = (self.y.in_size, self.x.in_size);
         let (rh, rw) = (rows.len(), cols.len());
         let in_rows = self.y.window(rows.clone());
@@ -159,12 +210,33 @@ impl Resizer {
             let out = &mut dst[c * rh * rw..(c + 1) * rh * rw];
             // Horizontal pass over the input rows the vertical pass needs;
             // skipped (as PyTorch skips it) when the width does not change.
-            let (hbuf, hbase, hstride, col0): (&[u8], usize, usize, usize) = if self.x.is_identity() {
+            let (hbuf, hbase, hstride, col0): (&[u8], usize, usize, usize) = if self.x.is_identity()
+            {
                 (plane, 0, iw, cols.start)
             } else {
                 scratch.resize(in_rows.len() * rw, 0);
-                for (k, r) in in_rows.clone().enumerate() {
-                    horizontal(&self.x, &plane[r * iw..(r + 1) * iw], cols.clone(), &mut scratch[k * rw..(k + 1) * rw]);
+                let mut k = 0;
+                // Four rows at a time share each output column's window and
+                // weights (loaded once) and give independent sums.
+                while k + 4 <= in_rows.len() {
+                    let r = in_rows.start + k;
+                    let src = &plane[r * iw..(r + 4) * iw];
+                    horizontal4(
+                        &self.x,
+                        src,
+                        iw,
+                        cols.clone(),
+                        &mut scratch[k * rw..(k + 4) * rw],
+                    );
+                    k += 4;
+                }
+                for (k, r) in in_rows.clone().enumerate().skip(k) {
+                    horizontal(
+                        &self.x,
+                        &plane[r * iw..(r + 1) * iw],
+                        cols.clone(),
+                        &mut scratch[k * rw..(k + 1) * rw],
+                    );
                 }
                 (&scratch[..], in_rows.start, rw, 0)
             };
@@ -193,6 +265,50 @@ fn horizontal(axis: &Axis, src: &[u8], cols: Range<usize>, dst: &mut [u8]) {
         3 => horizontal_n::<3>(axis, src, cols, dst),
         4 => horizontal_n::<4>(axis, src, cols, dst),
         _ => horizontal_any(axis, src, cols, dst),
+    }
+}
+
+/// [`horizontal`] over four consecutive rows (`src`: 4 x `iw`, `dst`: 4 x
+/// `cols.len()`).
+#[inline(always)]
+fn horizontal4(axis: &Axis, src: &[u8], iw: usize, cols: Range<usize>, dst: &mut [u8]) {
+    if axis.taps != 2 {
+        let rw = cols.len();
+        for r in 0..4 {
+            horizontal(
+                axis,
+                &src[r * iw..(r + 1) * iw],
+                cols.clone(),
+                &mut dst[r * rw..(r + 1) * rw],
+            );
+        }
+        return;
+    }
+    let round = 1i32 << axis.precision.saturating_sub(1);
+    let rw = cols.len();
+    let (s0, rest) = src.split_at(iw);
+    let (s1, rest) = rest.split_at(iw);
+    let (s2, s3) = rest.split_at(iw);
+    let (d0, rest) = dst.split_at_mut(rw);
+    let (d1, rest) = rest.split_at_mut(rw);
+    let (d2, d3) = rest.split_at_mut(rw);
+    let weights = &axis.weights[cols.start * 2..cols.end * 2];
+    for (o, (&s, w)) in axis.start[cols]
+        .iter()
+        .zip(weights.chunks_exact(2))
+        .enumerate()
+    {
+        let (w0, w1) = (i32::from(w[0]), i32::from(w[1]));
+        let f = |row: &[u8]| {
+            clamp_shift(
+                round + i32::from(row[s]) * w0 + i32::from(row[s + 1]) * w1,
+                axis.precision,
+            )
+        };
+        d0[o] = f(s0);
+        d1[o] = f(s1);
+        d2[o] = f(s2);
+        d3[o] = f(s3);
     }
 }
 
@@ -237,14 +353,23 @@ fn vertical<'a>(w: &[i16], precision: u32, row: &dyn Fn(usize) -> &'a [u8], dst:
             let (w0, w1) = (i32::from(w[0]), i32::from(w[1]));
             for ((d, &p), &q) in dst.iter_mut().zip(a).zip(b) {
                 // Both factors fit in i16, so this can map to pmaddwd.
-                *d = clamp_shift(round + i32::from(p as i16) * w0 + i32::from(q as i16) * w1, precision);
+                *d = clamp_shift(
+                    round + i32::from(p as i16) * w0 + i32::from(q as i16) * w1,
+                    precision,
+                );
             }
         }
         3 => {
             let (a, b, c) = (row(0), row(1), row(2));
             let (w0, w1, w2) = (i32::from(w[0]), i32::from(w[1]), i32::from(w[2]));
             for (((d, &p), &q), &r) in dst.iter_mut().zip(a).zip(b).zip(c) {
-                *d = clamp_shift(round + i32::from(p as i16) * w0 + i32::from(q as i16) * w1 + i32::from(r as i16) * w2, precision);
+                *d = clamp_shift(
+                    round
+                        + i32::from(p as i16) * w0
+                        + i32::from(q as i16) * w1
+                        + i32::from(r as i16) * w2,
+                    precision,
+                );
             }
         }
         _ => {
@@ -293,11 +418,21 @@ mod tests {
             r.image(&src, 3, &mut full, &mut Vec::new());
             let (rows, cols) = (oh / 3..oh - 2, ow / 4..ow / 2 + 3);
             let mut part = vec![0; 3 * rows.len() * cols.len()];
-            r.region(&src, 3, rows.clone(), cols.clone(), &mut part, &mut Vec::new());
+            r.region(
+                &src,
+                3,
+                rows.clone(),
+                cols.clone(),
+                &mut part,
+                &mut Vec::new(),
+            );
             for c in 0..3 {
                 for (i, y) in rows.clone().enumerate() {
                     for (j, x) in cols.clone().enumerate() {
-                        assert_eq!(part[(c * rows.len() + i) * cols.len() + j], full[(c * oh + y) * ow + x]);
+                        assert_eq!(
+                            part[(c * rows.len() + i) * cols.len() + j],
+                            full[(c * oh + y) * ow + x]
+                        );
                     }
                 }
             }

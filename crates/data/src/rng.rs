@@ -24,7 +24,12 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         let mut st = seed;
-        let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
+        let s = [
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+        ];
         Rng { s }
     }
 
@@ -154,10 +159,12 @@ mod tests {
 
     #[test]
     fn same_key_same_stream_other_key_other_stream() {
-        let a: Vec<u64> = (0..4).map({
-            let mut r = Rng::keyed(1, 2, 3, 4);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = Rng::keyed(1, 2, 3, 4);
+                move |_| r.next_u64()
+            })
+            .collect();
         let mut r = Rng::keyed(1, 2, 3, 4);
         assert_eq!(a, (0..4).map(|_| r.next_u64()).collect::<Vec<_>>());
         let mut r = Rng::keyed(1, 3, 3, 4);
@@ -172,8 +179,14 @@ mod tests {
             let xs: Vec<f64> = (0..n).map(|_| r.gamma(shape)).collect();
             let mean = xs.iter().sum::<f64>() / n as f64;
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-            assert!((mean - shape).abs() < 0.05 * shape.max(1.0), "gamma({shape}) mean {mean}");
-            assert!((var - shape).abs() < 0.1 * shape.max(1.0), "gamma({shape}) var {var}");
+            assert!(
+                (mean - shape).abs() < 0.05 * shape.max(1.0),
+                "gamma({shape}) mean {mean}"
+            );
+            assert!(
+                (var - shape).abs() < 0.1 * shape.max(1.0),
+                "gamma({shape}) var {var}"
+            );
         }
         let xs: Vec<f64> = (0..n).map(|_| r.beta(2.0, 5.0)).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;

@@ -51,36 +51,67 @@ pub fn transpose_image(src: &[u8], dst: &mut [u8], side: usize) {
 /// Reads exactly `buf.len()` bytes of a member, naming it on failure.
 fn read_member(archive: &Path, name: &str, r: &mut dyn Read, buf: &mut [u8]) -> Result<()> {
     r.read_exact(buf).map_err(|e| {
-        Error::bad_data(archive, format!("member `{name}` cannot be read (truncated archive?): {e}"))
-            .with_hint("delete the cached download and fetch it again")
+        Error::bad_data(
+            archive,
+            format!("member `{name}` cannot be read (truncated archive?): {e}"),
+        )
+        .with_hint("delete the cached download and fetch it again")
     })
 }
 
 /// Decodes the archive into `train.safetensors`, `test.safetensors` and
 /// `classes.json` in `out` (plus `unlabeled.safetensors` if asked).
-pub fn extract(archive_path: &Path, out: &Path, unlabeled: bool, progress: &Progress, cancel: &AtomicBool) -> Result<Summary> {
-    let names = ["train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "class_names.txt"];
+pub fn extract(
+    archive_path: &Path,
+    out: &Path,
+    unlabeled: bool,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<Summary> {
+    let names = [
+        "train_X.bin",
+        "train_y.bin",
+        "test_X.bin",
+        "test_y.bin",
+        "class_names.txt",
+    ];
     let member = |n: &str| format!("{DIR}/{n}");
     let wanted = |name: &str| {
         names.iter().any(|n| member(n) == name) || (unlabeled && name == member("unlabeled_X.bin"))
     };
     let mut raw: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut unlabeled_count = 0;
-    archive::read_members(archive_path, progress, cancel, &wanted, &mut |name, size, r| {
-        if name.ends_with("unlabeled_X.bin") {
-            unlabeled_count = stream_unlabeled(archive_path, name, size, r, &out.join("unlabeled.safetensors"))?;
-            return Ok(());
-        }
-        let len = usize::try_from(size).map_err(|_| Error::bad_data(archive_path, format!("member `{name}` is too large")))?;
-        let mut buf = vec![0u8; len];
-        read_member(archive_path, name, r, &mut buf)?;
-        raw.insert(name.rsplit('/').next().unwrap_or(name).to_string(), buf);
-        Ok(())
-    })?;
+    archive::read_members(
+        archive_path,
+        progress,
+        cancel,
+        &wanted,
+        &mut |name, size, r| {
+            if name.ends_with("unlabeled_X.bin") {
+                unlabeled_count = stream_unlabeled(
+                    archive_path,
+                    name,
+                    size,
+                    r,
+                    &out.join("unlabeled.safetensors"),
+                )?;
+                return Ok(());
+            }
+            let len = usize::try_from(size).map_err(|_| {
+                Error::bad_data(archive_path, format!("member `{name}` is too large"))
+            })?;
+            let mut buf = vec![0u8; len];
+            read_member(archive_path, name, r, &mut buf)?;
+            raw.insert(name.rsplit('/').next().unwrap_or(name).to_string(), buf);
+            Ok(())
+        },
+    )?;
     for n in names.iter().chain(unlabeled.then_some(&"unlabeled_X.bin")) {
         if !raw.contains_key(*n) && !(*n == "unlabeled_X.bin" && unlabeled_count > 0) {
-            return Err(Error::bad_data(archive_path, format!("has no member `{}`", member(n)))
-                .with_hint("this is not the STL-10 binary archive `stl10_binary.tar.gz`"));
+            return Err(
+                Error::bad_data(archive_path, format!("has no member `{}`", member(n)))
+                    .with_hint("this is not the STL-10 binary archive `stl10_binary.tar.gz`"),
+            );
         }
     }
     let classes: Vec<String> = String::from_utf8_lossy(&raw["class_names.txt"])
@@ -90,7 +121,10 @@ pub fn extract(archive_path: &Path, out: &Path, unlabeled: bool, progress: &Prog
         .map(str::to_string)
         .collect();
     if classes.is_empty() {
-        return Err(Error::bad_data(archive_path, format!("member `{}` lists no classes", member("class_names.txt"))));
+        return Err(Error::bad_data(
+            archive_path,
+            format!("member `{}` lists no classes", member("class_names.txt")),
+        ));
     }
     let mut side = 0;
     let mut counts = [0usize; 2];
@@ -99,26 +133,48 @@ pub fn extract(archive_path: &Path, out: &Path, unlabeled: bool, progress: &Prog
         let y = raw.remove(&format!("{split}_y.bin")).unwrap_or_default();
         let data = decode_split(archive_path, split, x, &y, classes.len())?;
         if side != 0 && data.height != side {
-            return Err(Error::bad_data(archive_path, format!("`{split}` images are {}x{} but train images are {side}x{side}", data.height, data.width)));
+            return Err(Error::bad_data(
+                archive_path,
+                format!(
+                    "`{split}` images are {}x{} but train images are {side}x{side}",
+                    data.height, data.width
+                ),
+            ));
         }
         side = data.height;
         counts[i] = data.n;
         data.save(&out.join(format!("{split}.safetensors")))?;
     }
-    let json = serde_json::to_string_pretty(&classes).map_err(|e| Error::internal(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(&classes).map_err(|e| Error::internal(e.to_string()))?;
     let path = out.join("classes.json");
     std::fs::write(&path, json).map_err(|e| Error::io(&path, "write", e))?;
-    Ok(Summary { train: counts[0], test: counts[1], unlabeled: unlabeled_count, side, classes })
+    Ok(Summary {
+        train: counts[0],
+        test: counts[1],
+        unlabeled: unlabeled_count,
+        side,
+        classes,
+    })
 }
 
 /// Turns a split's raw member bytes into a dataset, checking that sizes,
 /// counts and labels agree.
-pub fn decode_split(archive: &Path, split: &str, mut x: Vec<u8>, y: &[u8], num_classes: usize) -> Result<Dataset> {
+pub fn decode_split(
+    archive: &Path,
+    split: &str,
+    mut x: Vec<u8>,
+    y: &[u8],
+    num_classes: usize,
+) -> Result<Dataset> {
     let n = y.len();
     let xname = format!("{DIR}/{split}_X.bin");
     let yname = format!("{DIR}/{split}_y.bin");
     if n == 0 {
-        return Err(Error::bad_data(archive, format!("member `{yname}` is empty")));
+        return Err(Error::bad_data(
+            archive,
+            format!("member `{yname}` is empty"),
+        ));
     }
     let per = x.len() / n;
     let side = ((per / CHANNELS) as f64).sqrt().round() as usize;
@@ -150,15 +206,33 @@ pub fn decode_split(archive: &Path, split: &str, mut x: Vec<u8>, y: &[u8], num_c
             transpose_image(scratch, img, side);
         },
     );
-    Ok(Dataset { images: x, labels, n, channels: CHANNELS, height: side, width: side })
+    Ok(Dataset {
+        images: x,
+        labels,
+        n,
+        channels: CHANNELS,
+        height: side,
+        width: side,
+    })
 }
 
 /// Writes the (large) unlabelled split straight from the archive stream;
 /// its labels are all -1.
-fn stream_unlabeled(archive: &Path, name: &str, size: u64, r: &mut dyn Read, dest: &Path) -> Result<usize> {
+fn stream_unlabeled(
+    archive: &Path,
+    name: &str,
+    size: u64,
+    r: &mut dyn Read,
+    dest: &Path,
+) -> Result<usize> {
     let per = (CHANNELS * SIDE * SIDE) as u64;
     if size % per != 0 {
-        return Err(Error::bad_data(archive, format!("member `{name}` has {size} bytes, not a whole number of 3x{SIDE}x{SIDE} images")));
+        return Err(Error::bad_data(
+            archive,
+            format!(
+                "member `{name}` has {size} bytes, not a whole number of 3x{SIDE}x{SIDE} images"
+            ),
+        ));
     }
     let n = (size / per) as usize;
     let mut w = Writer::create(dest, &Dataset::plan(n, CHANNELS, SIDE, SIDE))?;

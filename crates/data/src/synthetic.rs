@@ -81,7 +81,11 @@ fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
     let phase = rng.uniform(0.0, std::f64::consts::TAU);
     let contrast = rng.uniform(0.6, 1.0);
     let bright = rng.uniform(-0.1, 0.1);
-    let (bx, by, br) = (rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.2));
+    let (bx, by, br) = (
+        rng.uniform(0.2, 0.8),
+        rng.uniform(0.2, 0.8),
+        rng.uniform(0.08, 0.2),
+    );
     let (c, s) = (angle.cos(), angle.sin());
     let k = std::f64::consts::TAU * p.cycles / side as f64;
     let plane = side * side;
@@ -104,16 +108,29 @@ fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
 /// Split `which` (0 train, 1 test) as decoded images: CHW, labels 0..=9.
 pub fn split(spec: &Spec, which: u64, per_class: usize) -> Dataset {
     let pats = patterns(spec.task);
-    let mut labels: Vec<i64> = (0..NUM_CLASSES * per_class).map(|i| (i % NUM_CLASSES) as i64).collect();
+    let mut labels: Vec<i64> = (0..NUM_CLASSES * per_class)
+        .map(|i| (i % NUM_CLASSES) as i64)
+        .collect();
     Rng::keyed(spec.seed, which, 0, 1).shuffle(&mut labels);
     let side = spec.image_size;
     let per = CHANNELS * side * side;
     let mut images = vec![0u8; labels.len() * per];
-    images.par_chunks_mut(per).zip(labels.par_iter()).enumerate().for_each(|(i, (img, &l))| {
-        let mut rng = Rng::keyed(spec.seed, which, i as u64, 2);
-        img.copy_from_slice(&render(&pats[l as usize], side, spec.noise, &mut rng));
-    });
-    Dataset { n: labels.len(), images, labels, channels: CHANNELS, height: side, width: side }
+    images
+        .par_chunks_mut(per)
+        .zip(labels.par_iter())
+        .enumerate()
+        .for_each(|(i, (img, &l))| {
+            let mut rng = Rng::keyed(spec.seed, which, i as u64, 2);
+            img.copy_from_slice(&render(&pats[l as usize], side, spec.noise, &mut rng));
+        });
+    Dataset {
+        n: labels.len(),
+        images,
+        labels,
+        channels: CHANNELS,
+        height: side,
+        width: side,
+    }
 }
 
 /// A split in the file layout: column-major images and 1-based labels.
@@ -129,7 +146,9 @@ fn file_layout(data: &Dataset) -> (Vec<u8>, Vec<u8>) {
 /// Writes `stl10_binary.tar.gz` in STL-10's layout to `dest`.
 pub fn write_archive(spec: &Spec, dest: &Path) -> Result<()> {
     if spec.image_size == 0 || spec.train_per_class == 0 || spec.test_per_class == 0 {
-        return Err(Error::failed("`image_size`, `train_per_class` and `test_per_class` must be positive"));
+        return Err(Error::failed(
+            "`image_size`, `train_per_class` and `test_per_class` must be positive",
+        ));
     }
     let file = File::create(dest).map_err(|e| Error::io(dest, "create", e))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
@@ -140,11 +159,15 @@ pub fn write_archive(spec: &Spec, dest: &Path) -> Result<()> {
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
         header.set_cksum();
-        tar.append_data(&mut header, format!("{DIR}/{name}"), bytes).map_err(|e| Error::io(dest, "write", e))
+        tar.append_data(&mut header, format!("{DIR}/{name}"), bytes)
+            .map_err(|e| Error::io(dest, "write", e))
     };
     let names: Vec<String> = (0..NUM_CLASSES).map(|c| format!("pattern{c}")).collect();
     add("class_names.txt", (names.join("\n") + "\n").as_bytes())?;
-    for (which, name, per_class) in [(0, "train", spec.train_per_class), (1, "test", spec.test_per_class)] {
+    for (which, name, per_class) in [
+        (0, "train", spec.train_per_class),
+        (1, "test", spec.test_per_class),
+    ] {
         let (x, y) = file_layout(&split(spec, which, per_class));
         add(&format!("{name}_X.bin"), &x)?;
         add(&format!("{name}_y.bin"), &y)?;

@@ -36,32 +36,58 @@ pub struct Reader {
 impl Reader {
     pub fn open(path: &Path) -> Result<Reader> {
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, "read", e))?.len();
-        let bad = |m: String| Error::bad_data(path, m).with_hint("this is not a safetensors file written by `stl10` or `resize`");
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(path, "read", e))?
+            .len();
+        let bad = |m: String| {
+            Error::bad_data(path, m)
+                .with_hint("this is not a safetensors file written by `stl10` or `resize`")
+        };
         let mut n = [0u8; 8];
-        file.read_exact(&mut n).map_err(|_| bad("shorter than a safetensors header".into()))?;
+        file.read_exact(&mut n)
+            .map_err(|_| bad("shorter than a safetensors header".into()))?;
         let header_len = u64::from_le_bytes(n);
         if header_len > 100 << 20 || 8 + header_len > len {
-            return Err(bad(format!("header length {header_len} does not fit the file of {len} bytes")));
+            return Err(bad(format!(
+                "header length {header_len} does not fit the file of {len} bytes"
+            )));
         }
         let mut header = vec![0u8; header_len as usize];
-        file.read_exact(&mut header).map_err(|e| Error::io(path, "read", e))?;
+        file.read_exact(&mut header)
+            .map_err(|e| Error::io(path, "read", e))?;
         let json: serde_json::Value =
             serde_json::from_slice(&header).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-        let obj = json.as_object().ok_or_else(|| bad("header is not a JSON object".into()))?;
+        let obj = json
+            .as_object()
+            .ok_or_else(|| bad("header is not a JSON object".into()))?;
         let mut tensors = BTreeMap::new();
         for (name, v) in obj {
             if name == "__metadata__" {
                 continue;
             }
             let dtype = v["dtype"].as_str().unwrap_or("").to_string();
-            let shape: Option<Vec<usize>> =
-                v["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
-            let offsets: Option<Vec<usize>> =
-                v["data_offsets"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
+            let shape: Option<Vec<usize>> = v["shape"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            });
+            let offsets: Option<Vec<usize>> = v["data_offsets"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            });
             match (shape, offsets.as_deref()) {
                 (Some(shape), Some(&[start, end])) if start <= end => {
-                    tensors.insert(name.clone(), TensorInfo { dtype, shape, start, end });
+                    tensors.insert(
+                        name.clone(),
+                        TensorInfo {
+                            dtype,
+                            shape,
+                            start,
+                            end,
+                        },
+                    );
                 }
                 _ => return Err(bad(format!("tensor `{name}` has a malformed entry"))),
             }
@@ -76,14 +102,20 @@ impl Reader {
                 )));
             }
         }
-        Ok(Reader { path: path.to_path_buf(), file, data_start, tensors })
+        Ok(Reader {
+            path: path.to_path_buf(),
+            file,
+            data_start,
+            tensors,
+        })
     }
 
     /// The tensor's info, checked for dtype and element size.
     pub fn info(&self, name: &str, dtype: &str, elem: usize) -> Result<&TensorInfo> {
-        let t = self.tensors.get(name).ok_or_else(|| {
-            Error::bad_data(&self.path, format!("has no tensor `{name}`"))
-        })?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| Error::bad_data(&self.path, format!("has no tensor `{name}`")))?;
         let count: usize = t.shape.iter().product();
         if t.dtype != dtype || count * elem != t.end - t.start {
             return Err(Error::bad_data(
@@ -101,13 +133,20 @@ impl Reader {
 
     /// Reads `len` bytes at `offset` within tensor `name`'s data.
     pub fn read_bytes(&mut self, name: &str, offset: usize, out: &mut [u8]) -> Result<()> {
-        let t = self.tensors.get(name).ok_or_else(|| Error::internal(format!("no tensor `{name}`")))?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| Error::internal(format!("no tensor `{name}`")))?;
         if offset + out.len() > t.end - t.start {
             return Err(Error::internal(format!("read past tensor `{name}`")));
         }
         let pos = self.data_start + (t.start + offset) as u64;
-        self.file.seek(SeekFrom::Start(pos)).map_err(|e| Error::io(&self.path, "read", e))?;
-        self.file.read_exact(out).map_err(|e| Error::io(&self.path, "read", e))
+        self.file
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::io(&self.path, "read", e))?;
+        self.file
+            .read_exact(out)
+            .map_err(|e| Error::io(&self.path, "read", e))
     }
 
     pub fn read_u8(&mut self, name: &str) -> Result<(Vec<usize>, Vec<u8>)> {
@@ -121,7 +160,10 @@ impl Reader {
         let t = self.info(name, "I64", 8)?.clone();
         let mut raw = vec![0u8; t.end - t.start];
         self.read_bytes(name, 0, &mut raw)?;
-        let v = raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+        let v = raw
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
         Ok((t.shape, v))
     }
 }
@@ -166,19 +208,30 @@ impl Writer {
         let file = File::create(path).map_err(|e| Error::io(path, "create", e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let w = |e| Error::io(path, "write", e);
-        out.write_all(&(text.len() as u64).to_le_bytes()).map_err(w)?;
+        out.write_all(&(text.len() as u64).to_le_bytes())
+            .map_err(w)?;
         out.write_all(&text).map_err(w)?;
-        Ok(Writer { path: path.to_path_buf(), out, remaining: sizes, current: 0 })
+        Ok(Writer {
+            path: path.to_path_buf(),
+            out,
+            remaining: sizes,
+            current: 0,
+        })
     }
 
     /// Appends bytes to the current tensor (moving on to the next when full).
     pub fn write(&mut self, mut bytes: &[u8]) -> Result<()> {
         while !bytes.is_empty() {
             let Some(left) = self.remaining.get_mut(self.current) else {
-                return Err(Error::internal(format!("too many bytes for `{}`", self.path.display())));
+                return Err(Error::internal(format!(
+                    "too many bytes for `{}`",
+                    self.path.display()
+                )));
             };
             let n = (*left).min(bytes.len());
-            self.out.write_all(&bytes[..n]).map_err(|e| Error::io(&self.path, "write", e))?;
+            self.out
+                .write_all(&bytes[..n])
+                .map_err(|e| Error::io(&self.path, "write", e))?;
             *left -= n;
             bytes = &bytes[n..];
             if *left == 0 {
@@ -199,8 +252,13 @@ impl Writer {
     /// Flushes; an error if fewer bytes were written than planned.
     pub fn finish(mut self) -> Result<()> {
         if self.remaining.iter().any(|r| *r != 0) {
-            return Err(Error::internal(format!("`{}` was not completely written", self.path.display())));
+            return Err(Error::internal(format!(
+                "`{}` was not completely written",
+                self.path.display()
+            )));
         }
-        self.out.flush().map_err(|e| Error::io(&self.path, "write", e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io(&self.path, "write", e))
     }
 }

@@ -179,6 +179,8 @@ impl Context<'_> {
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
+    /// Kinds left out of this build (a cargo feature off), with the fix.
+    unavailable: BTreeMap<&'static str, &'static str>,
 }
 
 impl Registry {
@@ -192,6 +194,18 @@ impl Registry {
         let previous = self.kinds.insert(name, Arc::new(kind));
         assert!(previous.is_none(), "stage kind `{name}` registered twice");
         self
+    }
+
+    /// Records that a kind exists but was left out of this build, so that a
+    /// pipeline using it gets `hint` rather than "unknown stage kind".
+    pub fn add_unavailable(&mut self, name: &'static str, hint: &'static str) -> &mut Registry {
+        self.unavailable.insert(name, hint);
+        self
+    }
+
+    /// The hint for a kind left out of this build, if `name` is one.
+    pub fn unavailable(&self, name: &str) -> Option<&'static str> {
+        self.unavailable.get(name).copied()
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Kind>> {

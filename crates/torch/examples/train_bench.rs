@@ -126,13 +126,24 @@ fn run(args: &Args) -> Result<()> {
 fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Result<f64> {
     let spec = TrainSpec::new(model, Mode::Scratch, 1);
     let progress = Progress::hidden();
-    let p = prepare(&spec, device, args.size, None, None, &progress)?;
-    let mut optim = p.optim;
-    if mode == Mode::Transfer {
-        freeze_all_but(&p.vs, p.model.head());
-    }
-    if mode == Mode::Transfer || args.per_tensor {
-        optim = Optimizer::with_layout(spec.optim.clone(), trainable(&p.vs), !args.per_tensor);
+    let vs;
+    let net;
+    let mut optim;
+    if args.per_tensor {
+        // Parameters stay separate tensors, updated one by one.
+        vs = tch::nn::VarStore::new(device);
+        net = pipe_torch::models::build(model, &vs.root(), 10, args.size)?;
+        if mode == Mode::Transfer {
+            freeze_all_but(&vs, net.head());
+        }
+        optim = Optimizer::with_layout(spec.optim.clone(), trainable(&vs), false);
+    } else {
+        let p = prepare(&spec, device, args.size, None, None, &progress)?;
+        (vs, net, optim) = (p.vs, p.model, p.optim);
+        if mode == Mode::Transfer {
+            freeze_all_but(&vs, net.head());
+            optim = Optimizer::new(spec.optim.clone(), trainable(&vs));
+        }
     }
     // A pool of two batches' worth of images on the device, gathered by a
     // random index each step like `train` does.
@@ -150,7 +161,7 @@ fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Re
         }
         let index = Tensor::randperm(n, (Kind::Int64, device)).narrow(0, 0, args.batch);
         let (x, y) = split.gather(&index);
-        let (loss, _) = step(p.model.as_ref(), &mut optim, &norm.apply(&x), &y, bf16)?;
+        let (loss, _) = step(net.as_ref(), &mut optim, &norm.apply(&x), &y, bf16)?;
         last = loss;
     }
     sync(device, &last);

@@ -27,7 +27,13 @@ pub struct AugMix {
 
 impl Default for AugMix {
     fn default() -> AugMix {
-        AugMix { severity: 3, mixture_width: 3, chain_depth: -1, alpha: 1.0, all_ops: true }
+        AugMix {
+            severity: 3,
+            mixture_width: 3,
+            chain_depth: -1,
+            alpha: 1.0,
+            all_ops: true,
+        }
     }
 }
 
@@ -77,7 +83,10 @@ impl Op {
             Op::TranslateX => (lin(0.0, w as f64 / 3.0), true),
             Op::TranslateY => (lin(0.0, h as f64 / 3.0), true),
             Op::Rotate => (lin(0.0, 30.0), true),
-            Op::Posterize => (4.0 - (f64::from(b) / ((NUM_BINS - 1.0) / 4.0)).round_ties_even(), false),
+            Op::Posterize => (
+                4.0 - (f64::from(b) / ((NUM_BINS - 1.0) / 4.0)).round_ties_even(),
+                false,
+            ),
             Op::Solarize => (lin(1.0, 0.0), false),
             Op::AutoContrast | Op::Equalize => return None,
             Op::Brightness | Op::Color | Op::Contrast | Op::Sharpness => (lin(0.0, 0.9), true),
@@ -120,7 +129,11 @@ impl AugMix {
         let weights = rng.dirichlet(self.alpha, self.mixture_width);
         let mut mix: Vec<f32> = img.iter().map(|&v| m[0] as f32 * f32::from(v)).collect();
         for wi in weights {
-            let depth = if self.chain_depth > 0 { self.chain_depth as usize } else { rng.range(1, 4) as usize };
+            let depth = if self.chain_depth > 0 {
+                self.chain_depth as usize
+            } else {
+                rng.range(1, 4) as usize
+            };
             let mut aug: Option<Vec<u8>> = None;
             for _ in 0..depth {
                 let op = ops[rng.below(ops.len() as u64) as usize];
@@ -156,8 +169,12 @@ mod tests {
     fn by_warp(op: Op, img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
         let top_left = [-(w as f64) * 0.5, -(h as f64) * 0.5];
         let inv = match op {
-            Op::ShearX => ops::inverse_affine(0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0], top_left),
-            Op::ShearY => ops::inverse_affine(0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()], top_left),
+            Op::ShearX => {
+                ops::inverse_affine(0.0, [0.0, 0.0], [m.atan().to_degrees(), 0.0], top_left)
+            }
+            Op::ShearY => {
+                ops::inverse_affine(0.0, [0.0, 0.0], [0.0, m.atan().to_degrees()], top_left)
+            }
             Op::TranslateX => ops::inverse_affine(0.0, [m.trunc(), 0.0], [0.0, 0.0], [0.0, 0.0]),
             _ => ops::inverse_affine(0.0, [0.0, m.trunc()], [0.0, 0.0], [0.0, 0.0]),
         };
@@ -167,12 +184,18 @@ mod tests {
     #[test]
     fn fast_shears_and_translations_equal_the_general_warp() {
         let (c, h, w) = (3, 31, 40);
-        let img: Vec<u8> = (0..c * h * w).map(|i| ((i * 37 + i / 40 * 11) % 256) as u8).collect();
+        let img: Vec<u8> = (0..c * h * w)
+            .map(|i| ((i * 37 + i / 40 * 11) % 256) as u8)
+            .collect();
         for op in [Op::ShearX, Op::ShearY, Op::TranslateX, Op::TranslateY] {
             for m in [0.0, 0.0333, -0.0667, 0.3, 8.3, -16.6] {
                 let fast = op.apply(&img, c, h, w, m);
                 let slow = by_warp(op, &img, c, h, w, m);
-                let worst = fast.iter().zip(&slow).map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs()).max();
+                let worst = fast
+                    .iter()
+                    .zip(&slow)
+                    .map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs())
+                    .max();
                 assert!(worst <= Some(1), "{op:?} {m}: max diff {worst:?}");
             }
         }
@@ -182,11 +205,19 @@ mod tests {
     fn magnitudes_match_torchvision_bins() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-3;
         assert!(close(Op::ShearX.magnitude(1, 224, 224).unwrap().0, 0.0333));
-        assert!(close(Op::TranslateX.magnitude(2, 224, 224).unwrap().0, 16.593));
+        assert!(close(
+            Op::TranslateX.magnitude(2, 224, 224).unwrap().0,
+            16.593
+        ));
         assert!(close(Op::Rotate.magnitude(2, 224, 224).unwrap().0, 6.667));
-        let bits: Vec<f64> = (0..3).map(|b| Op::Posterize.magnitude(b, 1, 1).unwrap().0).collect();
+        let bits: Vec<f64> = (0..3)
+            .map(|b| Op::Posterize.magnitude(b, 1, 1).unwrap().0)
+            .collect();
         assert_eq!(bits, [4.0, 4.0, 3.0]);
-        assert!(close(Op::Solarize.magnitude(1, 1, 1).unwrap().0 * 255.0, 226.667));
+        assert!(close(
+            Op::Solarize.magnitude(1, 1, 1).unwrap().0 * 255.0,
+            226.667
+        ));
         assert!(Op::Equalize.magnitude(1, 1, 1).is_none());
         assert!(close(Op::Contrast.magnitude(2, 1, 1).unwrap().0, 0.2));
     }

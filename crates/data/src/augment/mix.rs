@@ -22,23 +22,44 @@ pub struct CutmixMixup {
 
 impl Default for CutmixMixup {
     fn default() -> CutmixMixup {
-        CutmixMixup { cutmix_alpha: 1.0, mixup_alpha: 1.0, num_classes: 10 }
+        CutmixMixup {
+            cutmix_alpha: 1.0,
+            mixup_alpha: 1.0,
+            num_classes: 10,
+        }
     }
 }
 
 /// What was done to a batch (for tests and logs).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mixed {
-    MixUp { lam: f64 },
+    MixUp {
+        lam: f64,
+    },
     /// `lam` as drawn and the box [y1, y2) x [x1, x2) with the label weight
     /// `1 - box area / image area`.
-    CutMix { lam: f64, lam_adjusted: f64, y1: usize, y2: usize, x1: usize, x2: usize },
+    CutMix {
+        lam: f64,
+        lam_adjusted: f64,
+        y1: usize,
+        y2: usize,
+        x1: usize,
+        x2: usize,
+    },
 }
 
 impl CutmixMixup {
     /// Mixes `images` ([n, c, h, w] floats) in place and returns the soft
     /// labels ([n, num_classes]).
-    pub fn apply(&self, images: &mut [f32], labels: &[i64], c: usize, h: usize, w: usize, rng: &mut Rng) -> (Vec<f32>, Mixed) {
+    pub fn apply(
+        &self,
+        images: &mut [f32],
+        labels: &[i64],
+        c: usize,
+        h: usize,
+        w: usize,
+        rng: &mut Rng,
+    ) -> (Vec<f32>, Mixed) {
         let n = labels.len();
         let len = c * h * w;
         // `RandomChoice([CutMix, MixUp])`: uniform.
@@ -53,9 +74,18 @@ impl CutmixMixup {
             let x2 = (rx + hw).clamp(0, w as i64) as usize;
             let y2 = (ry + hh).clamp(0, h as i64) as usize;
             let lam_adjusted = 1.0 - ((x2 - x1) * (y2 - y1)) as f64 / (w * h) as f64;
-            Mixed::CutMix { lam, lam_adjusted, y1, y2, x1, x2 }
+            Mixed::CutMix {
+                lam,
+                lam_adjusted,
+                y1,
+                y2,
+                x1,
+                x2,
+            }
         } else {
-            Mixed::MixUp { lam: rng.beta(self.mixup_alpha, self.mixup_alpha) }
+            Mixed::MixUp {
+                lam: rng.beta(self.mixup_alpha, self.mixup_alpha),
+            }
         };
         if n > 1 {
             // Walk down so that image i-1 is still unmixed when i reads it;
@@ -64,11 +94,17 @@ impl CutmixMixup {
             for i in (0..n).rev() {
                 let (head, tail) = images.split_at_mut(i * len);
                 let dst = &mut tail[..len];
-                let other: &[f32] = if i == 0 { &last } else { &head[(i - 1) * len..i * len] };
+                let other: &[f32] = if i == 0 {
+                    &last
+                } else {
+                    &head[(i - 1) * len..i * len]
+                };
                 match &mixed {
                     Mixed::MixUp { lam } => {
                         let (a, b) = (*lam as f32, (1.0 - lam) as f32);
-                        dst.iter_mut().zip(other).for_each(|(d, o)| *d = a * *d + b * o);
+                        dst.iter_mut()
+                            .zip(other)
+                            .for_each(|(d, o)| *d = a * *d + b * o);
                     }
                     Mixed::CutMix { y1, y2, x1, x2, .. } => {
                         for ch in 0..c {

@@ -43,7 +43,12 @@ pub fn floor_i64(x: f64) -> i64 {
 /// torchvision's inverse affine matrix for F.affine on tensors (which
 /// negates the angle: positive angles turn counter-clockwise) with the
 /// centre `center` given relative to the image centre.
-pub fn inverse_affine(angle_deg: f64, translate: [f64; 2], shear_deg: [f64; 2], center: [f64; 2]) -> Inverse {
+pub fn inverse_affine(
+    angle_deg: f64,
+    translate: [f64; 2],
+    shear_deg: [f64; 2],
+    center: [f64; 2],
+) -> Inverse {
     let rot = (-angle_deg).to_radians();
     let (sx, sy) = (shear_deg[0].to_radians(), shear_deg[1].to_radians());
     let (cx, cy) = (center[0], center[1]);
@@ -76,7 +81,16 @@ pub struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn whole(data: &'a [u8], channels: usize, h: usize, w: usize) -> View<'a> {
-        View { data, channels, full_h: h, full_w: w, y0: 0, x0: 0, h, w }
+        View {
+            data,
+            channels,
+            full_h: h,
+            full_w: w,
+            y0: 0,
+            x0: 0,
+            h,
+            w,
+        }
     }
 }
 
@@ -85,34 +99,74 @@ impl<'a> View<'a> {
 /// the sample is 0; with `fill`, a ones-mask is warped alongside and the
 /// result is `img * mask + fill * (1 - mask)` (torchvision's bilinear fill).
 /// Values are rounded half to even, as `round_()` does.
-pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, dst: &mut [u8]) {
-    let (cy, cx) = ((src.full_h as f64 - 1.0) * 0.5, (src.full_w as f64 - 1.0) * 0.5);
+pub fn warp(
+    src: View,
+    inv: &Inverse,
+    fill: Option<[f32; 3]>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    dst: &mut [u8],
+) {
+    let (cy, cx) = (
+        (src.full_h as f64 - 1.0) * 0.5,
+        (src.full_w as f64 - 1.0) * 0.5,
+    );
     let (rw, plane_out, plane_in) = (cols.len(), rows.len() * cols.len(), src.h * src.w);
     let ch = src.channels;
     // Interior: all four taps inside the view (which lies inside the image).
     let (ix0, ix1) = (src.x0 as i64, (src.x0 + src.w) as i64 - 1);
     let (iy0, iy1) = (src.y0 as i64, (src.y0 + src.h) as i64 - 1);
+    // Per row: each pixel's top-left tap and weights once, then every
+    // channel in a tight loop (interior pixels: all four taps in the view).
+    let mut taps_at: Vec<(u32, u32, [f32; 4])> = Vec::with_capacity(rw);
+    let mut edge: Vec<(usize, [i64; 2], [f32; 2])> = Vec::new();
     for (i, y) in rows.clone().enumerate() {
         let yb = y as f64 - cy;
         let (bu, bv) = (inv[1] * yb + inv[2] + cx, inv[4] * yb + inv[5] + cy);
+        taps_at.clear();
+        edge.clear();
         for (j, x) in cols.clone().enumerate() {
             let xb = x as f64 - cx;
             let u = inv[0] * xb + bu;
             let v = inv[3] * xb + bv;
             let (x0, y0) = (floor_i64(u), floor_i64(v));
             let (fx, fy) = ((u - x0 as f64) as f32, (v - y0 as f64) as f32);
-            let at = i * rw + j;
             if x0 >= ix0 && x0 < ix1 && y0 >= iy0 && y0 < iy1 {
                 let k = (y0 - iy0) as usize * src.w + (x0 - ix0) as usize;
-                let (w00, w01, w10, w11) = ((1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx);
-                for c in 0..ch {
-                    let p = &src.data[c * plane_in + k..];
-                    let acc = w00 * f32::from(p[0]) + w01 * f32::from(p[1]) + w10 * f32::from(p[src.w]) + w11 * f32::from(p[src.w + 1]);
-                    dst[c * plane_out + at] = acc.to_u8_even();
-                }
-                continue;
+                taps_at.push((
+                    j as u32,
+                    k as u32,
+                    [
+                        (1.0 - fy) * (1.0 - fx),
+                        (1.0 - fy) * fx,
+                        fy * (1.0 - fx),
+                        fy * fx,
+                    ],
+                ));
+            } else {
+                edge.push((j, [y0, x0], [fy, fx]));
             }
-            let taps = [(y0, x0, (1.0 - fy) * (1.0 - fx)), (y0, x0 + 1, (1.0 - fy) * fx), (y0 + 1, x0, fy * (1.0 - fx)), (y0 + 1, x0 + 1, fy * fx)];
+        }
+        for c in 0..ch {
+            let plane = &src.data[c * plane_in..(c + 1) * plane_in];
+            let out = &mut dst[c * plane_out + i * rw..c * plane_out + (i + 1) * rw];
+            for &(j, k, [w00, w01, w10, w11]) in &taps_at {
+                let (j, k) = (j as usize, k as usize);
+                let p = &plane[k..k + src.w + 2];
+                let acc = w00 * f32::from(p[0])
+                    + w01 * f32::from(p[1])
+                    + w10 * f32::from(p[src.w])
+                    + w11 * f32::from(p[src.w + 1]);
+                out[j] = acc.to_u8_even();
+            }
+        }
+        for &(j, [y0, x0], [fy, fx]) in &edge {
+            let taps = [
+                (y0, x0, (1.0 - fy) * (1.0 - fx)),
+                (y0, x0 + 1, (1.0 - fy) * fx),
+                (y0 + 1, x0, fy * (1.0 - fx)),
+                (y0 + 1, x0 + 1, fy * fx),
+            ];
             let mut idx = [usize::MAX; 4];
             let mut mask = 0.0f32;
             for (t, &(ty, tx, wt)) in taps.iter().enumerate() {
@@ -134,7 +188,7 @@ pub fn warp(src: View, inv: &Inverse, fill: Option<[f32; 3]>, rows: std::ops::Ra
                 if let Some(f) = fill {
                     acc = acc * mask + (1.0 - mask) * f[c.min(2)];
                 }
-                dst[c * plane_out + at] = acc.to_u8_even();
+                dst[c * plane_out + i * rw + j] = acc.to_u8_even();
             }
         }
     }
@@ -177,7 +231,13 @@ pub fn shear_x(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
         for ch in 0..c {
             let row = &img[(ch * h + y) * w..(ch * h + y + 1) * w];
             let dst = &mut out[(ch * h + y) * w..(ch * h + y + 1) * w];
-            let px = |i: i64| if i >= 0 && i < w as i64 { f32::from(row[i as usize]) } else { 0.0 };
+            let px = |i: i64| {
+                if i >= 0 && i < w as i64 {
+                    f32::from(row[i as usize])
+                } else {
+                    0.0
+                }
+            };
             for (x, d) in dst.iter_mut().enumerate() {
                 let s = x as i64 + k;
                 let v = if s >= 0 && s + 1 < w as i64 {
@@ -204,7 +264,13 @@ pub fn shear_y(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
         .collect();
     for ch in 0..c {
         let plane = &img[ch * h * w..(ch + 1) * h * w];
-        let px = |y: i64, x: usize| if y >= 0 && y < h as i64 { f32::from(plane[y as usize * w + x]) } else { 0.0 };
+        let px = |y: i64, x: usize| {
+            if y >= 0 && y < h as i64 {
+                f32::from(plane[y as usize * w + x])
+            } else {
+                0.0
+            }
+        };
         for y in 0..h {
             let dst = &mut out[(ch * h + y) * w..(ch * h + y + 1) * w];
             for (x, (d, &(k, fy))) in dst.iter_mut().zip(&cols).enumerate() {
@@ -218,7 +284,14 @@ pub fn shear_y(img: &[u8], c: usize, h: usize, w: usize, m: f64) -> Vec<u8> {
 }
 
 /// Whole-image warp.
-pub fn warp_image(img: &[u8], c: usize, h: usize, w: usize, inv: &Inverse, fill: Option<[f32; 3]>) -> Vec<u8> {
+pub fn warp_image(
+    img: &[u8],
+    c: usize,
+    h: usize,
+    w: usize,
+    inv: &Inverse,
+    fill: Option<[f32; 3]>,
+) -> Vec<u8> {
     let mut out = vec![0u8; img.len()];
     warp(View::whole(img, c, h, w), inv, fill, 0..h, 0..w, &mut out);
     out
@@ -232,7 +305,13 @@ pub fn posterize(img: &mut [u8], bits: u32) {
 
 /// Inverts values at or above `threshold`.
 pub fn solarize(img: &mut [u8], threshold: f64) {
-    let lut: [u8; 256] = std::array::from_fn(|v| if v as f64 >= threshold { 255 - v as u8 } else { v as u8 });
+    let lut: [u8; 256] = std::array::from_fn(|v| {
+        if v as f64 >= threshold {
+            255 - v as u8
+        } else {
+            v as u8
+        }
+    });
     img.iter_mut().for_each(|v| *v = lut[*v as usize]);
 }
 
@@ -240,13 +319,16 @@ pub fn solarize(img: &mut [u8], threshold: f64) {
 pub fn autocontrast(img: &mut [u8], c: usize) {
     let plane = img.len() / c;
     for p in img.chunks_exact_mut(plane) {
-        let (lo, hi) = p.iter().fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = p
+            .iter()
+            .fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         if hi == lo {
             continue;
         }
         let inv_scale = (f32::from(hi) - f32::from(lo)) * (1.0 / 255.0);
         let lo = f32::from(lo);
-        let lut: [u8; 256] = std::array::from_fn(|v| ((v as f32 - lo) / inv_scale).clamp(0.0, 255.0) as u8);
+        let lut: [u8; 256] =
+            std::array::from_fn(|v| ((v as f32 - lo) / inv_scale).clamp(0.0, 255.0) as u8);
         p.iter_mut().for_each(|v| *v = lut[*v as usize]);
     }
 }
@@ -288,7 +370,9 @@ fn grayscale(img: &[u8]) -> Vec<f32> {
     r.iter()
         .zip(g)
         .zip(b)
-        .map(|((&r, &g), &b)| (0.2989 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)) as u32 as f32)
+        .map(|((&r, &g), &b)| {
+            (0.2989 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)) as u32 as f32
+        })
         .collect()
 }
 
@@ -304,7 +388,9 @@ pub fn color(img: &mut [u8], c: usize, factor: f32) {
     }
     let gray = grayscale(img);
     for p in img.chunks_exact_mut(gray.len()) {
-        p.iter_mut().zip(&gray).for_each(|(v, &g)| *v = mix(*v, g, factor));
+        p.iter_mut()
+            .zip(&gray)
+            .for_each(|(v, &g)| *v = mix(*v, g, factor));
     }
 }
 
@@ -335,12 +421,8 @@ pub fn sharpness(img: &mut [u8], c: usize, h: usize, w: usize, factor: f32) {
             let below = &p[(y + 1) * w..(y + 2) * w];
             let mut out = row.clone();
             for x in 1..w - 1 {
-                let s: u32 = [&above[x - 1..x + 2], &row[x - 1..x + 2], &below[x - 1..x + 2]]
-                    .iter()
-                    .flat_map(|r| r.iter())
-                    .map(|&v| u32::from(v))
-                    .sum::<u32>()
-                    + 4 * u32::from(row[x]);
+                let sum3 = |r: &[u8]| u32::from(r[x - 1]) + u32::from(r[x]) + u32::from(r[x + 1]);
+                let s = sum3(&above) + sum3(&row) + sum3(below) + 4 * u32::from(row[x]);
                 // round(s / 13); 13 is odd, so there are no ties to break.
                 let degenerate = ((2 * s + 13) / 26) as f32;
                 out[x] = mix(row[x], degenerate, factor);
@@ -354,7 +436,9 @@ pub fn sharpness(img: &mut [u8], c: usize, h: usize, w: usize, factor: f32) {
 /// The normalised 1-D Gaussian of `size` taps (torchvision's kernel).
 pub fn gaussian_kernel(size: usize, sigma: f64) -> Vec<f32> {
     let half = (size as f64 - 1.0) * 0.5;
-    let k: Vec<f64> = (0..size).map(|i| (-((i as f64 - half) / sigma).powi(2) * 0.5).exp()).collect();
+    let k: Vec<f64> = (0..size)
+        .map(|i| (-((i as f64 - half) / sigma).powi(2) * 0.5).exp())
+        .collect();
     let sum: f64 = k.iter().sum();
     k.iter().map(|v| (v / sum) as f32).collect()
 }
@@ -398,6 +482,15 @@ mod tests {
         let mut img: Vec<u8> = (0..300).map(|i| (100 + i % 20) as u8).collect();
         equalize(&mut img, 1);
         assert!(img.iter().any(|&v| v < 30) && img.iter().any(|&v| v > 200));
-        assert_eq!([reflect(-1, 5), reflect(-2, 5), reflect(5, 5), reflect(6, 5), reflect(3, 5)], [1, 2, 3, 2, 3]);
+        assert_eq!(
+            [
+                reflect(-1, 5),
+                reflect(-2, 5),
+                reflect(5, 5),
+                reflect(6, 5),
+                reflect(3, 5)
+            ],
+            [1, 2, 3, 2, 3]
+        );
     }
 }

@@ -66,7 +66,9 @@ impl Pspnet {
         let lo = (self.scale_min * short).round() as i64;
         let hi = (self.scale_max * short).round() as i64;
         let size = rng.range(lo.max(1), hi.max(lo.max(1)) + 1) as usize;
-        let angle = rng.bernoulli(self.rotate_p).then(|| rng.uniform(-self.rotate, self.rotate));
+        let angle = rng
+            .bernoulli(self.rotate_p)
+            .then(|| rng.uniform(-self.rotate, self.rotate));
         let blur = rng.bernoulli(self.blur_p);
         let flip = rng.bernoulli(self.flip_p);
         let (rh, rw) = self.resized(h, w, size);
@@ -74,7 +76,14 @@ impl Pspnet {
         let pw = if rw < w { rw + 2 * (w - rw) } else { rw };
         let top = rng.range(0, (ph - h) as i64 + 1) as usize;
         let left = rng.range(0, (pw - w) as i64 + 1) as usize;
-        Draw { size, angle, blur, flip, top, left }
+        Draw {
+            size,
+            angle,
+            blur,
+            flip,
+            top,
+            left,
+        }
     }
 
     /// `RandomResize`'s output size: shorter side `size`, aspect kept.
@@ -112,7 +121,11 @@ impl Pspnet {
             return out;
         }
         // Before the flip, column x came from rw-1-x.
-        let fcols = if d.flip { rw - cols.end..rw - cols.start } else { cols.clone() };
+        let fcols = if d.flip {
+            rw - cols.end..rw - cols.start
+        } else {
+            cols.clone()
+        };
         // The blur reads 2 px around (reflected at the image border).
         let r = if d.blur { self.blur_kernel / 2 } else { 0 };
         let brows = rows.start.saturating_sub(r)..(rows.end + r).min(rh);
@@ -131,7 +144,16 @@ impl Pspnet {
                 let (srows, scols) = source_box(&inv, rh, rw, &brows, &bcols);
                 let mut src = vec![0u8; c * srows.len() * scols.len()];
                 resizer.region(img, c, srows.clone(), scols.clone(), &mut src, &mut scratch);
-                let view = View { data: &src, channels: c, full_h: rh, full_w: rw, y0: srows.start, x0: scols.start, h: srows.len(), w: scols.len() };
+                let view = View {
+                    data: &src,
+                    channels: c,
+                    full_h: rh,
+                    full_w: rw,
+                    y0: srows.start,
+                    x0: scols.start,
+                    h: srows.len(),
+                    w: scols.len(),
+                };
                 let mut buf = vec![0u8; c * brows.len() * bcols.len()];
                 let f = [f32::from(fill[0]), f32::from(fill[1]), f32::from(fill[2])];
                 ops::warp(view, &inv, Some(f), brows.clone(), bcols.clone(), &mut buf);
@@ -147,7 +169,10 @@ impl Pspnet {
         let col_idx: Vec<usize> = if d.blur {
             fcols
                 .clone()
-                .flat_map(|x| (0..taps).map(move |k| ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start))
+                .flat_map(|x| {
+                    (0..taps)
+                        .map(move |k| ops::reflect(x as i64 + k as i64 - half, rw) - bcols.start)
+                })
                 .collect()
         } else {
             Vec::new()
@@ -163,7 +188,9 @@ impl Pspnet {
                     for (k, &kv) in kernel.iter().enumerate() {
                         let sy = ops::reflect(y as i64 + k as i64 - half, rh) - brows.start;
                         let src = &plane[sy * bw..(sy + 1) * bw];
-                        tmp.iter_mut().zip(src).for_each(|(t, &p)| *t += kv * f32::from(p));
+                        tmp.iter_mut()
+                            .zip(src)
+                            .for_each(|(t, &p)| *t += kv * f32::from(p));
                     }
                 }
                 for (n, x) in fcols.clone().enumerate() {
@@ -186,7 +213,13 @@ impl Pspnet {
 
 /// The input rows and columns (of an `h` x `w` image) that a warp by `inv`
 /// samples for output rows `rows` x columns `cols`.
-fn source_box(inv: &ops::Inverse, h: usize, w: usize, rows: &std::ops::Range<usize>, cols: &std::ops::Range<usize>) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+fn source_box(
+    inv: &ops::Inverse,
+    h: usize,
+    w: usize,
+    rows: &std::ops::Range<usize>,
+    cols: &std::ops::Range<usize>,
+) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
     let (cy, cx) = ((h as f64 - 1.0) * 0.5, (w as f64 - 1.0) * 0.5);
     let (mut ylo, mut yhi, mut xlo, mut xhi) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for y in [rows.start as f64, (rows.end - 1) as f64] {
@@ -252,12 +285,16 @@ mod tests {
         for ch in 0..c {
             for y in 0..h {
                 for x in 0..w {
-                    let (sy, sx) = ((y + d.top) as i64 - py as i64, (x + d.left) as i64 - px as i64);
-                    out[(ch * h + y) * w + x] = if sy >= 0 && sx >= 0 && (sy as usize) < rh && (sx as usize) < rw {
-                        a[(ch * rh + sy as usize) * rw + sx as usize]
-                    } else {
-                        p.fill[ch]
-                    };
+                    let (sy, sx) = (
+                        (y + d.top) as i64 - py as i64,
+                        (x + d.left) as i64 - px as i64,
+                    );
+                    out[(ch * h + y) * w + x] =
+                        if sy >= 0 && sx >= 0 && (sy as usize) < rh && (sx as usize) < rw {
+                            a[(ch * rh + sy as usize) * rw + sx as usize]
+                        } else {
+                            p.fill[ch]
+                        };
                 }
             }
         }
@@ -267,14 +304,20 @@ mod tests {
     #[test]
     fn the_window_shortcut_equals_the_whole_image_composition() {
         let (c, h, w) = (3, 24, 24);
-        let img: Vec<u8> = (0..c * h * w).map(|i| ((i * 7 + (i / 24) * 13) % 256) as u8).collect();
+        let img: Vec<u8> = (0..c * h * w)
+            .map(|i| ((i * 7 + (i / 24) * 13) % 256) as u8)
+            .collect();
         let p = Pspnet::default();
         let mut rng = Rng::new(3);
         for _ in 0..60 {
             let d = p.draw(h, w, &mut rng);
             let fast = p.apply_draw(&img, c, h, w, &d);
             let slow = reference(&p, &img, c, h, w, &d);
-            let worst = fast.iter().zip(&slow).map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs()).max();
+            let worst = fast
+                .iter()
+                .zip(&slow)
+                .map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs())
+                .max();
             // Blur sums in another order than the reference: at most 1 apart.
             assert!(worst <= Some(1), "{d:?}: max diff {worst:?}");
         }

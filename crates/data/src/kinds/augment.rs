@@ -1,34 +1,129 @@
 //! `kind: augment`: declares an augmentation policy and its parameters
 //! (torchvision's defaults); the train stage applies it on the fly.
 
-use pipe_engine::{Context, Error, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result, Value};
+use pipe_engine::{
+    Context, Error, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result, Value,
+};
 
 use crate::augment::{AugMix, CutmixMixup, Policy, Pspnet};
 
 pub struct Augment;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("policy", ParamType::Enum(&["none", "pspnet", "augmix", "cutmix_mixup"]), Lit::Str("none"), "Which augmentation."),
-    ParamSpec::optional("severity", ParamType::Int, Lit::Int(3), "augmix: magnitude bins used (of 10)."),
-    ParamSpec::optional("mixture_width", ParamType::Int, Lit::Int(3), "augmix: chains mixed."),
-    ParamSpec::optional("chain_depth", ParamType::Int, Lit::Int(-1), "augmix: ops per chain; -1 draws 1..=3."),
-    ParamSpec::optional("alpha", ParamType::Float, Lit::Float(1.0), "augmix: Dirichlet/Beta concentration."),
-    ParamSpec::optional("all_ops", ParamType::Bool, Lit::Bool(true), "augmix: include brightness, color, contrast, sharpness."),
-    ParamSpec::optional("cutmix_alpha", ParamType::Float, Lit::Float(1.0), "cutmix_mixup: CutMix's Beta parameter."),
-    ParamSpec::optional("mixup_alpha", ParamType::Float, Lit::Float(1.0), "cutmix_mixup: MixUp's Beta parameter."),
-    ParamSpec::optional("num_classes", ParamType::Int, Lit::Int(10), "cutmix_mixup: classes of the soft labels."),
-    ParamSpec::optional("scale_min", ParamType::Float, Lit::Float(0.5), "pspnet: smallest random scale."),
-    ParamSpec::optional("scale_max", ParamType::Float, Lit::Float(2.0), "pspnet: largest random scale."),
-    ParamSpec::optional("rotate", ParamType::Float, Lit::Float(10.0), "pspnet: rotation range in degrees (either way)."),
-    ParamSpec::optional("rotate_p", ParamType::Float, Lit::Float(0.5), "pspnet: probability of rotating."),
-    ParamSpec::optional("blur_p", ParamType::Float, Lit::Float(0.5), "pspnet: probability of a Gaussian blur."),
-    ParamSpec::optional("blur_sigma", ParamType::Float, Lit::Float(1.1), "pspnet: blur sigma (cv2's for a 5x5 kernel)."),
-    ParamSpec::optional("blur_kernel", ParamType::Int, Lit::Int(5), "pspnet: blur kernel size (odd)."),
-    ParamSpec::optional("flip_p", ParamType::Float, Lit::Float(0.5), "pspnet: probability of a horizontal flip."),
-    ParamSpec::optional("fill", ParamType::List(&ParamType::Int), Lit::Null, "pspnet: RGB padding value; default PSPNet's mean pixel [124, 116, 104]."),
+    ParamSpec::optional(
+        "policy",
+        ParamType::Enum(&["none", "pspnet", "augmix", "cutmix_mixup"]),
+        Lit::Str("none"),
+        "Which augmentation.",
+    ),
+    ParamSpec::optional(
+        "severity",
+        ParamType::Int,
+        Lit::Int(3),
+        "augmix: magnitude bins used (of 10).",
+    ),
+    ParamSpec::optional(
+        "mixture_width",
+        ParamType::Int,
+        Lit::Int(3),
+        "augmix: chains mixed.",
+    ),
+    ParamSpec::optional(
+        "chain_depth",
+        ParamType::Int,
+        Lit::Int(-1),
+        "augmix: ops per chain; -1 draws 1..=3.",
+    ),
+    ParamSpec::optional(
+        "alpha",
+        ParamType::Float,
+        Lit::Float(1.0),
+        "augmix: Dirichlet/Beta concentration.",
+    ),
+    ParamSpec::optional(
+        "all_ops",
+        ParamType::Bool,
+        Lit::Bool(true),
+        "augmix: include brightness, color, contrast, sharpness.",
+    ),
+    ParamSpec::optional(
+        "cutmix_alpha",
+        ParamType::Float,
+        Lit::Float(1.0),
+        "cutmix_mixup: CutMix's Beta parameter.",
+    ),
+    ParamSpec::optional(
+        "mixup_alpha",
+        ParamType::Float,
+        Lit::Float(1.0),
+        "cutmix_mixup: MixUp's Beta parameter.",
+    ),
+    ParamSpec::optional(
+        "num_classes",
+        ParamType::Int,
+        Lit::Int(10),
+        "cutmix_mixup: classes of the soft labels.",
+    ),
+    ParamSpec::optional(
+        "scale_min",
+        ParamType::Float,
+        Lit::Float(0.5),
+        "pspnet: smallest random scale.",
+    ),
+    ParamSpec::optional(
+        "scale_max",
+        ParamType::Float,
+        Lit::Float(2.0),
+        "pspnet: largest random scale.",
+    ),
+    ParamSpec::optional(
+        "rotate",
+        ParamType::Float,
+        Lit::Float(10.0),
+        "pspnet: rotation range in degrees (either way).",
+    ),
+    ParamSpec::optional(
+        "rotate_p",
+        ParamType::Float,
+        Lit::Float(0.5),
+        "pspnet: probability of rotating.",
+    ),
+    ParamSpec::optional(
+        "blur_p",
+        ParamType::Float,
+        Lit::Float(0.5),
+        "pspnet: probability of a Gaussian blur.",
+    ),
+    ParamSpec::optional(
+        "blur_sigma",
+        ParamType::Float,
+        Lit::Float(1.1),
+        "pspnet: blur sigma (cv2's for a 5x5 kernel).",
+    ),
+    ParamSpec::optional(
+        "blur_kernel",
+        ParamType::Int,
+        Lit::Int(5),
+        "pspnet: blur kernel size (odd).",
+    ),
+    ParamSpec::optional(
+        "flip_p",
+        ParamType::Float,
+        Lit::Float(0.5),
+        "pspnet: probability of a horizontal flip.",
+    ),
+    ParamSpec::optional(
+        "fill",
+        ParamType::List(&ParamType::Int),
+        Lit::Null,
+        "pspnet: RGB padding value; default PSPNet's mean pixel [124, 116, 104].",
+    ),
 ];
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec { name: "policy.json", doc: "The policy and its parameters, read by `train` (`Policy::load`)." }];
+const OUTPUTS: &[OutputSpec] = &[OutputSpec {
+    name: "policy.json",
+    doc: "The policy and its parameters, read by `train` (`Policy::load`).",
+}];
 
 /// The policy the parameters describe.
 pub fn policy_of(p: &Params) -> Result<Policy> {
@@ -41,7 +136,10 @@ pub fn policy_of(p: &Params) -> Result<Policy> {
                     return Err(Error::failed("`fill` must have 3 values (R, G, B)"));
                 }
                 for (f, v) in fill.iter_mut().zip(items) {
-                    *f = v.as_i64().and_then(|v| u8::try_from(v).ok()).ok_or_else(|| Error::failed("`fill` values must be 0..=255"))?;
+                    *f = v
+                        .as_i64()
+                        .and_then(|v| u8::try_from(v).ok())
+                        .ok_or_else(|| Error::failed("`fill` values must be 0..=255"))?;
                 }
             }
             Policy::Pspnet(Pspnet {
@@ -68,7 +166,11 @@ pub fn policy_of(p: &Params) -> Result<Policy> {
             mixup_alpha: p.f64("mixup_alpha")?,
             num_classes: p.usize("num_classes")?,
         }),
-        other => return Err(Error::internal(format!("policy `{other}` passed validation"))),
+        other => {
+            return Err(Error::internal(format!(
+                "policy `{other}` passed validation"
+            )))
+        }
     })
 }
 
@@ -102,20 +204,48 @@ impl Kind for Augment {
         };
         let f = |n: &str| p.f64(n).unwrap_or(f64::NAN);
         let i = |n: &str| p.i64(n).unwrap_or(i64::MIN);
-        bad("severity", (1..=10).contains(&i("severity")), "must be between 1 and 10");
-        bad("mixture_width", i("mixture_width") >= 1, "must be at least 1");
-        bad("chain_depth", i("chain_depth") == -1 || i("chain_depth") >= 1, "must be -1 or at least 1");
+        bad(
+            "severity",
+            (1..=10).contains(&i("severity")),
+            "must be between 1 and 10",
+        );
+        bad(
+            "mixture_width",
+            i("mixture_width") >= 1,
+            "must be at least 1",
+        );
+        bad(
+            "chain_depth",
+            i("chain_depth") == -1 || i("chain_depth") >= 1,
+            "must be -1 or at least 1",
+        );
         for n in ["alpha", "cutmix_alpha", "mixup_alpha"] {
             bad(n, f(n) > 0.0, "must be positive");
         }
         bad("num_classes", i("num_classes") >= 2, "must be at least 2");
-        bad("scale_min", f("scale_min") > 0.0 && f("scale_min") <= f("scale_max"), "must be positive and at most `scale_max`");
+        bad(
+            "scale_min",
+            f("scale_min") > 0.0 && f("scale_min") <= f("scale_max"),
+            "must be positive and at most `scale_max`",
+        );
         for n in ["rotate_p", "blur_p", "flip_p"] {
-            bad(n, (0.0..=1.0).contains(&f(n)), "must be a probability (0 to 1)");
+            bad(
+                n,
+                (0.0..=1.0).contains(&f(n)),
+                "must be a probability (0 to 1)",
+            );
         }
-        bad("rotate", (0.0..=180.0).contains(&f("rotate")), "must be between 0 and 180 degrees");
+        bad(
+            "rotate",
+            (0.0..=180.0).contains(&f("rotate")),
+            "must be between 0 and 180 degrees",
+        );
         bad("blur_sigma", f("blur_sigma") > 0.0, "must be positive");
-        bad("blur_kernel", i("blur_kernel") >= 1 && i("blur_kernel") % 2 == 1, "must be odd and positive");
+        bad(
+            "blur_kernel",
+            i("blur_kernel") >= 1 && i("blur_kernel") % 2 == 1,
+            "must be odd and positive",
+        );
         if let Err(e) = policy_of(p) {
             problems.push(("fill".to_string(), e.to_string()));
         }

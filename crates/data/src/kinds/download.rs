@@ -12,14 +12,36 @@ use crate::download::{fetch, file_name_of};
 pub struct Download;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::required("url", ParamType::Str, "An http(s):// or file:// URL, or a plain (absolute) path."),
+    ParamSpec::required(
+        "url",
+        ParamType::Str,
+        "An http(s):// or file:// URL, or a plain (absolute) path.",
+    ),
     ParamSpec::optional("md5", ParamType::Str, Lit::Null, "Expected md5 hex digest."),
-    ParamSpec::optional("sha256", ParamType::Str, Lit::Null, "Expected sha256 hex digest (or a prefix of at least 8 digits)."),
-    ParamSpec::optional("blake3", ParamType::Str, Lit::Null, "Expected blake3 hex digest."),
-    ParamSpec::optional("filename", ParamType::Str, Lit::Null, "Output file name; default: the URL's last path segment."),
+    ParamSpec::optional(
+        "sha256",
+        ParamType::Str,
+        Lit::Null,
+        "Expected sha256 hex digest (or a prefix of at least 8 digits).",
+    ),
+    ParamSpec::optional(
+        "blake3",
+        ParamType::Str,
+        Lit::Null,
+        "Expected blake3 hex digest.",
+    ),
+    ParamSpec::optional(
+        "filename",
+        ParamType::Str,
+        Lit::Null,
+        "Output file name; default: the URL's last path segment.",
+    ),
 ];
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec { name: "<filename>", doc: "The downloaded file, verified." }];
+const OUTPUTS: &[OutputSpec] = &[OutputSpec {
+    name: "<filename>",
+    doc: "The downloaded file, verified.",
+}];
 
 /// The checksums given in `params` (at least one is enforced by `check`).
 pub fn checksums(params: &Params) -> Result<Vec<Checksum>> {
@@ -81,9 +103,11 @@ impl Kind for Download {
             Err(e) => problems.push(("url".to_string(), e.to_string())),
         }
         match file_name(params) {
-            Ok(Some(name)) if name.contains('/') || name.contains('\\') || name == ".." => {
-                problems.push(("filename".to_string(), format!("`{name}` must be a plain file name")))
-            }
+            Ok(Some(name)) if name.contains('/') || name.contains('\\') || name == ".." => problems
+                .push((
+                    "filename".to_string(),
+                    format!("`{name}` must be a plain file name"),
+                )),
             Ok(None) => problems.push((
                 "filename".to_string(),
                 "the URL ends without a file name; set `filename`".to_string(),
@@ -97,9 +121,12 @@ impl Kind for Download {
         let url = ctx.params.str("url")?;
         let sums = checksums(ctx.params)?;
         let Some(primary) = sums.first() else {
-            return Err(Error::failed("no checksum given").with_hint("set `md5`, `sha256` or `blake3`"));
+            return Err(
+                Error::failed("no checksum given").with_hint("set `md5`, `sha256` or `blake3`")
+            );
         };
-        let name = file_name(ctx.params)?.ok_or_else(|| Error::failed("no file name").with_hint("set `filename`"))?;
+        let name = file_name(ctx.params)?
+            .ok_or_else(|| Error::failed("no file name").with_hint("set `filename`"))?;
         let staged = ctx.work.join(&name);
         ctx.progress.message(name.clone());
         fetch(url, &staged, primary, ctx.progress, ctx.cancel)?;

@@ -8,7 +8,10 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pipe_engine::{Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Progress, Result};
+use pipe_engine::{
+    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Progress,
+    Result,
+};
 use rayon::prelude::*;
 
 use crate::dataset::Dataset;
@@ -17,29 +20,55 @@ use crate::tensors::{Reader, Writer};
 
 pub struct Resize;
 
-const PARAMS: &[ParamSpec] = &[ParamSpec::optional("size", ParamType::Int, Lit::Int(224), "Output side in pixels (square).")];
+const PARAMS: &[ParamSpec] = &[ParamSpec::optional(
+    "size",
+    ParamType::Int,
+    Lit::Int(224),
+    "Output side in pixels (square).",
+)];
 
 const INPUTS: &[InputSpec] = &[InputSpec::one("data", "An `stl10` or `resize` stage.")];
 
 const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec { name: "train.safetensors", doc: "The training split, resized." },
-    OutputSpec { name: "test.safetensors", doc: "The test split, resized." },
-    OutputSpec { name: "classes.json", doc: "Passed through." },
+    OutputSpec {
+        name: "train.safetensors",
+        doc: "The training split, resized.",
+    },
+    OutputSpec {
+        name: "test.safetensors",
+        doc: "The test split, resized.",
+    },
+    OutputSpec {
+        name: "classes.json",
+        doc: "Passed through.",
+    },
 ];
 
 /// Images per chunk.
 const CHUNK: usize = 256;
 
 /// Resizes the split file `input` into `output`; returns the image count.
-pub fn resize_file(input: &Path, output: &Path, size: usize, progress: &Progress, cancel: &AtomicBool) -> Result<usize> {
+pub fn resize_file(
+    input: &Path,
+    output: &Path,
+    size: usize,
+    progress: &Progress,
+    cancel: &AtomicBool,
+) -> Result<usize> {
     let mut r = Reader::open(input)?;
     let info = r.info("images", "U8", 1)?.clone();
     let &[n, c, h, w] = info.shape.as_slice() else {
-        return Err(Error::bad_data(input, format!("`images` has shape {:?}; expected [N, C, H, W]", info.shape)));
+        return Err(Error::bad_data(
+            input,
+            format!("`images` has shape {:?}; expected [N, C, H, W]", info.shape),
+        ));
     };
     let (_, labels) = r.read_i64("labels")?;
     if labels.len() != n {
-        return Err(Error::bad_data(input, format!("has {} labels for {n} images", labels.len())));
+        return Err(Error::bad_data(
+            input,
+            format!("has {} labels for {n} images", labels.len()),
+        ));
     }
     let resizer = Resizer::new(h, w, size, size);
     let (in_len, out_len) = (c * h * w, resizer.out_len(c));
@@ -97,7 +126,10 @@ impl Kind for Resize {
 
     fn check(&self, params: &Params) -> Vec<(String, String)> {
         match params.i64("size") {
-            Ok(s) if !(1..=4096).contains(&s) => vec![("size".into(), format!("`size` must be between 1 and 4096 (got {s})"))],
+            Ok(s) if !(1..=4096).contains(&s) => vec![(
+                "size".into(),
+                format!("`size` must be between 1 and 4096 (got {s})"),
+            )],
             _ => Vec::new(),
         }
     }
@@ -108,7 +140,12 @@ impl Kind for Resize {
         let mut total = 0u64;
         for (name, path) in &data.files {
             if name.ends_with(".safetensors") {
-                total += Reader::open(path)?.info("images", "U8", 1)?.shape.first().copied().unwrap_or(0) as u64;
+                total += Reader::open(path)?
+                    .info("images", "U8", 1)?
+                    .shape
+                    .first()
+                    .copied()
+                    .unwrap_or(0) as u64;
             }
         }
         ctx.progress.set_total(total, false);

@@ -13,12 +13,24 @@ const PARAMS: &[ParamSpec] = &[ParamSpec::optional(
     "Also decode the 100,000 unlabelled images into `unlabeled.safetensors` (labels -1).",
 )];
 
-const INPUTS: &[InputSpec] = &[InputSpec::one("archive", "A `download` or `synthetic` stage holding `stl10_binary.tar.gz`.")];
+const INPUTS: &[InputSpec] = &[InputSpec::one(
+    "archive",
+    "A `download` or `synthetic` stage holding `stl10_binary.tar.gz`.",
+)];
 
 const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec { name: "train.safetensors", doc: "`images` uint8 [5000,3,96,96], `labels` int64 [5000] (0..9)." },
-    OutputSpec { name: "test.safetensors", doc: "`images` uint8 [8000,3,96,96], `labels` int64 [8000]." },
-    OutputSpec { name: "classes.json", doc: "The class names, in label order." },
+    OutputSpec {
+        name: "train.safetensors",
+        doc: "`images` uint8 [5000,3,96,96], `labels` int64 [5000] (0..9).",
+    },
+    OutputSpec {
+        name: "test.safetensors",
+        doc: "`images` uint8 [8000,3,96,96], `labels` int64 [8000].",
+    },
+    OutputSpec {
+        name: "classes.json",
+        doc: "The class names, in label order.",
+    },
 ];
 
 impl Kind for Stl10 {
@@ -48,7 +60,13 @@ impl Kind for Stl10 {
 
     fn run(&self, ctx: &Context) -> Result<()> {
         let archive = super::single_file(ctx.input("archive")?, "stl10_binary.tar.gz")?;
-        let s = extract(archive, ctx.out, ctx.params.bool("unlabeled")?, ctx.progress, ctx.cancel)?;
+        let s = extract(
+            archive,
+            ctx.out,
+            ctx.params.bool("unlabeled")?,
+            ctx.progress,
+            ctx.cancel,
+        )?;
         ctx.progress.log(format!(
             "decoded {} training and {} test images of {}x{} ({} classes)",
             s.train,

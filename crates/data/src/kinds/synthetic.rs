@@ -8,15 +8,48 @@ use crate::synthetic::{write_archive, Spec};
 pub struct Synthetic;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("seed", ParamType::Int, Lit::Int(0), "Seed of every image and the label order."),
-    ParamSpec::optional("train_per_class", ParamType::Int, Lit::Int(500), "Training images per class (STL-10: 500)."),
-    ParamSpec::optional("test_per_class", ParamType::Int, Lit::Int(800), "Test images per class (STL-10: 800)."),
-    ParamSpec::optional("image_size", ParamType::Int, Lit::Int(96), "Image side in pixels (STL-10: 96)."),
-    ParamSpec::optional("task", ParamType::Int, Lit::Int(0), "Which class-to-pattern mapping; other tasks share the patterns but not the labels."),
-    ParamSpec::optional("noise", ParamType::Float, Lit::Float(0.1), "Pixel noise standard deviation as a fraction of 255."),
+    ParamSpec::optional(
+        "seed",
+        ParamType::Int,
+        Lit::Int(0),
+        "Seed of every image and the label order.",
+    ),
+    ParamSpec::optional(
+        "train_per_class",
+        ParamType::Int,
+        Lit::Int(500),
+        "Training images per class (STL-10: 500).",
+    ),
+    ParamSpec::optional(
+        "test_per_class",
+        ParamType::Int,
+        Lit::Int(800),
+        "Test images per class (STL-10: 800).",
+    ),
+    ParamSpec::optional(
+        "image_size",
+        ParamType::Int,
+        Lit::Int(96),
+        "Image side in pixels (STL-10: 96).",
+    ),
+    ParamSpec::optional(
+        "task",
+        ParamType::Int,
+        Lit::Int(0),
+        "Which class-to-pattern mapping; other tasks share the patterns but not the labels.",
+    ),
+    ParamSpec::optional(
+        "noise",
+        ParamType::Float,
+        Lit::Float(0.1),
+        "Pixel noise standard deviation as a fraction of 255.",
+    ),
 ];
 
-const OUTPUTS: &[OutputSpec] = &[OutputSpec { name: "stl10_binary.tar.gz", doc: "The archive, in STL-10's binary layout." }];
+const OUTPUTS: &[OutputSpec] = &[OutputSpec {
+    name: "stl10_binary.tar.gz",
+    doc: "The archive, in STL-10's binary layout.",
+}];
 
 fn spec(p: &Params) -> Result<Spec> {
     Ok(Spec {
@@ -62,8 +95,15 @@ impl Kind for Synthetic {
                 problems.push((name.to_string(), format!("`{name}` must not be negative")));
             }
         }
-        if params.f64("noise").map(|v| !(0.0..=1.0).contains(&v)).unwrap_or(false) {
-            problems.push(("noise".to_string(), "`noise` must be between 0 and 1".to_string()));
+        if params
+            .f64("noise")
+            .map(|v| !(0.0..=1.0).contains(&v))
+            .unwrap_or(false)
+        {
+            problems.push((
+                "noise".to_string(),
+                "`noise` must be between 0 and 1".to_string(),
+            ));
         }
         problems
     }

@@ -65,12 +65,16 @@ fn handle(mut stream: TcpStream, data: &[u8], mode: Mode, i: usize, log: &Mutex<
     }
     log.lock().unwrap().push(range.clone());
     if !request_line.contains("/files/blob.bin") {
-        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
     let start: usize = match mode {
         Mode::NoRanges => 0,
-        _ => range.strip_prefix("bytes=").and_then(|r| r.trim_end_matches('-').parse().ok()).unwrap_or(0),
+        _ => range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.trim_end_matches('-').parse().ok())
+            .unwrap_or(0),
     };
     let body = &data[start.min(data.len())..];
     let head = if start > 0 {
@@ -81,7 +85,10 @@ fn handle(mut stream: TcpStream, data: &[u8], mode: Mode, i: usize, log: &Mutex<
             data.len()
         )
     } else {
-        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
     };
     let _ = stream.write_all(head.as_bytes());
     let send = match mode {
@@ -162,12 +169,28 @@ fn a_wrong_checksum_caches_nothing() {
     let server = serve(data.clone(), Mode::Good);
     let dir = tempfile::tempdir().unwrap();
     let wrong = "0".repeat(64);
-    let err = run(&Download, &[("url", s(&server.url)), ("sha256", s(&wrong))], &[], dir.path()).unwrap_err();
+    let err = run(
+        &Download,
+        &[("url", s(&server.url)), ("sha256", s(&wrong))],
+        &[],
+        dir.path(),
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains(&wrong) && text.contains(sha256(&data).expected()), "{text}");
+    assert!(
+        text.contains(&wrong) && text.contains(sha256(&data).expected()),
+        "{text}"
+    );
     assert!(text.contains("mismatch"), "{text}");
-    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 0, "nothing in the output");
-    assert!(!dir.path().join("work/blob.bin").exists() && !dir.path().join("work/blob.bin.part").exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        0,
+        "nothing in the output"
+    );
+    assert!(
+        !dir.path().join("work/blob.bin").exists()
+            && !dir.path().join("work/blob.bin.part").exists()
+    );
 }
 
 #[test]
@@ -178,20 +201,43 @@ fn the_kind_writes_the_file_under_its_name() {
     let mut md5 = Hasher::new(&Checksum::Md5(String::new()));
     md5.update(&data);
     let md5 = md5.finish();
-    let out = run(&Download, &[("url", s(&server.url)), ("md5", s(&md5)), ("filename", s("x.bin"))], &[], dir.path()).unwrap();
+    let out = run(
+        &Download,
+        &[
+            ("url", s(&server.url)),
+            ("md5", s(&md5)),
+            ("filename", s("x.bin")),
+        ],
+        &[],
+        dir.path(),
+    )
+    .unwrap();
     assert_eq!(std::fs::read(out.file("x.bin").unwrap()).unwrap(), data);
 }
 
 #[test]
 fn an_unreachable_url_names_it_and_the_way_out() {
     // A port that was just free: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/stl10_binary.tar.gz");
     let dir = tempfile::tempdir().unwrap();
-    let err = get(&url, &dir.path().join("a"), &Checksum::Md5("91f7769df0f17e558f3565bffb0c7dfb".into())).unwrap_err();
+    let err = get(
+        &url,
+        &dir.path().join("a"),
+        &Checksum::Md5("91f7769df0f17e558f3565bffb0c7dfb".into()),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
     assert!(err.to_string().contains(&url), "{err}");
-    assert!(err.hint().unwrap_or("").contains("file://"), "{:?}", err.hint());
+    assert!(
+        err.hint().unwrap_or("").contains("file://"),
+        "{:?}",
+        err.hint()
+    );
 }
 
 #[test]
@@ -210,24 +256,50 @@ fn file_urls_and_plain_paths() {
     let src = dir.path().join("local.bin");
     std::fs::write(&src, &data).unwrap();
     let sum = sha256(&data);
-    for (i, url) in [format!("file://{}", src.display()), src.display().to_string()].iter().enumerate() {
+    for (i, url) in [
+        format!("file://{}", src.display()),
+        src.display().to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
         let dest = dir.path().join(format!("copy{i}.bin"));
         get(url, &dest, &sum).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
     }
-    let err = get(&format!("{}.missing", src.display()), &dir.path().join("c"), &sum).unwrap_err();
+    let err = get(
+        &format!("{}.missing", src.display()),
+        &dir.path().join("c"),
+        &sum,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("local.bin.missing"), "{err}");
 }
 
 #[test]
 fn check_wants_a_well_formed_checksum() {
     let p = params(&Download, &[("url", s("http://x/a.tgz"))]);
-    assert!(Download.check(&p).iter().any(|(_, m)| m.contains("checksum")));
-    let p = params(&Download, &[("url", s("http://x/a.tgz")), ("sha256", s("abc"))]);
+    assert!(Download
+        .check(&p)
+        .iter()
+        .any(|(_, m)| m.contains("checksum")));
+    let p = params(
+        &Download,
+        &[("url", s("http://x/a.tgz")), ("sha256", s("abc"))],
+    );
     assert!(!Download.check(&p).is_empty());
-    let p = params(&Download, &[("url", s("http://x/a.tgz")), ("sha256", s("11ad3fa6"))]);
+    let p = params(
+        &Download,
+        &[("url", s("http://x/a.tgz")), ("sha256", s("11ad3fa6"))],
+    );
     assert!(Download.check(&p).is_empty());
-    let p = params(&Download, &[("url", s("http://x/")), ("md5", s("91f7769df0f17e558f3565bffb0c7dfb"))]);
+    let p = params(
+        &Download,
+        &[
+            ("url", s("http://x/")),
+            ("md5", s("91f7769df0f17e558f3565bffb0c7dfb")),
+        ],
+    );
     assert!(Download.check(&p).iter().any(|(k, _)| k == "filename"));
 }
 
@@ -236,9 +308,16 @@ fn reading_through_a_slow_reader_is_not_needed() {
     // Guard for the server helper itself: a plain GET returns the body.
     let data = blob(1000);
     let server = serve(data.clone(), Mode::Good);
-    let addr = server.url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let addr = server
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /files/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /files/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
     assert!(buf.ends_with(&data));

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-
 use pipe_data::resize::Resizer;
 use pipe_data::tensors::Reader;
 
 fn reference() -> Reader {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/generated/data/reference.safetensors");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/generated/data/reference.safetensors");
     assert!(
         path.exists(),
         "missing fixture {}: run `scripts/fixtures/data.py` with the torch venv's python ($PIPE_PYTHON)",
@@ -29,7 +29,12 @@ fn compare(r: &mut Reader, src: &str, expected: &str) -> (i32, f64) {
     let mut scratch = Vec::new();
     for i in 0..n {
         let (a, b) = (c * ih * iw, c * oh * ow);
-        resizer.image(&s[i * a..(i + 1) * a], c, &mut out[i * b..(i + 1) * b], &mut scratch);
+        resizer.image(
+            &s[i * a..(i + 1) * a],
+            c,
+            &mut out[i * b..(i + 1) * b],
+            &mut scratch,
+        );
     }
     let mut worst = 0;
     let mut differ = 0usize;
@@ -39,7 +44,11 @@ fn compare(r: &mut Reader, src: &str, expected: &str) -> (i32, f64) {
         differ += usize::from(d != 0);
     }
     let frac = differ as f64 / e.len() as f64;
-    println!("{src} -> {expected}: max diff {worst}, {differ} of {} values differ ({:.4} %)", e.len(), 100.0 * frac);
+    println!(
+        "{src} -> {expected}: max diff {worst}, {differ} of {} values differ ({:.4} %)",
+        e.len(),
+        100.0 * frac
+    );
     (worst, frac)
 }
 
@@ -53,7 +62,11 @@ fn upscale_96_to_224_matches_torchvision_within_one() {
 #[test]
 fn downscales_match_torchvision_within_one() {
     let mut r = reference();
-    for (src, expected) in [("src_96", "down_37"), ("src_224", "down_112"), ("src_96", "mixed_130x50")] {
+    for (src, expected) in [
+        ("src_96", "down_37"),
+        ("src_224", "down_112"),
+        ("src_96", "mixed_130x50"),
+    ] {
         let (worst, frac) = compare(&mut r, src, expected);
         assert!(worst <= 1, "{expected}: max diff {worst}");
         assert!(frac < 0.01, "{expected}: {frac} of values differ");

@@ -20,7 +20,10 @@ const IMAGE: usize = 3 * SIDE * SIDE;
 /// A tar.gz of (raw member name, bytes, entry type, link target).
 fn tarball(dir: &Path, members: &[(&[u8], Vec<u8>, tar::EntryType, &str)]) -> PathBuf {
     let path = dir.join("stl10_binary.tar.gz");
-    let mut b = tar::Builder::new(GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast()));
+    let mut b = tar::Builder::new(GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    ));
     for (name, bytes, ty, link) in members {
         let mut h = tar::Header::new_old();
         // Written raw: the tar crate would refuse to *write* `..` itself.
@@ -38,7 +41,10 @@ fn tarball(dir: &Path, members: &[(&[u8], Vec<u8>, tar::EntryType, &str)]) -> Pa
     path
 }
 
-fn regular(name: &'static str, bytes: Vec<u8>) -> (&'static [u8], Vec<u8>, tar::EntryType, &'static str) {
+fn regular(
+    name: &'static str,
+    bytes: Vec<u8>,
+) -> (&'static [u8], Vec<u8>, tar::EntryType, &'static str) {
     (name.as_bytes(), bytes, tar::EntryType::Regular, "")
 }
 
@@ -46,7 +52,10 @@ fn regular(name: &'static str, bytes: Vec<u8>) -> (&'static [u8], Vec<u8>, tar::
 fn valid_members(n: usize) -> Vec<(&'static [u8], Vec<u8>, tar::EntryType, &'static str)> {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8 + 1).collect();
     vec![
-        regular("stl10_binary/class_names.txt", b"airplane\nbird\ncar\ncat\ndeer\ndog\nhorse\nmonkey\nship\ntruck\n".to_vec()),
+        regular(
+            "stl10_binary/class_names.txt",
+            b"airplane\nbird\ncar\ncat\ndeer\ndog\nhorse\nmonkey\nship\ntruck\n".to_vec(),
+        ),
         regular("stl10_binary/train_X.bin", vec![7; n * IMAGE]),
         regular("stl10_binary/train_y.bin", labels.clone()),
         regular("stl10_binary/test_X.bin", vec![9; n * IMAGE]),
@@ -67,36 +76,86 @@ fn bad_data_text(err: Error) -> String {
 #[test]
 fn synthetic_round_trips_through_the_real_decoder() {
     let dir = tempfile::tempdir().unwrap();
-    let given = [("seed", Value::Int(5)), ("train_per_class", Value::Int(3)), ("test_per_class", Value::Int(2)), ("task", Value::Int(1))];
+    let given = [
+        ("seed", Value::Int(5)),
+        ("train_per_class", Value::Int(3)),
+        ("test_per_class", Value::Int(2)),
+        ("task", Value::Int(1)),
+    ];
     let archive = run(&Synthetic, &given, &[], &dir.path().join("syn")).unwrap();
-    let out = run(&Stl10, &[], &[("archive", &archive)], &dir.path().join("dec")).unwrap();
+    let out = run(
+        &Stl10,
+        &[],
+        &[("archive", &archive)],
+        &dir.path().join("dec"),
+    )
+    .unwrap();
     let train = Dataset::load(out.file("train.safetensors").unwrap()).unwrap();
     let test = Dataset::load(out.file("test.safetensors").unwrap()).unwrap();
-    assert_eq!((train.n, train.channels, train.height, train.width), (30, 3, 96, 96));
+    assert_eq!(
+        (train.n, train.channels, train.height, train.width),
+        (30, 3, 96, 96)
+    );
     assert_eq!(test.n, 20);
     for c in 0..10 {
         assert_eq!(train.labels.iter().filter(|&&l| l == c).count(), 3);
     }
-    let spec = Spec { seed: 5, train_per_class: 3, test_per_class: 2, image_size: 96, task: 1, noise: 0.1 };
-    assert_eq!(train, split(&spec, 0, 3), "decoding undoes the file layout exactly");
+    let spec = Spec {
+        seed: 5,
+        train_per_class: 3,
+        test_per_class: 2,
+        image_size: 96,
+        task: 1,
+        noise: 0.1,
+    };
+    assert_eq!(
+        train,
+        split(&spec, 0, 3),
+        "decoding undoes the file layout exactly"
+    );
     assert_eq!(test, split(&spec, 1, 2));
-    let classes: Vec<String> = serde_json::from_slice(&std::fs::read(out.file("classes.json").unwrap()).unwrap()).unwrap();
+    let classes: Vec<String> =
+        serde_json::from_slice(&std::fs::read(out.file("classes.json").unwrap()).unwrap()).unwrap();
     assert_eq!(classes.len(), 10);
     // The reference safetensors implementation reads our files unchanged.
     let bytes = std::fs::read(out.file("train.safetensors").unwrap()).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let images = st.tensor("images").unwrap();
-    assert_eq!((images.dtype(), images.shape()), (safetensors::Dtype::U8, &[30usize, 3, 96, 96][..]));
+    assert_eq!(
+        (images.dtype(), images.shape()),
+        (safetensors::Dtype::U8, &[30usize, 3, 96, 96][..])
+    );
     assert_eq!(images.data(), train.images.as_slice());
     let labels = st.tensor("labels").unwrap();
-    assert_eq!((labels.dtype(), labels.shape()), (safetensors::Dtype::I64, &[30usize][..]));
+    assert_eq!(
+        (labels.dtype(), labels.shape()),
+        (safetensors::Dtype::I64, &[30usize][..])
+    );
 }
 
 #[test]
 fn synthetic_is_seeded() {
-    let spec = Spec { seed: 1, train_per_class: 2, test_per_class: 1, image_size: 32, task: 0, noise: 0.1 };
+    let spec = Spec {
+        seed: 1,
+        train_per_class: 2,
+        test_per_class: 1,
+        image_size: 32,
+        task: 0,
+        noise: 0.1,
+    };
     assert_eq!(split(&spec, 0, 2), split(&spec, 0, 2));
-    assert_ne!(split(&spec, 0, 2).images, split(&Spec { seed: 2, ..spec.clone() }, 0, 2).images);
+    assert_ne!(
+        split(&spec, 0, 2).images,
+        split(
+            &Spec {
+                seed: 2,
+                ..spec.clone()
+            },
+            0,
+            2
+        )
+        .images
+    );
 }
 
 #[test]
@@ -118,24 +177,57 @@ fn channels_are_decoded_from_column_major() {
     let train = Dataset::load(out.file("train.safetensors").unwrap()).unwrap();
     let row: Vec<u8> = (0..SIDE as u8).collect();
     assert_eq!(&train.images[5 * SIDE..6 * SIDE], row.as_slice());
-    assert_eq!(&train.images[2 * SIDE * SIDE + 95 * SIDE..2 * SIDE * SIDE + 96 * SIDE], row.as_slice());
+    assert_eq!(
+        &train.images[2 * SIDE * SIDE + 95 * SIDE..2 * SIDE * SIDE + 96 * SIDE],
+        row.as_slice()
+    );
     assert_eq!(train.labels, [9], "label 10 becomes class 9");
 }
 
 #[test]
 fn traversal_absolute_paths_and_links_are_refused() {
     let cases: Vec<(&str, (&'static [u8], Vec<u8>, tar::EntryType, &'static str))> = vec![
-        ("..", (b"stl10_binary/../../evil.txt", b"x".to_vec(), tar::EntryType::Regular, "")),
-        ("absolute", (b"/tmp/evil.txt", b"x".to_vec(), tar::EntryType::Regular, "")),
-        ("link", (b"stl10_binary/train_X.bin", Vec::new(), tar::EntryType::Symlink, "/etc/passwd")),
-        ("link", (b"stl10_binary/other", Vec::new(), tar::EntryType::Link, "../x")),
+        (
+            "..",
+            (
+                b"stl10_binary/../../evil.txt",
+                b"x".to_vec(),
+                tar::EntryType::Regular,
+                "",
+            ),
+        ),
+        (
+            "absolute",
+            (b"/tmp/evil.txt", b"x".to_vec(), tar::EntryType::Regular, ""),
+        ),
+        (
+            "link",
+            (
+                b"stl10_binary/train_X.bin",
+                Vec::new(),
+                tar::EntryType::Symlink,
+                "/etc/passwd",
+            ),
+        ),
+        (
+            "link",
+            (
+                b"stl10_binary/other",
+                Vec::new(),
+                tar::EntryType::Link,
+                "../x",
+            ),
+        ),
     ];
     for (what, evil) in cases {
         let dir = tempfile::tempdir().unwrap();
         let mut members = vec![evil];
         members.extend(valid_members(2));
         let text = bad_data_text(decode(&tarball(dir.path(), &members), dir.path()).unwrap_err());
-        assert!(text.contains("refused") && text.contains(what), "{what}: {text}");
+        assert!(
+            text.contains("refused") && text.contains(what),
+            "{what}: {text}"
+        );
         assert!(!dir.path().join("evil.txt").exists());
     }
 }
@@ -150,8 +242,14 @@ fn truncated_and_foreign_files_name_the_file() {
     assert!(text.contains("stl10_binary.tar.gz"), "{text}");
 
     let foreign = tempfile::tempdir().unwrap();
-    std::fs::write(foreign.path().join("stl10_binary.tar.gz"), "<html>not found</html>".repeat(50)).unwrap();
-    let text = bad_data_text(decode(&foreign.path().join("stl10_binary.tar.gz"), foreign.path()).unwrap_err());
+    std::fs::write(
+        foreign.path().join("stl10_binary.tar.gz"),
+        "<html>not found</html>".repeat(50),
+    )
+    .unwrap();
+    let text = bad_data_text(
+        decode(&foreign.path().join("stl10_binary.tar.gz"), foreign.path()).unwrap_err(),
+    );
     assert!(text.contains("stl10_binary.tar.gz"), "{text}");
 }
 
@@ -161,13 +259,19 @@ fn wrong_sizes_labels_and_missing_members_are_reported() {
     let mut members = valid_members(2);
     members[1].1.pop();
     let text = bad_data_text(decode(&tarball(dir.path(), &members), dir.path()).unwrap_err());
-    assert!(text.contains("train_X.bin") && text.contains(&(2 * IMAGE).to_string()), "{text}");
+    assert!(
+        text.contains("train_X.bin") && text.contains(&(2 * IMAGE).to_string()),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut members = valid_members(2);
     members[4].1[1] = 11;
     let text = bad_data_text(decode(&tarball(dir.path(), &members), dir.path()).unwrap_err());
-    assert!(text.contains("test_y.bin") && text.contains("label 11"), "{text}");
+    assert!(
+        text.contains("test_y.bin") && text.contains("label 11"),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut members = valid_members(2);

@@ -17,7 +17,11 @@ pub fn params(kind: &dyn Kind, given: &[(&str, Value)]) -> Params {
         }
     }
     for (k, v) in given {
-        assert!(kind.params().iter().any(|p| p.name == *k), "`{}` has no param `{k}`", kind.name());
+        assert!(
+            kind.params().iter().any(|p| p.name == *k),
+            "`{}` has no param `{k}`",
+            kind.name()
+        );
         map.insert(k.to_string(), v.clone());
     }
     Params(map)
@@ -32,26 +36,46 @@ pub fn artifact(stage: &str, dir: &Path) -> Artifact {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
-        files.insert(entry.file_name().to_string_lossy().to_string(), entry.path());
+        files.insert(
+            entry.file_name().to_string_lossy().to_string(),
+            entry.path(),
+        );
     }
-    Artifact { stage: stage.to_string(), matrix: BTreeMap::new(), hash: ContentHash::of(stage.as_bytes()), files }
+    Artifact {
+        stage: stage.to_string(),
+        matrix: BTreeMap::new(),
+        hash: ContentHash::of(stage.as_bytes()),
+        files,
+    }
 }
 
 /// Checks, then runs `kind` with outputs in `dir/out` (work in `dir/work`).
-pub fn run(kind: &dyn Kind, given: &[(&str, Value)], inputs: &[(&str, &Artifact)], dir: &Path) -> Result<Artifact> {
+pub fn run(
+    kind: &dyn Kind,
+    given: &[(&str, Value)],
+    inputs: &[(&str, &Artifact)],
+    dir: &Path,
+) -> Result<Artifact> {
     let params = params(kind, given);
     let problems = kind.check(&params);
     assert!(problems.is_empty(), "check failed: {problems:?}");
     run_params(kind, &params, inputs, dir)
 }
 
-pub fn run_params(kind: &dyn Kind, params: &Params, inputs: &[(&str, &Artifact)], dir: &Path) -> Result<Artifact> {
+pub fn run_params(
+    kind: &dyn Kind,
+    params: &Params,
+    inputs: &[(&str, &Artifact)],
+    dir: &Path,
+) -> Result<Artifact> {
     let out = dir.join("out");
     let work = dir.join("work");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(&work).unwrap();
-    let inputs: BTreeMap<String, Vec<Artifact>> =
-        inputs.iter().map(|(k, a)| (k.to_string(), vec![(*a).clone()])).collect();
+    let inputs: BTreeMap<String, Vec<Artifact>> = inputs
+        .iter()
+        .map(|(k, a)| (k.to_string(), vec![(*a).clone()]))
+        .collect();
     let cancel = AtomicBool::new(false);
     let progress = Progress::hidden();
     let pipeline_file = PathBuf::from("test.yaml");
