@@ -1,4 +1,6 @@
-//! Link-time settings for the `pipe` binary when it uses libtorch.
+//! Link-time settings for everything that links libtorch: the `pipe` binary
+//! (with the `torch` feature) and `pipe-torch`'s tests and examples, whose
+//! Cargo.toml points here.
 //!
 //! Two things tch does not do by itself, both checked by `tests/linking.rs`:
 //! - keep `libtorch_cuda.so` as a needed library: without `--no-as-needed` the
@@ -9,13 +11,12 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
-        return;
-    }
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" {
         return;
     }
+    // Set only for packages that depend on torch-sys directly, i.e. when
+    // libtorch is linked at all.
     let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
         return;
     };

@@ -8,11 +8,21 @@ use std::process::Command;
 fn transitive_deps(name: &str) -> BTreeSet<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: HashMap<&str, &str> = meta["packages"]
         .as_array()
@@ -28,13 +38,23 @@ fn transitive_deps(name: &str) -> BTreeSet<String> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+                .filter(|d| {
+                    d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|k| k["kind"].is_null())
+                })
                 .map(|d| d["pkg"].as_str().unwrap())
                 .collect();
             (n["id"].as_str().unwrap(), normal)
         })
         .collect();
-    let start = names.iter().find(|(_, n)| **n == name).map(|(id, _)| *id).expect("package exists");
+    let start = names
+        .iter()
+        .find(|(_, n)| **n == name)
+        .map(|(id, _)| *id)
+        .expect("package exists");
     let mut seen = BTreeSet::new();
     let mut stack = vec![start];
     while let Some(id) = stack.pop() {
@@ -50,8 +70,20 @@ fn transitive_deps(name: &str) -> BTreeSet<String> {
 #[test]
 fn engine_depends_on_no_ml_image_or_plot_crate() {
     let deps = transitive_deps("pipe-engine");
-    for banned in ["tch", "torch-sys", "plotters", "image", "pipe-data", "pipe-torch", "pipe-report", "rayon"] {
-        assert!(!deps.contains(banned), "pipe-engine must not depend on `{banned}`");
+    for banned in [
+        "tch",
+        "torch-sys",
+        "plotters",
+        "image",
+        "pipe-data",
+        "pipe-torch",
+        "pipe-report",
+        "rayon",
+    ] {
+        assert!(
+            !deps.contains(banned),
+            "pipe-engine must not depend on `{banned}`"
+        );
     }
 }
 
@@ -59,14 +91,21 @@ fn engine_depends_on_no_ml_image_or_plot_crate() {
 fn data_and_report_kinds_build_without_libtorch() {
     for krate in ["pipe-data", "pipe-report"] {
         let deps = transitive_deps(krate);
-        assert!(!deps.contains("tch") && !deps.contains("torch-sys"), "`{krate}` must not need libtorch");
+        assert!(
+            !deps.contains("tch") && !deps.contains("torch-sys"),
+            "`{krate}` must not need libtorch"
+        );
     }
 }
 
 #[test]
 fn only_the_registry_names_every_kind() {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/registry.rs")).unwrap();
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/registry.rs")).unwrap();
     for krate in ["pipe_engine", "pipe_data", "pipe_report", "pipe_torch"] {
-        assert!(src.contains(&format!("{krate}::register(")), "registry.rs must register `{krate}`'s kinds");
+        assert!(
+            src.contains(&format!("{krate}::register(")),
+            "registry.rs must register `{krate}`'s kinds"
+        );
     }
 }

@@ -10,14 +10,21 @@ fn dynamic_section() -> String {
         .args(["-d", env!("CARGO_BIN_EXE_pipe")])
         .output()
         .expect("readelf (binutils) must be installed");
-    assert!(out.status.success(), "readelf failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "readelf failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("readelf prints text")
 }
 
 fn torch_lib_dir() -> std::path::PathBuf {
     let python = std::env::var("PIPE_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(python)
-        .args(["-c", "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))"])
+        .args([
+            "-c",
+            "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
+        ])
         .output()
         .expect("the torch venv's python must run");
     assert!(out.status.success(), "python could not import torch");
@@ -34,7 +41,10 @@ fn keeps_libtorch_cuda_as_needed_library() {
             "libtorch_cuda.so is not NEEDED by pipe:\n{dynamic}"
         );
     }
-    assert!(dynamic.contains("Shared library: [libtorch_cpu.so]"), "{dynamic}");
+    assert!(
+        dynamic.contains("Shared library: [libtorch_cpu.so]"),
+        "{dynamic}"
+    );
 }
 
 #[test]
@@ -45,5 +55,9 @@ fn has_an_rpath_to_torch_lib_dir() {
         .lines()
         .find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
         .unwrap_or_else(|| panic!("no RUNPATH/RPATH in pipe:\n{dynamic}"));
-    assert!(line.contains(&*lib.to_string_lossy()), "rpath {line} does not name {}", lib.display());
+    assert!(
+        line.contains(&*lib.to_string_lossy()),
+        "rpath {line} does not name {}",
+        lib.display()
+    );
 }

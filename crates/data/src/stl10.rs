@@ -107,7 +107,7 @@ pub fn extract(
         },
     )?;
     for n in names.iter().chain(unlabeled.then_some(&"unlabeled_X.bin")) {
-        if !raw.contains_key(*n) && !(*n == "unlabeled_X.bin" && unlabeled_count > 0) {
+        if !(raw.contains_key(*n) || *n == "unlabeled_X.bin" && unlabeled_count > 0) {
             return Err(
                 Error::bad_data(archive_path, format!("has no member `{}`", member(n)))
                     .with_hint("this is not the STL-10 binary archive `stl10_binary.tar.gz`"),
@@ -178,7 +178,7 @@ pub fn decode_split(
     }
     let per = x.len() / n;
     let side = ((per / CHANNELS) as f64).sqrt().round() as usize;
-    if x.len() % n != 0 || per != CHANNELS * side * side || side == 0 {
+    if x.len().checked_rem(n) != Some(0) || per != CHANNELS * side * side || side == 0 {
         return Err(Error::bad_data(
             archive,
             format!(
@@ -226,7 +226,7 @@ fn stream_unlabeled(
     dest: &Path,
 ) -> Result<usize> {
     let per = (CHANNELS * SIDE * SIDE) as u64;
-    if size % per != 0 {
+    if size.checked_rem(per) != Some(0) {
         return Err(Error::bad_data(
             archive,
             format!(

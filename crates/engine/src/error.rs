@@ -132,8 +132,12 @@ impl Error {
             | Error::Stage { hint, .. }
             | Error::Failed { hint, .. }
             | Error::Environment { hint, .. } => hint.as_deref(),
-            Error::Locked { .. } => Some("wait for the other `pipe` to finish, or use another `--cache-dir`"),
-            Error::Internal(_) => Some("this is a bug in pipe; please report it with the command you ran"),
+            Error::Locked { .. } => {
+                Some("wait for the other `pipe` to finish, or use another `--cache-dir`")
+            }
+            Error::Internal(_) => {
+                Some("this is a bug in pipe; please report it with the command you ran")
+            }
             _ => None,
         }
     }
@@ -157,7 +161,9 @@ impl fmt::Display for Error {
             Error::Locked { path, holder } => {
                 write!(f, "`{}` is locked by {holder}", path.display())
             }
-            Error::Network { url, message, .. } => write!(f, "download of `{url}` failed: {message}"),
+            Error::Network { url, message, .. } => {
+                write!(f, "download of `{url}` failed: {message}")
+            }
             Error::Stage { stage, message, .. } => write!(f, "stage `{stage}` failed: {message}"),
             Error::Failed { message, .. } => f.write_str(message),
             Error::StagesFailed(errors) => {

@@ -28,13 +28,28 @@ pub struct InputSpec {
 
 impl InputSpec {
     pub const fn one(name: &'static str, doc: &'static str) -> InputSpec {
-        InputSpec { name, doc, required: true, many: false }
+        InputSpec {
+            name,
+            doc,
+            required: true,
+            many: false,
+        }
     }
     pub const fn optional(name: &'static str, doc: &'static str) -> InputSpec {
-        InputSpec { name, doc, required: false, many: false }
+        InputSpec {
+            name,
+            doc,
+            required: false,
+            many: false,
+        }
     }
     pub const fn many(name: &'static str, doc: &'static str) -> InputSpec {
-        InputSpec { name, doc, required: true, many: true }
+        InputSpec {
+            name,
+            doc,
+            required: true,
+            many: true,
+        }
     }
 }
 
@@ -149,7 +164,9 @@ impl Context<'_> {
     pub fn input(&self, name: &str) -> Result<&Artifact> {
         match self.inputs.get(name).map(Vec::as_slice) {
             Some([a]) => Ok(a),
-            Some(_) => Err(Error::internal(format!("input `{name}` is not a single stage"))),
+            Some(_) => Err(Error::internal(format!(
+                "input `{name}` is not a single stage"
+            ))),
             None => Err(Error::internal(format!("input `{name}` was not resolved"))),
         }
     }

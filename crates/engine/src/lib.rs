@@ -29,17 +29,17 @@ pub mod render;
 
 pub use cmd::register;
 pub mod cache;
+pub mod dag;
 pub mod explain;
 pub mod gpu;
-pub mod lock;
-pub mod run;
-pub mod status;
-pub mod dag;
 pub mod interp;
 pub mod load;
+pub mod lock;
 pub mod matrix;
+pub mod run;
 pub mod schema;
 pub mod spec;
+pub mod status;
 pub mod validate;
 pub mod yaml;
 

@@ -140,10 +140,18 @@ impl Params {
             .ok_or_else(|| Error::internal(format!("parameter `{name}` was not resolved")))
     }
 
-    fn typed<'a, T>(&'a self, name: &str, what: &str, f: impl Fn(&'a Value) -> Option<T>) -> Result<T> {
+    fn typed<'a, T>(
+        &'a self,
+        name: &str,
+        what: &str,
+        f: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<T> {
         let v = self.get(name)?;
         f(v).ok_or_else(|| {
-            Error::internal(format!("parameter `{name}` is {} where {what} was validated", v.type_name()))
+            Error::internal(format!(
+                "parameter `{name}` is {} where {what} was validated",
+                v.type_name()
+            ))
         })
     }
 
@@ -157,7 +165,9 @@ impl Params {
 
     pub fn usize(&self, name: &str) -> Result<usize> {
         let i = self.i64(name)?;
-        usize::try_from(i).map_err(|_| Error::failed(format!("parameter `{name}` must not be negative (got {i})")))
+        usize::try_from(i).map_err(|_| {
+            Error::failed(format!("parameter `{name}` must not be negative (got {i})"))
+        })
     }
 
     pub fn f64(&self, name: &str) -> Result<f64> {
@@ -176,7 +186,10 @@ impl Params {
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>> {
         match self.get(name)? {
             Value::Null => Ok(None),
-            v => v.as_str().map(Some).ok_or_else(|| Error::internal(format!("parameter `{name}` is not a string"))),
+            v => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| Error::internal(format!("parameter `{name}` is not a string"))),
         }
     }
 
@@ -184,7 +197,10 @@ impl Params {
     pub fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
         match self.get(name)? {
             Value::Null => Ok(None),
-            v => v.as_f64().map(Some).ok_or_else(|| Error::internal(format!("parameter `{name}` is not a number"))),
+            v => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| Error::internal(format!("parameter `{name}` is not a number"))),
         }
     }
 
@@ -192,7 +208,10 @@ impl Params {
     pub fn opt_i64(&self, name: &str) -> Result<Option<i64>> {
         match self.get(name)? {
             Value::Null => Ok(None),
-            v => v.as_i64().map(Some).ok_or_else(|| Error::internal(format!("parameter `{name}` is not an integer"))),
+            v => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| Error::internal(format!("parameter `{name}` is not an integer"))),
         }
     }
 }

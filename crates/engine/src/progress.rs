@@ -17,11 +17,17 @@ pub struct Progress {
 impl Progress {
     /// A handle that displays nothing (tests, `--quiet`).
     pub fn hidden() -> Progress {
-        Progress { bar: None, log: Mutex::new(Vec::new()) }
+        Progress {
+            bar: None,
+            log: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn new(bar: Option<ProgressBar>) -> Progress {
-        Progress { bar, log: Mutex::new(Vec::new()) }
+        Progress {
+            bar,
+            log: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn bar(&self) -> Option<&ProgressBar> {

@@ -217,7 +217,10 @@ fn expand_stage(
         let found = input.registry.get(&k.value).cloned();
         if found.is_none() {
             if let Some(why) = input.registry.unavailable(&k.value) {
-                let d = sink.error(k.pos, format!("stage kind `{}` is not in this build of pipe", k.value));
+                let d = sink.error(
+                    k.pos,
+                    format!("stage kind `{}` is not in this build of pipe", k.value),
+                );
                 d.set_hint(why.to_string());
                 return None;
             }

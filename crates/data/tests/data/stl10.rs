@@ -15,6 +15,9 @@ use pipe_engine::{Error, Value};
 use super::support::{artifact, run};
 
 const SIDE: usize = 96;
+
+/// A raw member name, its bytes, its entry type and its link target.
+type Member = (&'static [u8], Vec<u8>, tar::EntryType, &'static str);
 const IMAGE: usize = 3 * SIDE * SIDE;
 
 /// A tar.gz of (raw member name, bytes, entry type, link target).
@@ -186,7 +189,7 @@ fn channels_are_decoded_from_column_major() {
 
 #[test]
 fn traversal_absolute_paths_and_links_are_refused() {
-    let cases: Vec<(&str, (&'static [u8], Vec<u8>, tar::EntryType, &'static str))> = vec![
+    let cases: Vec<(&str, Member)> = vec![
         (
             "..",
             (
