@@ -1,9 +1,6 @@
 //! Image classifiers with torchvision's architectures and parameter names,
 //! so a torchvision state dict maps onto them key for key.
 //!
-//! CONTRACT (used by `train`, `evaluate`, `weights`); the models helper fills
-//! in the bodies and may add to, but not change, these signatures.
-//!
 //! Every model is built from `nn::Path` segments equal to torchvision's
 //! state-dict keys (`layer1.0.downsample.0.weight`,
 //! `features.denseblock1.denselayer1.norm1.weight`,

@@ -2,6 +2,7 @@
 //! (`train[resnet50,transfer]`), a matrix template's bare name (all its
 //! entries), or a glob with `*` and `?` over expanded names.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::validate::sink::{SetHint, Sink};
@@ -14,6 +15,10 @@ pub struct Names<'a> {
     pub by_name: HashMap<&'a str, usize>,
     /// Matrix template -> its entries, in expansion order.
     pub templates: HashMap<&'a str, Vec<usize>>,
+    /// Glob pattern -> its sorted matches. Matrix stages repeat the same
+    /// glob once per entry (1,000 times in a large sweep); matching it
+    /// against every name each time made loading quadratic.
+    globs: RefCell<HashMap<String, Vec<usize>>>,
 }
 
 impl<'a> Names<'a> {
@@ -33,12 +38,16 @@ impl<'a> Names<'a> {
             stages,
             by_name,
             templates: map,
+            globs: RefCell::new(HashMap::new()),
         }
     }
 
     /// The stages one reference names; `None` after reporting.
     pub fn resolve(&self, reference: &str, pos: Pos, sink: &mut Sink) -> Option<Vec<usize>> {
         if reference.contains(['*', '?']) {
+            if let Some(hits) = self.globs.borrow().get(reference) {
+                return Some(hits.clone());
+            }
             let mut hits: Vec<usize> = (0..self.stages.len())
                 .filter(|i| glob(reference, &self.stages[*i]))
                 .collect();
@@ -48,6 +57,9 @@ impl<'a> Names<'a> {
                 return None;
             }
             hits.sort_by(|a, b| self.stages[*a].cmp(&self.stages[*b]));
+            self.globs
+                .borrow_mut()
+                .insert(reference.to_string(), hits.clone());
             return Some(hits);
         }
         if let Some(i) = self.by_name.get(reference) {
