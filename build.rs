@@ -11,6 +11,10 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // For tests/architecture.rs (`cargo metadata --filter-platform`).
+    if let Ok(target) = std::env::var("TARGET") {
+        println!("cargo:rustc-env=PIPE_TARGET_TRIPLE={target}");
+    }
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" {
         return;

@@ -24,5 +24,5 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 step "the engine builds and tests without libtorch"
 cargo test --locked --quiet -p pipe-engine -p pipe-data -p pipe-report
 
-step "cargo test (whole workspace, libtorch)"
-cargo test --workspace --locked
+step 'cargo test (whole workspace with libtorch; includes pipe check pipelines/*.yaml)'
+cargo test --workspace --locked --no-fail-fast

@@ -8,13 +8,11 @@ use std::process::Command;
 fn transitive_deps(name: &str) -> BTreeSet<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
+        // Only this platform's packages: the others (Windows-only crates) may
+        // not be downloaded, and --offline must not need them.
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", env!("PIPE_TARGET_TRIPLE")])
+        .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
