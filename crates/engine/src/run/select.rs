@@ -5,6 +5,8 @@
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
+// One glob syntax for input references and command-line stage patterns.
+use crate::validate::inputs::glob;
 
 /// `selected[i]`: stage i is a target or an ancestor of one. No targets
 /// selects every stage.
@@ -56,40 +58,6 @@ pub fn matching(pipeline: &Pipeline, patterns: &[String], what: &str) -> Result<
     } else {
         Err(Error::Invalid(problems))
     }
-}
-
-/// `*` matches any run of characters, `?` one; everything else is literal.
-pub fn glob(pattern: &str, name: &str) -> bool {
-    // Stage names are ASCII; bytes spare two allocations per call, which
-    // matters when thousands of references are matched against thousands
-    // of names.
-    if pattern.is_ascii() && name.is_ascii() {
-        return glob_units(pattern.as_bytes(), name.as_bytes(), b'*', b'?');
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    glob_units(&p, &n, '*', '?')
-}
-
-fn glob_units<T: PartialEq + Copy>(p: &[T], n: &[T], star_unit: T, any: T) -> bool {
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == any || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == star_unit {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == star_unit)
 }
 
 #[cfg(test)]
