@@ -73,6 +73,19 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The hint for an unknown name among `names`: the likely typo, or what
+/// `owner` does take ("kind `train` takes `data`, `weights`").
+pub fn unknown_name_hint(word: &str, names: &[&str], owner: &str, what: &str) -> String {
+    match suggest(word, names.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if names.is_empty() => format!("{owner} takes no {what}"),
+        None => {
+            let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("{owner} takes {}", list.join(", "))
+        }
+    }
+}
+
 /// Levenshtein distance, counting a transposition of neighbours as one edit.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();

@@ -425,20 +425,13 @@ fn resolve_inputs(draft: &Draft, names: &inputs::Names, sink: &mut Sink) -> Reso
                     *slot_pos,
                     format!("unknown input `{slot}` for kind `{kind}`"),
                 );
-                match crate::diagnostic::suggest(slot, specs.iter().map(|s| s.name)) {
-                    Some(s) => d.set_hint(format!("did you mean `{s}`?")),
-                    None if specs.is_empty() => {
-                        d.set_hint(format!("kind `{kind}` takes no inputs"))
-                    }
-                    None => d.set_hint(format!(
-                        "kind `{kind}` takes {}",
-                        specs
-                            .iter()
-                            .map(|s| format!("`{}`", s.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                }
+                let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                d.set_hint(crate::diagnostic::unknown_name_hint(
+                    slot,
+                    &names,
+                    &format!("kind `{kind}`"),
+                    "inputs",
+                ));
                 continue;
             }
         }

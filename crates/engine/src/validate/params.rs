@@ -38,20 +38,13 @@ pub fn check(
                 w.key_pos,
                 format!("unknown parameter `{}` for kind `{kind}`", w.name),
             );
-            match crate::diagnostic::suggest(w.name, specs.iter().map(|s| s.name)) {
-                Some(s) => d.set_hint(format!("did you mean `{s}`?")),
-                None if specs.is_empty() => {
-                    d.set_hint(format!("kind `{kind}` takes no parameters"))
-                }
-                None => d.set_hint(format!(
-                    "kind `{kind}` takes {}",
-                    specs
-                        .iter()
-                        .map(|s| format!("`{}`", s.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            }
+            let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            d.set_hint(crate::diagnostic::unknown_name_hint(
+                w.name,
+                &names,
+                &format!("kind `{kind}`"),
+                "parameters",
+            ));
             ok = false;
             continue;
         };
