@@ -1,6 +1,7 @@
-//! Link-time settings for everything that links libtorch: the `pipe` binary
-//! (with the `torch` feature) and `pipe-torch`'s tests and examples, whose
-//! Cargo.toml points here.
+//! Link-time settings for everything that links libtorch: the `pipe-torch`
+//! worker binary (with the `torch` feature) and `pipe-torch`'s tests and
+//! examples, whose Cargo.toml points here. The `pipe` binary links no
+//! libtorch at all (tests/linking.rs checks that too).
 //!
 //! Two things tch does not do by itself, both checked by `tests/linking.rs`:
 //! - keep `libtorch_cuda.so` as a needed library: without `--no-as-needed` the
@@ -25,13 +26,20 @@ fn main() {
         return;
     };
     let lib = std::path::PathBuf::from(lib);
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // In the `pipe` package only the worker links libtorch; in pipe-torch,
+    // every test and example does.
+    let directive = match std::env::var("CARGO_PKG_NAME").as_deref() {
+        Ok("pipe") => "rustc-link-arg-bin=pipe-torch=",
+        _ => "rustc-link-arg=",
+    };
+    let arg = |flag: &str| println!("cargo:{directive}{flag}");
+    arg(&format!("-Wl,-rpath,{}", lib.display()));
     // rustc passes `--as-needed` before its own `-l` flags, so re-name the
     // libraries after switching it off; this is what keeps them in DT_NEEDED.
-    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+    arg("-Wl,--no-as-needed");
     if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        arg("-ltorch_cuda");
     }
-    println!("cargo:rustc-link-arg=-ltorch_cpu");
-    println!("cargo:rustc-link-arg=-ltorch");
+    arg("-ltorch_cpu");
+    arg("-ltorch");
 }

@@ -6,6 +6,7 @@ python benches/train_torch.py --models resnet50 --modes transfer,finetune \
     --amp none --batch 8 --size 224 --steps 5 --warmup 2 --device cpu --threads 2
 """
 import argparse
+import statistics
 import sys
 import time
 
@@ -42,10 +43,12 @@ def bench(args, device, name, mode, amp):
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
     loss = torch.zeros((), device=device)
     start = None
+    steps = []
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
             sync(device, loss)
             start = time.perf_counter()
+        t = time.perf_counter()
         index = torch.randperm(n, device=device)[: args.batch]
         x = (images[index].float() / 255 - mean) / std
         y = labels[index]
@@ -55,8 +58,15 @@ def bench(args, device, name, mode, amp):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if args.median:
+            sync(device, loss)
+            steps.append(time.perf_counter() - t)
     sync(device, loss)
-    return args.steps * args.batch / (time.perf_counter() - start)
+    if args.median:
+        per_step = statistics.median_low(steps[args.warmup:])
+    else:
+        per_step = (time.perf_counter() - start) / args.steps
+    return args.batch / per_step
 
 
 def sync(device, loss):
@@ -76,6 +86,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--median", action="store_true", help="median step instead of the mean")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

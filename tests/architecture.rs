@@ -86,8 +86,8 @@ fn engine_depends_on_no_ml_image_or_plot_crate() {
 }
 
 #[test]
-fn data_and_report_kinds_build_without_libtorch() {
-    for krate in ["pipe-data", "pipe-report"] {
+fn data_report_and_torch_declarations_build_without_libtorch() {
+    for krate in ["pipe-data", "pipe-report", "pipe-torch-spec"] {
         let deps = transitive_deps(krate);
         assert!(
             !deps.contains("tch") && !deps.contains("torch-sys"),
@@ -100,10 +100,18 @@ fn data_and_report_kinds_build_without_libtorch() {
 fn only_the_registry_names_every_kind() {
     let src =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/registry.rs")).unwrap();
-    for krate in ["pipe_engine", "pipe_data", "pipe_report", "pipe_torch"] {
+    for krate in ["pipe_engine", "pipe_data", "pipe_report"] {
         assert!(
             src.contains(&format!("{krate}::register(")),
             "registry.rs must register `{krate}`'s kinds"
         );
     }
+    // The libtorch kinds: declared here, run by the worker.
+    assert!(src.contains("pipe_torch_spec::DECLARATIONS"));
+    let worker = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/bin/pipe-torch.rs"
+    ))
+    .unwrap();
+    assert!(worker.contains("pipe_torch::register("));
 }

@@ -1,13 +1,15 @@
-//! The `pipe` binary must find libtorch without LD_LIBRARY_PATH and keep
-//! `libtorch_cuda.so`, or CUDA is silently unavailable on a GPU machine
-//! (see build.rs). Checked with `readelf -d` on the built binary.
+//! The `pipe-torch` worker must find libtorch without LD_LIBRARY_PATH and
+//! keep `libtorch_cuda.so`, or CUDA is silently unavailable on a GPU
+//! machine (see build.rs); `pipe` itself must not load libtorch at all (it
+//! costs most of a second at every start). Checked with `readelf -d` on
+//! the built binaries.
 #![cfg(feature = "torch")]
 
 use std::process::Command;
 
-fn dynamic_section() -> String {
+fn dynamic_section_of(binary: &str) -> String {
     let out = Command::new("readelf")
-        .args(["-d", env!("CARGO_BIN_EXE_pipe")])
+        .args(["-d", binary])
         .output()
         .expect("readelf (binutils) must be installed");
     assert!(
@@ -16,6 +18,21 @@ fn dynamic_section() -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("readelf prints text")
+}
+
+fn dynamic_section() -> String {
+    dynamic_section_of(env!("CARGO_BIN_EXE_pipe-torch"))
+}
+
+#[test]
+fn pipe_itself_needs_no_libtorch() {
+    let dynamic = dynamic_section_of(env!("CARGO_BIN_EXE_pipe"));
+    for lib in ["libtorch", "libc10"] {
+        assert!(
+            !dynamic.contains(&format!("Shared library: [{lib}")),
+            "pipe must not link {lib}:\n{dynamic}"
+        );
+    }
 }
 
 fn torch_lib_dir() -> std::path::PathBuf {
@@ -38,7 +55,7 @@ fn keeps_libtorch_cuda_as_needed_library() {
     if lib.join("libtorch_cuda.so").exists() {
         assert!(
             dynamic.contains("Shared library: [libtorch_cuda.so]"),
-            "libtorch_cuda.so is not NEEDED by pipe:\n{dynamic}"
+            "libtorch_cuda.so is not NEEDED by pipe-torch:\n{dynamic}"
         );
     }
     assert!(
@@ -54,7 +71,7 @@ fn has_an_rpath_to_torch_lib_dir() {
     let line = dynamic
         .lines()
         .find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
-        .unwrap_or_else(|| panic!("no RUNPATH/RPATH in pipe:\n{dynamic}"));
+        .unwrap_or_else(|| panic!("no RUNPATH/RPATH in pipe-torch:\n{dynamic}"));
     assert!(
         line.contains(&*lib.to_string_lossy()),
         "rpath {line} does not name {}",

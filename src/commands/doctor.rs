@@ -1,21 +1,38 @@
-//! `pipe doctor`: prints what libtorch this binary uses, whether CUDA and
-//! cuDNN work, the GPUs, and what is wrong when they do not (the probing
-//! itself lives in `pipe_torch::doctor`).
+//! `pipe doctor`: prints what libtorch the `pipe-torch` worker uses, whether
+//! CUDA and cuDNN work, the GPUs, and what is wrong when they do not. The
+//! probing runs in the worker (`pipe-torch doctor`, from
+//! `pipe_torch::doctor`), since `pipe` itself does not load libtorch.
 
-use pipe_engine::Result;
+use std::path::PathBuf;
+use std::process::Command;
+
+use pipe_engine::worker::WORKER_ENV;
+use pipe_engine::{Error, Result};
 
 use super::Config;
 
-#[cfg(feature = "torch")]
 pub fn doctor(_config: &Config) -> Result<u8> {
-    let report = pipe_torch::doctor::report();
-    print!("{}", report.render());
-    Ok(0)
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn doctor(_config: &Config) -> Result<u8> {
-    println!("this `pipe` was built without the `torch` feature: no libtorch, so no `train`, `evaluate` or `weights` kinds");
-    println!("hint: rebuild with default features (`cargo build --release`) and a torch installation; see README.md");
-    Ok(0)
+    let worker = match std::env::var_os(WORKER_ENV) {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe()
+            .map_err(|e| Error::io("the running executable", "resolve", e))?
+            .with_file_name(pipe_torch_spec::WORKER),
+    };
+    if !worker.is_file() {
+        return Err(Error::Environment {
+            message: format!(
+                "no libtorch worker at {}: the `weights`, `train` and `evaluate` kinds cannot run",
+                worker.display()
+            ),
+            hint: Some("build pipe with the default `torch` feature: `scripts/setup.sh` (or `cargo build --release`)".into()),
+        });
+    }
+    let status = Command::new(&worker)
+        .arg("doctor")
+        .status()
+        .map_err(|e| Error::Environment {
+            message: format!("cannot start {}: {e}", worker.display()),
+            hint: Some("rebuild pipe: `cargo build --release`".into()),
+        })?;
+    Ok(status.code().map_or(1, |c| c.clamp(0, 255) as u8))
 }

@@ -15,6 +15,11 @@ use crate::param::{ParamSpec, Params};
 use crate::progress::Progress;
 use crate::value::Value;
 
+mod declaration;
+
+pub(crate) use declaration::declared_by_field;
+pub use declaration::{Declaration, Defined};
+
 /// A named input slot of a kind. Its value in a pipeline file names one or
 /// more upstream stages (`data: resize`, `runs: "train[resnet50,*]"`).
 #[derive(Clone, Copy, Debug)]
@@ -196,8 +201,6 @@ impl Context<'_> {
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
-    /// Kinds left out of this build (a cargo feature off), with the fix.
-    unavailable: BTreeMap<&'static str, &'static str>,
 }
 
 impl Registry {
@@ -211,18 +214,6 @@ impl Registry {
         let previous = self.kinds.insert(name, Arc::new(kind));
         assert!(previous.is_none(), "stage kind `{name}` registered twice");
         self
-    }
-
-    /// Records that a kind exists but was left out of this build, so that a
-    /// pipeline using it gets `hint` rather than "unknown stage kind".
-    pub fn add_unavailable(&mut self, name: &'static str, hint: &'static str) -> &mut Registry {
-        self.unavailable.insert(name, hint);
-        self
-    }
-
-    /// The hint for a kind left out of this build, if `name` is one.
-    pub fn unavailable(&self, name: &str) -> Option<&'static str> {
-        self.unavailable.get(name).copied()
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Kind>> {

@@ -19,7 +19,7 @@ pub mod value;
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, Result};
 pub use hash::ContentHash;
-pub use kind::{Artifact, Context, InputSpec, Kind, OutputSpec, Registry};
+pub use kind::{Artifact, Context, Declaration, Defined, InputSpec, Kind, OutputSpec, Registry};
 pub use param::{Lit, ParamSpec, ParamType, Params};
 pub use pipeline::{Pipeline, Stage, StageId};
 pub use progress::Progress;
@@ -41,6 +41,7 @@ pub mod schema;
 pub mod spec;
 pub mod status;
 pub mod validate;
+pub mod worker;
 pub mod yaml;
 
 pub use load::{check, load};

@@ -12,21 +12,58 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     /// Lines the stage logged, kept for the stage's log file.
     log: Mutex<Vec<String>>,
+    /// Where every update also goes (a worker process's parent).
+    forward: Option<Forward>,
+}
+
+type Forward = Box<dyn Fn(Update) + Send + Sync>;
+
+/// One call on a [`Progress`], for forwarding it to another process.
+#[derive(Clone, Copy, Debug)]
+pub enum Update<'a> {
+    Total { total: u64, bytes: bool },
+    Position(u64),
+    Inc(u64),
+    Message(&'a str),
+    Log(&'a str),
 }
 
 impl Progress {
     /// A handle that displays nothing (tests, `--quiet`).
     pub fn hidden() -> Progress {
-        Progress {
-            bar: None,
-            log: Mutex::new(Vec::new()),
-        }
+        Progress::new(None)
     }
 
     pub fn new(bar: Option<ProgressBar>) -> Progress {
         Progress {
             bar,
             log: Mutex::new(Vec::new()),
+            forward: None,
+        }
+    }
+
+    /// A handle that passes every update to `forward` (and displays nothing).
+    pub fn forwarding(forward: impl Fn(Update) + Send + Sync + 'static) -> Progress {
+        Progress {
+            forward: Some(Box::new(forward)),
+            ..Progress::new(None)
+        }
+    }
+
+    /// Applies an update forwarded from elsewhere.
+    pub fn apply(&self, update: Update) {
+        match update {
+            Update::Total { total, bytes } => self.set_total(total, bytes),
+            Update::Position(pos) => self.set_position(pos),
+            Update::Inc(n) => self.inc(n),
+            Update::Message(text) => self.message(text),
+            Update::Log(line) => self.log(line),
+        }
+    }
+
+    fn send(&self, update: Update) {
+        if let Some(forward) = &self.forward {
+            forward(update);
         }
     }
 
@@ -36,6 +73,7 @@ impl Progress {
 
     /// Sets the amount of work; `bytes` switches to byte units with rate and ETA.
     pub fn set_total(&self, total: u64, bytes: bool) {
+        self.send(Update::Total { total, bytes });
         if let Some(bar) = &self.bar {
             bar.set_length(total);
             bar.set_style(crate::progress::style(bytes));
@@ -43,12 +81,14 @@ impl Progress {
     }
 
     pub fn set_position(&self, pos: u64) {
+        self.send(Update::Position(pos));
         if let Some(bar) = &self.bar {
             bar.set_position(pos);
         }
     }
 
     pub fn inc(&self, n: u64) {
+        self.send(Update::Inc(n));
         if let Some(bar) = &self.bar {
             bar.inc(n);
         }
@@ -56,8 +96,10 @@ impl Progress {
 
     /// A short status after the bar, e.g. "epoch 3/50 loss 0.412".
     pub fn message(&self, msg: impl Into<String>) {
+        let msg = msg.into();
+        self.send(Update::Message(&msg));
         if let Some(bar) = &self.bar {
-            bar.set_message(msg.into());
+            bar.set_message(msg);
         }
     }
 
@@ -65,6 +107,7 @@ impl Progress {
     /// printed above the bars unless quiet.
     pub fn log(&self, line: impl Into<String>) {
         let line = line.into();
+        self.send(Update::Log(&line));
         if let Some(bar) = &self.bar {
             bar.println(&line);
         }

@@ -216,14 +216,6 @@ fn expand_stage(
         }
         let found = input.registry.get(&k.value).cloned();
         if found.is_none() {
-            if let Some(why) = input.registry.unavailable(&k.value) {
-                let d = sink.error(
-                    k.pos,
-                    format!("stage kind `{}` is not in this build of pipe", k.value),
-                );
-                d.set_hint(why.to_string());
-                return None;
-            }
             let d = sink.error(k.pos, format!("unknown stage kind `{}`", k.value));
             match crate::diagnostic::suggest(&k.value, input.registry.names()) {
                 Some(s) => d.set_hint(format!("did you mean `{s}`?")),

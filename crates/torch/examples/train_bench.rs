@@ -5,7 +5,8 @@
 //!
 //! cargo build --release --example train_bench
 //! train_bench --models resnet50,vit_b_16 --modes transfer,finetune --amp none,bf16 \
-//!             --batch 8 --size 224 --steps 5 --warmup 2 --device cpu --threads 2
+//!             --batch 8 --size 224 --steps 5 --warmup 2 --device cpu --threads 2 \
+//!             [--layout auto|flat|per-tensor] [--median]
 //!
 //! Each step is what `train` does per batch: gather a uint8 batch on the
 //! device, normalise it there, forward in train mode, cross-entropy,
@@ -31,8 +32,13 @@ struct Args {
     warmup: usize,
     device: String,
     threads: Option<i32>,
-    /// Update parameters one by one instead of over one buffer.
-    per_tensor: bool,
+    /// The optimizer's layout: `None` as `train` picks it (one buffer on a
+    /// GPU, per parameter on the CPU), or forced flat (`true`) or per
+    /// parameter (`false`).
+    flat: Option<bool>,
+    /// Report the median step rather than the mean over all steps (robust
+    /// to a busy neighbour on a shared machine; each step is synchronised).
+    median: bool,
     /// Instead of timing, run whole `train` stages on tiny synthetic data
     /// in this directory (plain, bf16 + channels-last, augmented) and check
     /// that they finish: a smoke test of the device path.
@@ -50,7 +56,8 @@ fn parse() -> std::result::Result<Args, String> {
         warmup: 2,
         device: "auto".into(),
         threads: None,
-        per_tensor: false,
+        flat: None,
+        median: false,
         smoke: None,
     };
     let mut it = std::env::args().skip(1);
@@ -68,7 +75,15 @@ fn parse() -> std::result::Result<Args, String> {
             "--warmup" => a.warmup = num(value()?)? as usize,
             "--device" => a.device = value()?,
             "--threads" => a.threads = Some(num(value()?)? as i32),
-            "--per-tensor" => a.per_tensor = true,
+            "--median" => a.median = true,
+            "--layout" => {
+                a.flat = match value()?.as_str() {
+                    "auto" => None,
+                    "flat" => Some(true),
+                    "per-tensor" => Some(false),
+                    other => return Err(format!("`--layout {other}`: auto, flat or per-tensor")),
+                }
+            }
             "--smoke" => a.smoke = Some(value()?.into()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -129,14 +144,13 @@ fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Re
     let vs;
     let net;
     let mut optim;
-    if args.per_tensor {
-        // Parameters stay separate tensors, updated one by one.
+    if let Some(flat) = args.flat {
         vs = tch::nn::VarStore::new(device);
         net = pipe_torch::models::build(model, &vs.root(), 10, args.size)?;
         if mode == Mode::Transfer {
             freeze_all_but(&vs, net.head());
         }
-        optim = Optimizer::with_layout(spec.optim.clone(), trainable(&vs), false);
+        optim = Optimizer::with_layout(spec.optim.clone(), trainable(&vs), flat);
     } else {
         let p = prepare(&spec, device, args.size, None, None, &progress)?;
         (vs, net, optim) = (p.vs, p.model, p.optim);
@@ -153,23 +167,40 @@ fn bench(args: &Args, device: Device, model: &str, mode: Mode, bf16: bool) -> Re
     let split = Split::new(images, labels).map_err(Error::failed)?;
     let norm = Normalizer::new([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], device, false);
     let mut timed = None;
+    let mut steps = Vec::with_capacity(args.steps);
     let mut last = Tensor::zeros([], (Kind::Float, device));
     for i in 0..args.warmup + args.steps {
         if i == args.warmup {
             sync(device, &last);
             timed = Some(Instant::now());
         }
+        let t = Instant::now();
         let index = Tensor::randperm(n, (Kind::Int64, device)).narrow(0, 0, args.batch);
         let (x, y) = split.gather(&index);
         let (loss, _) = step(net.as_ref(), &mut optim, &norm.apply(&x), &y, bf16)?;
         last = loss;
+        if args.median {
+            sync(device, &last);
+            steps.push(t.elapsed().as_secs_f64());
+        }
     }
     sync(device, &last);
     let seconds = timed.map_or(0.0, |t| t.elapsed().as_secs_f64());
     if !last.double_value(&[]).is_finite() {
         return Err(Error::failed(format!("{model}: the loss is not finite")));
     }
-    Ok((args.steps as f64 * args.batch as f64) / seconds.max(1e-9))
+    let per_step = if args.median {
+        steps.drain(..args.warmup.min(steps.len()));
+        steps.sort_by(f64::total_cmp);
+        // The lower median, as Python's `statistics.median_low`.
+        steps
+            .get(steps.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0.0)
+    } else {
+        seconds / args.steps as f64
+    };
+    Ok(args.batch as f64 / per_step.max(1e-9))
 }
 
 fn sync(device: Device, last: &Tensor) {

@@ -4,9 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pipe_engine::{
-    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
-};
+use pipe_engine::{Context, Defined, Error, Result};
 use serde_json::json;
 use tch::nn;
 
@@ -15,98 +13,30 @@ use crate::models::{self, Model};
 use crate::train::data::{Normalizer, Split};
 use crate::train::init::load_weights;
 
-/// The `evaluate` kind.
-pub struct Evaluate;
-
-static PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional(
-        "checkpoint",
-        ParamType::Enum(&["best", "last"]),
-        Lit::Str("best"),
-        "Which weights of the run: lowest test loss, or after the last epoch.",
-    ),
-    ParamSpec::optional(
-        "batch_size",
-        ParamType::Int,
-        Lit::Int(250),
-        "Evaluation batch size.",
-    ),
-    ParamSpec::optional(
-        "device",
-        ParamType::Str,
-        Lit::Str("auto"),
-        "`auto`, `cpu`, `cuda` or `cuda:N`.",
-    ),
-];
-
-impl Kind for Evaluate {
-    fn name(&self) -> &'static str {
-        "evaluate"
+/// The `evaluate` kind, run in this process.
+pub fn kind() -> Defined {
+    Defined {
+        declaration: &pipe_torch_spec::evaluate::EVALUATE,
+        run,
     }
+}
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "Loss, accuracy, per-class accuracy and confusion matrix of a trained model on the test split."
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        static INPUTS: &[InputSpec] = &[
-            InputSpec::one("model", "A `train` stage (its weights and `run.json`)."),
-            InputSpec::one("data", "A stage with `test.safetensors`."),
-        ];
-        INPUTS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        &[
-            OutputSpec {
-                name: "metrics.json",
-                doc: "Loss, accuracy, per-class accuracy and the confusion matrix.",
-            },
-            OutputSpec {
-                name: "confusion.csv",
-                doc: "Rows: true class; columns: predicted class.",
-            },
-            OutputSpec {
-                name: "per_class.csv",
-                doc: "class, count, correct, accuracy.",
-            },
-        ]
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        match params.i64("batch_size") {
-            Ok(v) if v < 1 => vec![(
-                "batch_size".into(),
-                format!("`batch_size` must be at least 1 (got {v})"),
-            )],
-            _ => Vec::new(),
-        }
-    }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let run = ctx.input("model")?;
-        let weights = run.file(&format!("{}.safetensors", ctx.params.str("checkpoint")?))?;
-        let run_json = run.file("run.json")?;
-        let data = ctx.input("data")?;
-        let device = crate::device::resolve(ctx.params.str("device")?, ctx.gpus)?;
-        let request = Request {
-            run_json: run_json.to_path_buf(),
-            weights: weights.to_path_buf(),
-            test: data.file("test.safetensors")?.to_path_buf(),
-            batch_size: ctx.params.usize("batch_size")?,
-            device,
-        };
-        let tally = evaluate_run(&request, None)?;
-        write_outputs(ctx.out, &tally)
-    }
+/// Runs an `evaluate` stage (declared by `pipe_torch_spec::evaluate::EVALUATE`).
+pub fn run(ctx: &Context) -> Result<()> {
+    let run = ctx.input("model")?;
+    let weights = run.file(&format!("{}.safetensors", ctx.params.str("checkpoint")?))?;
+    let run_json = run.file("run.json")?;
+    let data = ctx.input("data")?;
+    let device = crate::device::resolve(ctx.params.str("device")?, ctx.gpus)?;
+    let request = Request {
+        run_json: run_json.to_path_buf(),
+        weights: weights.to_path_buf(),
+        test: data.file("test.safetensors")?.to_path_buf(),
+        batch_size: ctx.params.usize("batch_size")?,
+        device,
+    };
+    let tally = evaluate_run(&request, None)?;
+    write_outputs(ctx.out, &tally)
 }
 
 /// What to evaluate.

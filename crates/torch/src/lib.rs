@@ -13,9 +13,11 @@ pub mod weights;
 
 use pipe_engine::Registry;
 
-/// Adds this crate's stage kinds to `registry`.
+/// Adds this crate's stage kinds to `registry`, run in this process (the
+/// `pipe-torch` worker's registry; `pipe` registers their declarations
+/// from pipe-torch-spec to run there).
 pub fn register(registry: &mut Registry) {
-    registry.add(train::Train);
-    registry.add(evaluate::Evaluate);
-    registry.add(weights::Weights);
+    registry.add(train::kind());
+    registry.add(evaluate::kind());
+    registry.add(weights::kind());
 }

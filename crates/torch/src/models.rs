@@ -64,22 +64,7 @@ pub fn build(name: &str, vs: &nn::Path, classes: i64, image_size: i64) -> Result
 }
 
 /// Every model name `build` accepts (a const, for parameter enums).
-pub const NAMES: &[&str] = &[
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "densenet121",
-    "densenet161",
-    "densenet169",
-    "densenet201",
-    "vit_b_16",
-    "vit_b_32",
-    "vit_l_16",
-    "vit_l_32",
-    "vit_h_14",
-];
+pub use pipe_torch_spec::models::NAMES;
 
 /// Every model name `build` accepts.
 pub fn names() -> &'static [&'static str] {

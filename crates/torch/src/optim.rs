@@ -8,50 +8,8 @@
 use std::collections::BTreeMap;
 
 use pipe_engine::{Error, Result};
+pub use pipe_torch_spec::optim::OptimConfig;
 use tch::Tensor;
-
-/// An optimiser and its hyper-parameters.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OptimConfig {
-    /// `torch.optim.SGD` with dampening 0.
-    Sgd {
-        lr: f64,
-        momentum: f64,
-        weight_decay: f64,
-        nesterov: bool,
-    },
-    /// `torch.optim.Adam` (L2 weight decay added to the gradient, not AdamW).
-    Adam {
-        lr: f64,
-        betas: (f64, f64),
-        eps: f64,
-        weight_decay: f64,
-    },
-}
-
-impl OptimConfig {
-    pub fn lr(&self) -> f64 {
-        match self {
-            OptimConfig::Sgd { lr, .. } | OptimConfig::Adam { lr, .. } => *lr,
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            OptimConfig::Sgd { .. } => "sgd",
-            OptimConfig::Adam { .. } => "adam",
-        }
-    }
-
-    /// The state slots kept per parameter.
-    fn slots(&self) -> &'static [&'static str] {
-        match self {
-            OptimConfig::Sgd { momentum, .. } if *momentum != 0.0 => &["momentum_buffer"],
-            OptimConfig::Sgd { .. } => &[],
-            OptimConfig::Adam { .. } => &["exp_avg", "exp_avg_sq"],
-        }
-    }
-}
 
 /// An optimiser over named parameters.
 pub struct Optimizer {
@@ -157,10 +115,15 @@ impl Flat {
 
 impl Optimizer {
     /// `params` are the trainable parameters (shallow clones of the model's).
-    /// Their data is moved into one buffer where possible (their values do
-    /// not change; the model sees the move).
+    /// On a GPU their data is moved into one buffer where possible (their
+    /// values do not change; the model sees the move): there a kernel launch
+    /// per parameter costs more than the arithmetic. On the CPU launches are
+    /// cheap, and fresh per-parameter gradients (see [`Optimizer::minimize`])
+    /// save the two passes over every gradient that zeroing and
+    /// accumulating into one buffer cost.
     pub fn new(config: OptimConfig, params: Vec<(String, Tensor)>) -> Optimizer {
-        Optimizer::with_layout(config, params, true)
+        let on_gpu = params.first().is_some_and(|(_, p)| p.device().is_cuda());
+        Optimizer::with_layout(config, params, on_gpu)
     }
 
     /// `flat: false` keeps every parameter where it is and updates them one
@@ -193,6 +156,27 @@ impl Optimizer {
         self.step
     }
 
+    /// Backpropagates `loss` and updates every parameter that it reaches:
+    /// PyTorch's `zero_grad(); loss.backward(); step()`.
+    ///
+    /// Per parameter, the gradients come back as fresh tensors, as they do
+    /// after PyTorch's `zero_grad(set_to_none=True)`, and nothing is left in
+    /// `.grad`. Over one buffer, they accumulate into the zeroed buffer
+    /// (the same values: adding into zeros is exact).
+    pub fn minimize(&mut self, loss: &Tensor) -> Result<()> {
+        if self.flat.is_some() {
+            self.zero_grad();
+            loss.backward();
+            return self.step();
+        }
+        let params: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
+        let grads = Tensor::f_run_backward(&[loss], &params, false, false)
+            .map_err(|e| Error::failed(format!("backward pass: {e}")))?;
+        self.step += 1;
+        self.update_each(grads);
+        Ok(())
+    }
+
     /// Zeroes the gradients (the same values as PyTorch's set-to-none: a
     /// backward pass adds into zeros exactly).
     pub fn zero_grad(&mut self) {
@@ -209,28 +193,21 @@ impl Optimizer {
         }
     }
 
-    /// One update of every parameter that has a gradient.
+    /// One update of every parameter that has a gradient in `.grad`.
     pub fn step(&mut self) -> Result<()> {
         self.step += 1;
-        let step = self.step;
-        let config = self.config.clone();
         if let Some(flat) = self.flat.as_mut() {
             if flat.bind(&self.params) {
                 let grad = flat.grads.shallow_clone();
-                let (p, state) = (&mut flat.params, &mut flat.state);
-                tch::no_grad(|| match &config {
-                    OptimConfig::Sgd {
-                        lr,
-                        momentum,
-                        weight_decay,
-                        nesterov,
-                    } => sgd(p, grad, state, "", *lr, *momentum, *weight_decay, *nesterov),
-                    OptimConfig::Adam {
-                        lr,
-                        betas,
-                        eps,
-                        weight_decay,
-                    } => adam(p, grad, state, "", step, *lr, *betas, *eps, *weight_decay),
+                tch::no_grad(|| {
+                    update(
+                        &self.config,
+                        &mut flat.params,
+                        grad,
+                        &mut flat.state,
+                        "",
+                        self.step,
+                    )
                 });
                 return Ok(());
             }
@@ -242,47 +219,20 @@ impl Optimizer {
             // Some parameter got no gradient: update per parameter from now on.
             self.flat = None;
         }
-        tch::no_grad(|| -> Result<()> {
-            for (name, p) in &mut self.params {
-                let grad = p.grad();
-                if !grad.defined() {
-                    continue;
-                }
-                match &config {
-                    OptimConfig::Sgd {
-                        lr,
-                        momentum,
-                        weight_decay,
-                        nesterov,
-                    } => sgd(
-                        p,
-                        grad,
-                        &mut self.state,
-                        name,
-                        *lr,
-                        *momentum,
-                        *weight_decay,
-                        *nesterov,
-                    ),
-                    OptimConfig::Adam {
-                        lr,
-                        betas,
-                        eps,
-                        weight_decay,
-                    } => adam(
-                        p,
-                        grad,
-                        &mut self.state,
-                        name,
-                        step,
-                        *lr,
-                        *betas,
-                        *eps,
-                        *weight_decay,
-                    ),
+        let grads = self.params.iter().map(|(_, p)| p.grad()).collect();
+        self.update_each(grads);
+        Ok(())
+    }
+
+    /// One update of each parameter whose gradient is defined (PyTorch
+    /// skips a parameter whose gradient is None).
+    fn update_each(&mut self, grads: Vec<Tensor>) {
+        tch::no_grad(|| {
+            for ((name, p), grad) in self.params.iter_mut().zip(grads) {
+                if grad.defined() {
+                    update(&self.config, p, grad, &mut self.state, name, self.step);
                 }
             }
-            Ok(())
         })
     }
 
@@ -384,6 +334,31 @@ impl Optimizer {
     }
 }
 
+/// One update of `p` (a parameter, or all of them in one buffer) by `config`.
+fn update(
+    config: &OptimConfig,
+    p: &mut Tensor,
+    grad: Tensor,
+    state: &mut BTreeMap<String, Vec<Tensor>>,
+    name: &str,
+    step: i64,
+) {
+    match *config {
+        OptimConfig::Sgd {
+            lr,
+            momentum,
+            weight_decay,
+            nesterov,
+        } => sgd(p, grad, state, name, lr, momentum, weight_decay, nesterov),
+        OptimConfig::Adam {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+        } => adam(p, grad, state, name, step, lr, betas, eps, weight_decay),
+    }
+}
+
 /// `torch.optim.sgd._single_tensor_sgd` with dampening 0.
 #[allow(clippy::too_many_arguments)]
 fn sgd(
@@ -417,7 +392,14 @@ fn sgd(
         };
         d = if nesterov { &d + &buf * momentum } else { buf };
     }
-    let _ = p.g_sub_(&(d * lr));
+    // `p.add_(d, alpha=-lr)` in one pass and without a temporary.
+    let _ = p.addcmul_(&d, &scalar(-lr, p));
+}
+
+/// A 0-dim tensor of `p`'s dtype on `p`'s device, for the ops tch exposes
+/// without PyTorch's `alpha`/`value` argument.
+fn scalar(value: f64, p: &Tensor) -> Tensor {
+    Tensor::from(value).to_kind(p.kind()).to_device(p.device())
 }
 
 /// `torch.optim.adam._single_tensor_adam` (no amsgrad, no maximize).
@@ -445,12 +427,16 @@ fn adam(
     let (exp_avg, exp_avg_sq) = (&mut avg[0], &mut rest[0]);
     let _ = exp_avg.lerp_(&grad, 1.0 - beta1);
     let _ = exp_avg_sq.g_mul_scalar_(beta2);
-    let _ = exp_avg_sq.g_add_(&(&grad * &grad * (1.0 - beta2)));
+    let _ = exp_avg_sq.addcmul_(&grad, &(&grad * (1.0 - beta2)));
     let bias_correction1 = 1.0 - beta1.powi(step as i32);
     let bias_correction2 = 1.0 - beta2.powi(step as i32);
     let step_size = lr / bias_correction1;
-    let denom = (exp_avg_sq.sqrt() / bias_correction2.sqrt()).g_add_scalar(eps);
-    let _ = p.g_sub_(&(&*exp_avg / denom * step_size));
+    let mut denom = exp_avg_sq.sqrt();
+    let _ = denom.g_div_scalar_(bias_correction2.sqrt());
+    let _ = denom.g_add_scalar_(eps);
+    // `p.addcdiv_(exp_avg, denom, value=-step_size)`, reusing `denom`.
+    let ratio = exp_avg.div_out(&denom, &denom);
+    let _ = p.addcmul_(&ratio, &scalar(-step_size, p));
 }
 
 #[cfg(test)]
@@ -594,12 +580,12 @@ mod tests {
             assert!(flat.is_flat() && !each.is_flat());
             for i in 0..3 {
                 for (opt, a, b) in [(&mut flat, &a1, &b1), (&mut each, &a2, &b2)] {
-                    opt.zero_grad();
                     let loss = (a * a).sum(tch::Kind::Float) * (i as f64 + 1.0)
                         + (b * b * b).sum(tch::Kind::Float);
-                    loss.backward();
-                    opt.step().unwrap();
+                    opt.minimize(&loss).unwrap();
                 }
+                // Per parameter, the gradients never land in `.grad`.
+                assert!(!a2.grad().defined() && !b2.grad().defined());
                 assert!(
                     close(&values(&a1.flatten(0, -1)), &values(&a2.flatten(0, -1))),
                     "{config:?} step {i}"
@@ -626,6 +612,32 @@ mod tests {
                 assert!(v.equal(&s3[k]), "{k}");
             }
         }
+    }
+
+    #[test]
+    fn minimize_skips_a_parameter_the_loss_does_not_reach() {
+        // As PyTorch skips a parameter whose gradient is None: not even
+        // weight decay moves it.
+        let (a, b) = (param(&[1.0, 2.0]), param(&[3.0]));
+        let config = OptimConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.5,
+            nesterov: false,
+        };
+        let named = vec![
+            ("a".into(), a.shallow_clone()),
+            ("b".into(), b.shallow_clone()),
+        ];
+        let mut opt = Optimizer::with_layout(config, named, false);
+        for _ in 0..2 {
+            opt.minimize(&(&a * &a).sum(tch::Kind::Float)).unwrap();
+        }
+        assert_eq!(values(&b), vec![3.0]);
+        assert_ne!(values(&a), vec![1.0, 2.0]);
+        let state: BTreeMap<String, Tensor> = opt.state_tensors().into_iter().collect();
+        assert!(state.contains_key("optim.a.momentum_buffer"));
+        assert!(!state.contains_key("optim.b.momentum_buffer"));
     }
 
     #[test]

@@ -3,18 +3,21 @@
 //! learning rate; test loss after every epoch), checkpointing every epoch
 //! so that a killed run resumes and a longer run continues a shorter one.
 //!
-//! Sub-modules: [`spec`] (parameters), [`data`] (datasets on the device),
+//! Sub-modules: [`spec`] (parameters, from pipe-torch-spec), [`data`] (datasets on the device),
 //! [`init`] (starting weights), [`session`] (the loop), [`state`]
 //! (checkpoints), [`summary`] (`run.json`).
 
 pub mod data;
 pub mod init;
 pub mod session;
-pub mod spec;
 pub mod state;
+/// The parameters and the resolved settings, declared without libtorch.
+pub mod spec {
+    pub use pipe_torch_spec::train::*;
+}
 pub mod summary;
 
-use pipe_engine::{Artifact, Context, InputSpec, Kind, OutputSpec, ParamSpec, Params, Result};
+use pipe_engine::{Artifact, Context, Defined, Result};
 
 pub use session::{train, Builder, Hooks, Inputs};
 pub use spec::{Mode, TrainSpec};
@@ -25,95 +28,42 @@ pub use summary::Summary;
 /// checkpoint (for testing resumption end to end).
 pub const FAIL_AFTER_EPOCH_ENV: &str = "PIPE_TEST_FAIL_AFTER_EPOCH";
 
-/// The `train` kind.
-pub struct Train;
-
-impl Kind for Train {
-    fn name(&self) -> &'static str {
-        "train"
+/// The `train` kind, run in this process.
+pub fn kind() -> Defined {
+    Defined {
+        declaration: &pipe_torch_spec::train::TRAIN,
+        run,
     }
+}
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "Train a classifier (transfer, finetune or scratch) with per-epoch test loss and resumable checkpoints."
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        spec::PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        static INPUTS: &[InputSpec] = &[
-            InputSpec::one("data", "A stage with `train.safetensors` and `test.safetensors` (`resize`, `stl10`)."),
-            InputSpec::optional(
-                "weights",
-                "Starting weights: a `weights` stage, or a `train` stage (its `best.safetensors`). Needed by transfer and finetune.",
-            ),
-            InputSpec::optional("augment", "An `augment` stage's `policy.json` (none: no augmentation)."),
-        ];
-        INPUTS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        &[
-            OutputSpec {
-                name: "metrics.csv",
-                doc: "One row per epoch: losses, accuracies, lr, seconds, images/s.",
-            },
-            OutputSpec {
-                name: "best.safetensors",
-                doc: "Weights of the epoch with the lowest test loss (torchvision names).",
-            },
-            OutputSpec {
-                name: "last.safetensors",
-                doc: "Weights after the last epoch (torchvision names).",
-            },
-            OutputSpec {
-                name: "state.safetensors",
-                doc: "Optimizer state and metrics: what a longer run continues from.",
-            },
-            OutputSpec {
-                name: "run.json",
-                doc: "Model, mode, best epoch, minimum test loss, device, timings.",
-            },
-        ]
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        spec::check(params)
-    }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let spec = TrainSpec::from_params(ctx.params)?;
-        let data = ctx.input("data")?;
-        let policy = match ctx.opt_input("augment") {
-            Some(augment) => Some(pipe_data::augment::Policy::load(
-                augment.file("policy.json")?,
-            )?),
-            None => None,
-        };
-        let inputs = Inputs {
-            train: data.file("train.safetensors")?.to_path_buf(),
-            test: data.file("test.safetensors")?.to_path_buf(),
-            weights: ctx.opt_input("weights").map(weights_file).transpose()?,
-            prior: prior_run(ctx, spec.epochs),
-            policy,
-        };
-        let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok());
-        let hooks = Hooks {
-            progress: ctx.progress,
-            cancel: ctx.cancel,
-            gpus: ctx.gpus,
-            fail_after_epoch,
-            builder: None,
-        };
-        train(&spec, &inputs, ctx.out, ctx.work, &hooks).map(|_| ())
-    }
+/// Runs a `train` stage (declared by `pipe_torch_spec::train::TRAIN`).
+pub fn run(ctx: &Context) -> Result<()> {
+    let spec = TrainSpec::from_params(ctx.params)?;
+    let data = ctx.input("data")?;
+    let policy = match ctx.opt_input("augment") {
+        Some(augment) => Some(pipe_data::augment::Policy::load(
+            augment.file("policy.json")?,
+        )?),
+        None => None,
+    };
+    let inputs = Inputs {
+        train: data.file("train.safetensors")?.to_path_buf(),
+        test: data.file("test.safetensors")?.to_path_buf(),
+        weights: ctx.opt_input("weights").map(weights_file).transpose()?,
+        prior: prior_run(ctx, spec.epochs),
+        policy,
+    };
+    let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let hooks = Hooks {
+        progress: ctx.progress,
+        cancel: ctx.cancel,
+        gpus: ctx.gpus,
+        fail_after_epoch,
+        builder: None,
+    };
+    train(&spec, &inputs, ctx.out, ctx.work, &hooks).map(|_| ())
 }
 
 /// The weights file of a `weights` or `train` stage.

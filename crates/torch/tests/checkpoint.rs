@@ -211,14 +211,14 @@ mod weights_kind {
 
     use pipe_engine::kind::NoHistory;
     use pipe_engine::{ContentHash, Context, Kind, Params, Progress, Value};
-    use pipe_torch::weights::{hash_prefix, published_url, Weights};
+    use pipe_torch::weights::{hash_prefix, published_url};
     use pipe_torch::{checkpoint, models};
     use tch::{nn, Device};
 
     use super::fixture;
 
     fn params(set: &[(&str, Value)]) -> Params {
-        let mut map: BTreeMap<String, Value> = Weights
+        let mut map: BTreeMap<String, Value> = pipe_torch::weights::kind()
             .params()
             .iter()
             .map(|p| {
@@ -251,7 +251,7 @@ mod weights_kind {
             pipeline_file: Path::new("test.yaml"),
             pipeline_hash: ContentHash::of(b"test"),
         };
-        Weights.run(&ctx)
+        pipe_torch::weights::kind().run(&ctx)
     }
 
     fn json(out: &Path) -> serde_json::Value {
@@ -303,7 +303,7 @@ mod weights_kind {
 
     #[test]
     fn check_rejects_unknown_variants_and_unverifiable_urls() {
-        let problems = Weights.check(&params(&[
+        let problems = pipe_torch::weights::kind().check(&params(&[
             ("model", Value::Str("resnet50".into())),
             ("variant", Value::Str("V9".into())),
         ]));
@@ -313,7 +313,7 @@ mod weights_kind {
                 .any(|(p, m)| p == "variant" && m.contains("`IMAGENET1K_V2`")),
             "{problems:?}"
         );
-        let problems = Weights.check(&params(&[
+        let problems = pipe_torch::weights::kind().check(&params(&[
             ("model", Value::Str("resnet50".into())),
             ("url", Value::Str("file:///tmp/weights.pth".into())),
         ]));
@@ -323,7 +323,7 @@ mod weights_kind {
                 .any(|(p, m)| p == "url" && m.contains("sha256")),
             "{problems:?}"
         );
-        assert!(Weights
+        assert!(pipe_torch::weights::kind()
             .check(&params(&[("model", Value::Str("vit_b_16".into()))]))
             .is_empty());
     }

@@ -82,10 +82,9 @@ fn optimizers_match_pytorch() {
         let mut opt = Optimizer::new(config, vec![("p".into(), p.shallow_clone())]);
         let grads = &f["grads"];
         for i in 0..grads.size()[0] {
-            // backward of sum(p * g) sets the gradient to exactly g
-            opt.zero_grad();
-            (&p * grads.get(i)).sum(Dtype::Float).backward();
-            opt.step().unwrap();
+            // the gradient of sum(p * g) is exactly g
+            opt.minimize(&(&p * grads.get(i)).sum(Dtype::Float))
+                .unwrap();
             let want = f[name].get(i);
             let d = max_abs_diff(&p.detach(), &want);
             assert!(
@@ -357,7 +356,7 @@ fn train_and_evaluate_kinds_run_through_a_context() {
     tiny::write_data(&t.join("data"), 12, 10, 16, 10);
     let data = artifact("resize", &t.join("data"));
     let inputs: BTreeMap<String, Vec<Artifact>> = [("data".to_string(), vec![data.clone()])].into();
-    let train = pipe_torch::train::Train;
+    let train = pipe_torch::train::kind();
     let set = |epochs: i64| {
         params(
             &train,
@@ -415,7 +414,7 @@ fn train_and_evaluate_kinds_run_through_a_context() {
         .collect();
     assert!(best.contains_key("fc.weight") && best.contains_key("bn1.num_batches_tracked"));
 
-    let evaluate = pipe_torch::evaluate::Evaluate;
+    let evaluate = pipe_torch::evaluate::kind();
     let eval_inputs: BTreeMap<String, Vec<Artifact>> = [
         ("model".to_string(), vec![artifact("train", &t.join("two"))]),
         ("data".to_string(), vec![data]),

@@ -226,13 +226,22 @@ pub fn train(
     let mut saved_dir: Option<Saved> = start.clone();
     for epoch in rows.len() + 1..=spec.epochs {
         let t0 = Instant::now();
-        // Every random draw of an epoch (dropout, augmentation) depends only
-        // on (seed, epoch), so a resumed epoch repeats exactly.
-        tch::manual_seed(
-            (spec.seed as i64)
-                .wrapping_mul(1_000_003)
-                .wrapping_add(epoch as i64),
-        );
+        // pipe's models draw nothing from libtorch's global generator while
+        // training (ViT's dropout is 0; augmentation and shuffling use their
+        // own generators from (seed, epoch)). It is seeded per epoch all the
+        // same, so that a model which does draw repeats on resume; under the
+        // lock, or it would reset the generator under another stage's
+        // initialisation in this process.
+        {
+            let _guard = RNG_LOCK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tch::manual_seed(
+                (spec.seed as i64)
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(epoch as i64),
+            );
+        }
         let (train_loss, train_acc) = train_epoch(
             spec,
             model.as_ref(),
@@ -554,9 +563,7 @@ pub fn step(
     };
     let logits = logits.to_kind(Kind::Float);
     let loss = logits.cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0);
-    optim.zero_grad();
-    loss.backward();
-    optim.step()?;
+    optim.minimize(&loss)?;
     Ok((loss.detach(), logits.detach()))
 }
 

@@ -1,7 +1,9 @@
-//! A training run's settings, resolved from a stage's parameters: the one
-//! typed value the training loop reads.
+//! The `train` kind's declaration, and a training run's settings resolved
+//! from a stage's parameters: the one typed value the training loop reads.
 
-use pipe_engine::{Error, Lit, ParamSpec, ParamType, Params, Result, Value};
+use pipe_engine::{
+    Declaration, Error, InputSpec, Lit, OutputSpec, ParamSpec, ParamType, Params, Result, Value,
+};
 
 use crate::optim::OptimConfig;
 
@@ -154,6 +156,47 @@ fn betas(list: &[Value]) -> std::result::Result<(f64, f64), String> {
         _ => Err(format!("`betas` must have two numbers, not {}", list.len())),
     }
 }
+
+/// The `train` kind.
+pub static TRAIN: Declaration = Declaration {
+    name: "train",
+    version: 1,
+    summary: "Train a classifier (transfer, finetune or scratch) with per-epoch test loss and resumable checkpoints.",
+    params: PARAMS,
+    inputs: &[
+        InputSpec::one("data", "A stage with `train.safetensors` and `test.safetensors` (`resize`, `stl10`)."),
+        InputSpec::optional(
+            "weights",
+            "Starting weights: a `weights` stage, or a `train` stage (its `best.safetensors`). Needed by transfer and finetune.",
+        ),
+        InputSpec::optional("augment", "An `augment` stage's `policy.json` (none: no augmentation)."),
+    ],
+    outputs: &[
+        OutputSpec {
+            name: "metrics.csv",
+            doc: "One row per epoch: losses, accuracies, lr, seconds, images/s.",
+        },
+        OutputSpec {
+            name: "best.safetensors",
+            doc: "Weights of the epoch with the lowest test loss (torchvision names).",
+        },
+        OutputSpec {
+            name: "last.safetensors",
+            doc: "Weights after the last epoch (torchvision names).",
+        },
+        OutputSpec {
+            name: "state.safetensors",
+            doc: "Optimizer state and metrics: what a longer run continues from.",
+        },
+        OutputSpec {
+            name: "run.json",
+            doc: "Model, mode, best epoch, minimum test loss, device, timings.",
+        },
+    ],
+    check,
+    // A run with more epochs continues the cached run with the most epochs below.
+    history: &["epochs"],
+};
 
 const FLOAT: ParamType = ParamType::Float;
 

@@ -1,0 +1,19 @@
+//! The model names pipe-torch builds, torchvision's spelling.
+
+/// Every model name pipe-torch's `models::build` accepts.
+pub const NAMES: &[&str] = &[
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "vit_b_16",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_l_32",
+    "vit_h_14",
+];
