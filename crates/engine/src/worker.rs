@@ -69,7 +69,20 @@ impl OutOfProcess {
     /// `$PIPE_WORKER`, else `program` beside the running executable.
     fn program(&self) -> Result<PathBuf> {
         if let Some(path) = std::env::var_os(WORKER_ENV) {
-            return Ok(PathBuf::from(path));
+            let path = PathBuf::from(path);
+            if path.is_file() {
+                return Ok(path);
+            }
+            return Err(Error::Environment {
+                message: format!(
+                    "`{WORKER_ENV}` names {}, which is not a file",
+                    path.display()
+                ),
+                hint: Some(format!(
+                    "unset `{WORKER_ENV}` to use the `{}` beside pipe",
+                    self.program
+                )),
+            });
         }
         let exe = std::env::current_exe()
             .map_err(|e| Error::io("the running executable", "resolve", e))?;

@@ -1,0 +1,70 @@
+//! The libtorch kinds run in the `pipe-torch` worker: driven through the
+//! real `pipe` and the real worker, a stage's error comes back with its
+//! message and hint and nothing is cached, and a missing worker is a clear
+//! environment error. (tests/e2e_quick.rs runs whole trainings through it.)
+#![cfg(feature = "torch")]
+
+mod common;
+
+use common::project::Project;
+
+const WEIGHTS: &str = r#"version: 1
+stages:
+  w:
+    kind: weights
+    params:
+      model: resnet18
+      path: bad.pth
+"#;
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write("p.yaml", WEIGHTS)
+        .write("bad.pth", "not a checkpoint");
+    p
+}
+
+#[test]
+fn a_stage_error_in_the_worker_comes_back_whole_and_caches_nothing() {
+    let p = project();
+    for _ in 0..2 {
+        let out = p.pipe(&["run", "p.yaml"]);
+        out.expect_code(1);
+        assert_eq!(out.failed(), vec!["w".to_string()]);
+        assert!(
+            out.stderr.contains("not a PyTorch checkpoint")
+                && out.stderr.contains("hint: pass a `.pth`/`.pt` file"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!p.join("results/p/w").exists());
+}
+
+#[test]
+fn a_missing_worker_is_an_environment_error_with_a_hint() {
+    let p = project();
+    let env = [("PIPE_WORKER", "/nonexistent/pipe-torch")];
+    let out = p.pipe_env(&["run", "p.yaml"], &env);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("`PIPE_WORKER` names /nonexistent/pipe-torch, which is not a file")
+            && out.stderr.contains("hint: unset `PIPE_WORKER`"),
+        "{}",
+        out.stderr
+    );
+    let out = p.pipe_env(&["doctor"], &env);
+    out.expect_code(3);
+    assert!(out.stderr.contains("no libtorch worker"), "{}", out.stderr);
+    // Checking and planning never need the worker.
+    p.pipe_env(&["check", "p.yaml"], &env).ok();
+    p.pipe_env(&["run", "p.yaml", "--dry-run"], &env).ok();
+}
+
+#[test]
+fn doctor_reports_through_the_worker() {
+    let out = project().pipe(&["doctor"]);
+    out.ok();
+    assert!(out.stdout.contains("libtorch     2.11.0"), "{}", out.stdout);
+}
