@@ -68,3 +68,37 @@ fn doctor_reports_through_the_worker() {
     out.ok();
     assert!(out.stdout.contains("libtorch     2.11.0"), "{}", out.stdout);
 }
+
+const TRAIN: &str = r#"version: 1
+params:
+  epochs: 1
+stages:
+  archive:
+    kind: synthetic
+    params: {seed: 1, train_per_class: 2, test_per_class: 1}
+  decoded:
+    kind: stl10
+    inputs: {archive: archive}
+  data:
+    kind: resize
+    inputs: {data: decoded}
+    params: {size: 32}
+  train:
+    kind: train
+    inputs: {data: data}
+    params: {model: resnet18, mode: scratch, epochs: "${params.epochs}", batch_size: 10, device: cpu}
+"#;
+
+#[test]
+fn more_epochs_continue_the_cached_run_through_the_worker() {
+    // The worker gets the cache's earlier `epochs` variants with its job.
+    let p = Project::new();
+    p.write("p.yaml", TRAIN);
+    p.pipe(&["run", "p.yaml"]).ok();
+    let out = p.pipe(&["run", "p.yaml", "--set", "epochs=2"]);
+    out.ok();
+    assert_eq!(out.ran(), vec!["train".to_string()]);
+    let run: serde_json::Value = serde_json::from_str(&p.read("results/p/train/run.json")).unwrap();
+    assert_eq!(run["continued_from"], 1, "{run}");
+    assert_eq!(run["epochs"], 2, "{run}");
+}
