@@ -85,7 +85,7 @@ impl Kind for Plot {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn summary(&self) -> &'static str {

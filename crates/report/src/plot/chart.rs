@@ -260,10 +260,12 @@ where
             };
             let r = stroke as i32 + 5;
             let x = e as i32;
+            // Near a side the value starts (or ends) at its point, whose
+            // pixel is inside the axes: it never crosses the axis line.
             let (h, dx) = if x - x0 < edge {
-                (HPos::Left, -r)
+                (HPos::Left, 2)
             } else if x1 - x < edge {
-                (HPos::Right, r)
+                (HPos::Right, -2)
             } else {
                 (HPos::Center, 0)
             };
