@@ -3,21 +3,15 @@
 //! probing runs in the worker (`pipe-torch doctor`, from
 //! `pipe_torch::doctor`), since `pipe` itself does not load libtorch.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use pipe_engine::worker::WORKER_ENV;
+use pipe_engine::worker::worker_path;
 use pipe_engine::{Error, Result};
 
 use super::Config;
 
 pub fn doctor(_config: &Config) -> Result<u8> {
-    let worker = match std::env::var_os(WORKER_ENV) {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe()
-            .map_err(|e| Error::io("the running executable", "resolve", e))?
-            .with_file_name(pipe_torch_spec::WORKER),
-    };
+    let worker = worker_path(pipe_torch_spec::WORKER)?;
     if !worker.is_file() {
         return Err(Error::Environment {
             message: format!(

@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -68,38 +68,48 @@ impl OutOfProcess {
 
     /// `$PIPE_WORKER`, else `program` beside the running executable.
     fn program(&self) -> Result<PathBuf> {
-        if let Some(path) = std::env::var_os(WORKER_ENV) {
-            let path = PathBuf::from(path);
-            if path.is_file() {
-                return Ok(path);
-            }
-            return Err(Error::Environment {
-                message: format!(
-                    "`{WORKER_ENV}` names {}, which is not a file",
-                    path.display()
-                ),
-                hint: Some(format!(
-                    "unset `{WORKER_ENV}` to use the `{}` beside pipe",
-                    self.program
-                )),
-            });
-        }
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::io("the running executable", "resolve", e))?;
-        let path = exe.with_file_name(self.program);
+        let path = worker_path(self.program)?;
         if path.is_file() {
             return Ok(path);
         }
+        let (message, hint) = if std::env::var_os(WORKER_ENV).is_some() {
+            (
+                format!(
+                    "`{WORKER_ENV}` names {}, which is not a file",
+                    path.display()
+                ),
+                format!(
+                    "unset `{WORKER_ENV}` to use the `{}` beside pipe",
+                    self.program
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "the `{}` kind runs in the worker program `{}`, which is not at {}",
+                    self.declaration.name,
+                    self.program,
+                    path.display()
+                ),
+                self.hint.to_string(),
+            )
+        };
         Err(Error::Environment {
-            message: format!(
-                "the `{}` kind runs in the worker program `{}`, which is not at {}",
-                self.declaration.name,
-                self.program,
-                path.display()
-            ),
-            hint: Some(self.hint.to_string()),
+            message,
+            hint: Some(hint),
         })
     }
+}
+
+/// Where the worker `program` is: `$PIPE_WORKER`, else beside the running
+/// executable (whether it is there or not).
+pub fn worker_path(program: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(WORKER_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| Error::io("the running executable", "resolve", e))?;
+    Ok(exe.with_file_name(program))
 }
 
 impl Kind for OutOfProcess {
@@ -428,7 +438,9 @@ pub fn run_job(mut command: Command, job: &Job, ctx: &Context) -> Result<()> {
         finished.store(true, Ordering::Relaxed);
         outcome
     });
-    let status = wait(&mut child, program)?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::io(program, "wait for", e))?;
     match outcome {
         Some(Ok(())) if status.success() => Ok(()),
         Some(Ok(())) => Err(Error::failed(format!(
@@ -494,10 +506,6 @@ fn relay_stderr(stderr: impl Read, progress: &Progress, tail: &Mutex<VecDeque<St
             tail.push_back(line);
         }
     }
-}
-
-fn wait(child: &mut Child, program: &Path) -> Result<ExitStatus> {
-    child.wait().map_err(|e| Error::io(program, "wait for", e))
 }
 
 fn describe(status: ExitStatus) -> String {

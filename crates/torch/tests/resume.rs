@@ -42,6 +42,26 @@ fn run(
     train(spec, inputs, out, work, &hooks).map(|_| ())
 }
 
+/// SGD with momentum, as the report trains.
+fn sgd() -> OptimConfig {
+    OptimConfig::Sgd {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        nesterov: false,
+    }
+}
+
+/// 40 training and 20 test images of 8x8 pixels in 4 classes, under `t/data`.
+fn tiny_inputs(t: &Path) -> Inputs {
+    let (train, test) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
+    Inputs {
+        train,
+        test,
+        ..Inputs::default()
+    }
+}
+
 /// Metric columns that must repeat exactly (not the timings).
 fn repeatable(rows: &[EpochRow]) -> Vec<[f64; 6]> {
     rows.iter()
@@ -69,12 +89,9 @@ fn run_json(out: &Path) -> serde_json::Value {
 fn check_resume_and_extension(optim: OptimConfig, policy: Option<Policy>) {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
     let inputs = Inputs {
-        train: train_path,
-        test: test_path,
         policy,
-        ..Inputs::default()
+        ..tiny_inputs(t)
     };
 
     // Uninterrupted: 3 epochs.
@@ -181,12 +198,7 @@ fn adam_run_resumes_and_extends_bit_identically() {
 fn augmented_runs_resume_bit_identically() {
     // Batches come from the CPU loader: per-image (PSPNet) and per-batch
     // soft-label (CutMix/MixUp) policies.
-    let sgd = OptimConfig::Sgd {
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        nesterov: false,
-    };
+    let sgd = sgd();
     check_resume_and_extension(sgd.clone(), Some(Policy::Pspnet(Pspnet::default())));
     check_resume_and_extension(
         sgd,
@@ -201,12 +213,7 @@ fn augmented_runs_resume_bit_identically() {
 fn augmentation_changes_training() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let plain = Inputs {
-        train: train_path,
-        test: test_path,
-        ..Inputs::default()
-    };
+    let plain = tiny_inputs(t);
     let mixed = Inputs {
         policy: Some(Policy::CutmixMixup(CutmixMixup {
             num_classes: 4,
@@ -219,12 +226,7 @@ fn augmentation_changes_training() {
         policy: Some(Policy::None),
         ..plain.clone()
     };
-    let sgd = OptimConfig::Sgd {
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        nesterov: false,
-    };
+    let sgd = sgd();
     run(
         &spec(1, sgd.clone()),
         &plain,
@@ -253,18 +255,8 @@ fn a_longer_run_keeps_training_where_a_shorter_one_stopped() {
     // the weights.
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (train_path, test_path) = tiny::write_data(&t.join("data"), 40, 20, 8, 4);
-    let inputs = Inputs {
-        train: train_path,
-        test: test_path,
-        ..Inputs::default()
-    };
-    let sgd = OptimConfig::Sgd {
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        nesterov: false,
-    };
+    let inputs = tiny_inputs(t);
+    let sgd = sgd();
     run(
         &spec(1, sgd.clone()),
         &inputs,
