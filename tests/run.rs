@@ -495,7 +495,11 @@ fn run_help_keeps_its_examples_on_their_lines() {
 #[test]
 fn completions_are_printed_for_each_shell() {
     let p = Project::new();
-    for (shell, marker) in [("bash", "_pipe()"), ("zsh", "#compdef pipe"), ("fish", "complete -c pipe")] {
+    for (shell, marker) in [
+        ("bash", "_pipe()"),
+        ("zsh", "#compdef pipe"),
+        ("fish", "complete -c pipe"),
+    ] {
         let out = p.pipe(&["completions", shell]);
         out.ok();
         assert!(out.stdout.contains(marker), "{shell}: {}", out.stdout);
@@ -512,7 +516,11 @@ fn status_into_a_file_has_no_colour_on_a_terminal() {
     p.pipe(&["run", "p.yaml"]).ok();
     let pipe = env!("CARGO_BIN_EXE_pipe");
     let out = std::process::Command::new("script")
-        .args(["-qec", &format!("{pipe} status p.yaml > status.txt"), "/dev/null"])
+        .args([
+            "-qec",
+            &format!("{pipe} status p.yaml > status.txt"),
+            "/dev/null",
+        ])
         .current_dir(p.path())
         .env_remove("NO_COLOR")
         .env("TERM", "xterm")

@@ -181,7 +181,8 @@ fn a_set_run_leaves_the_files_results_alone() {
     let out = p.pipe(&["run", "c.yaml", "--set", "tag=y"]);
     out.ok();
     assert!(
-        out.stderr.contains("results of this `--set` run: results/c@tag=y"),
+        out.stderr
+            .contains("results of this `--set` run: results/c@tag=y"),
         "{}",
         out.stderr
     );
@@ -234,7 +235,11 @@ fn status_from_a_subdirectory_finds_the_projects_cache_and_creates_nothing() {
     cmd.current_dir(p.join("pipelines"));
     let out = common::project::Out::from(cmd.output().unwrap());
     out.ok();
-    assert!(out.stdout.contains("all 3 stages up to date"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("all 3 stages up to date"),
+        "{}",
+        out.stdout
+    );
     for read_only in [
         &["status", "c.yaml"][..],
         &["run", "-n", "c.yaml"],
@@ -268,15 +273,21 @@ fn a_dry_run_rejects_stages_needing_more_gpus_than_exist() {
     let none = p.pipe_env(&["run", "-n", "g.yaml"], &[("PIPE_FAKE_GPUS", "0")]);
     none.expect_code(3);
     assert!(
-        none.stderr.contains("0 GPUs are available, but stage `g` needs 1"),
+        none.stderr
+            .contains("0 GPUs are available, but stage `g` needs 1"),
         "{}",
         none.stderr
     );
-    assert!(none.stdout.contains("would run   g: never run"), "{}", none.stdout);
+    assert!(
+        none.stdout.contains("would run   g: never run"),
+        "{}",
+        none.stdout
+    );
     p.pipe_env(&["run", "-n", "g.yaml"], &[("PIPE_FAKE_GPUS", "1")])
         .ok();
     // Cached, it needs no GPU.
-    p.pipe_env(&["run", "g.yaml"], &[("PIPE_FAKE_GPUS", "1")]).ok();
+    p.pipe_env(&["run", "g.yaml"], &[("PIPE_FAKE_GPUS", "1")])
+        .ok();
     p.pipe_env(&["run", "-n", "g.yaml"], &[("PIPE_FAKE_GPUS", "0")])
         .ok();
 }

@@ -79,9 +79,12 @@ fn similar_file(file: &Path) -> Option<std::path::PathBuf> {
             }
         }
     }
-    let best = crate::diagnostic::suggest(name, candidates.iter().map(|(n, _)| n.as_str()))?
-        .to_string();
-    candidates.into_iter().find(|(n, _)| *n == best).map(|(_, p)| p)
+    let best =
+        crate::diagnostic::suggest(name, candidates.iter().map(|(n, _)| n.as_str()))?.to_string();
+    candidates
+        .into_iter()
+        .find(|(n, _)| *n == best)
+        .map(|(_, p)| p)
 }
 
 /// Validates a file's bytes. `Ok((None, diagnostics))` when invalid.
@@ -135,7 +138,11 @@ pub fn load_bytes(
 fn name_overrides(diagnostics: &mut [Diagnostic], text: &str, overrides: &[String]) {
     let lines: Vec<&str> = text.lines().collect();
     for d in diagnostics.iter_mut() {
-        let Some(line) = d.span.as_ref().and_then(|s| lines.get(s.line.wrapping_sub(1))) else {
+        let Some(line) = d
+            .span
+            .as_ref()
+            .and_then(|s| lines.get(s.line.wrapping_sub(1)))
+        else {
             continue;
         };
         let used: Vec<String> = overrides
@@ -415,7 +422,11 @@ params: {lr: 1e-3, epochs: 50}
             panic!("expected problems")
         };
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].message, "`epochs` must be at most 1000, found 5000");
+        // The line shows the file's value; the message names the override.
+        assert_eq!(
+            d[0].message,
+            "`epochs` must be at most 1000, found 5000 (from `--set epochs=5000`)"
+        );
         assert_eq!(d[0].span.as_ref().unwrap().line, 18);
     }
 

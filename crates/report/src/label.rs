@@ -114,7 +114,10 @@ pub fn check_against(
                 None => {
                     let mut have: Vec<String> = vars.iter().map(|k| format!("`{{{k}}}`")).collect();
                     have.push("`{stage}`".into());
-                    format!("use one of {}, or `{{{name}|TEXT}}` for a default", have.join(", "))
+                    format!(
+                        "use one of {}, or `{{{name}|TEXT}}` for a default",
+                        have.join(", ")
+                    )
                 }
             };
             return Err((

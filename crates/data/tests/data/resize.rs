@@ -67,6 +67,9 @@ fn downscales_match_torchvision_bit_exactly() {
         ("src_96", "mixed_130x50"),
     ] {
         let (worst, frac) = compare(&mut r, src, expected);
-        assert_eq!(worst, 0, "{expected}: max diff {worst} ({frac} of values differ)");
+        assert_eq!(
+            worst, 0,
+            "{expected}: max diff {worst} ({frac} of values differ)"
+        );
     }
 }

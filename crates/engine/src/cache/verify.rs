@@ -53,12 +53,10 @@ pub fn verify_with(cache: &Cache, dry_run: bool) -> Result<VerifyReport> {
         }
         report.manifests += 1;
         let complete = Manifest::read(&path).is_ok_and(|m| {
-            m.files
-                .values()
-                .all(|f| {
-                    let object = cache.object_path(&f.hash);
-                    object.is_file() && !corrupt.contains(&object)
-                })
+            m.files.values().all(|f| {
+                let object = cache.object_path(&f.hash);
+                object.is_file() && !corrupt.contains(&object)
+            })
         });
         if !complete {
             remove(&path)?;
