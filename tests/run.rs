@@ -515,31 +515,23 @@ fn status_into_a_file_has_no_colour_on_a_terminal() {
     let p = paper();
     p.pipe(&["run", "p.yaml"]).ok();
     let pipe = env!("CARGO_BIN_EXE_pipe");
-    let out = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{pipe} status p.yaml > status.txt"),
-            "/dev/null",
-        ])
-        .current_dir(p.path())
-        .env_remove("NO_COLOR")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script runs");
-    assert!(out.status.success(), "{out:?}");
+    // Runs a shell line under `script`, which gives it a terminal.
+    let on_a_terminal = |line: &str| {
+        let out = std::process::Command::new("script")
+            .args(["-qec", line, "/dev/null"])
+            .current_dir(p.path())
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .output()
+            .expect("script runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    on_a_terminal(&format!("{pipe} status p.yaml > status.txt"));
     let text = p.read("status.txt");
     assert!(text.contains("up to date  report"), "{text}");
     assert!(!text.contains('\x1b'), "ANSI codes in a file: {text:?}");
     // On the terminal itself, status is coloured.
-    let tty = std::process::Command::new("script")
-        .args(["-qec", &format!("{pipe} status p.yaml"), "/dev/null"])
-        .current_dir(p.path())
-        .env_remove("NO_COLOR")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script runs");
-    assert!(
-        String::from_utf8_lossy(&tty.stdout).contains("\x1b[32mup to date"),
-        "{tty:?}"
-    );
+    let tty = on_a_terminal(&format!("{pipe} status p.yaml"));
+    assert!(tty.contains("\x1b[32mup to date"), "{tty:?}");
 }
