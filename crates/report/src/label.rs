@@ -228,6 +228,25 @@ fn bracketed(stage: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn templates_are_checked_against_the_labelled_stages() {
+        let (a, b) = (matrix(&[("mode", "transfer")]), matrix(&[]));
+        let stages = [("train[transfer]", &a), ("train_adam", &b)];
+        assert!(check_against("{mode|adam} {stage}", &stages).is_ok());
+        let (message, hint) = check_against("{mode}", &stages).unwrap_err();
+        assert_eq!(
+            message,
+            "label placeholder `{mode}` is not a matrix variable of input stage `train_adam`"
+        );
+        assert_eq!(
+            hint,
+            "write `{mode|TEXT}` to label the stages without `mode` TEXT"
+        );
+        // A default does not excuse a name no stage has.
+        let (_, hint) = check_against("{mdoe|none}", &stages).unwrap_err();
+        assert_eq!(hint, "did you mean `{mode}`?");
+    }
+
     fn matrix(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
         pairs
             .iter()
