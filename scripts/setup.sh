@@ -18,7 +18,13 @@ TORCH_VERSION=2.11.0
 TORCHVISION_VERSION=0.26.0
 VENV=${PIPE_VENV:-$HOME/.local/share/pipe/torch-venv}
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only on a terminal: logs of CI and `| tee` get plain text.
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+  log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+  log() { printf '==> %s\n' "$*" >&2; }
+fi
+SECONDS=0
 
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
@@ -42,10 +48,13 @@ PY
 }
 
 if ! have_versions; then
-  log "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION into $VENV (about 4.7 GB)"
+  log "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION into $VENV (about 4.7 GB download and disk; 3-10 minutes)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" numpy safetensors
+  # pip's own progress: one line per package, bars only on a terminal.
+  progress=off
+  [ -t 1 ] && progress=on
+  "$VENV/bin/pip" install --progress-bar "$progress" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" numpy safetensors
   have_versions || { echo "error: torch $TORCH_VERSION did not install into $VENV" >&2; exit 3; }
 fi
 
@@ -53,6 +62,7 @@ fi
 
 # tch's build script asks this python where libtorch is.
 export PATH="$VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1
-log "building pipe (release; the first build compiles libtorch's C++ bindings, a few minutes)"
-cargo build --release --locked --quiet
-log "ready: target/release/pipe"
+log "building pipe (release; the first build compiles libtorch's C++ bindings: 5-15 minutes, about 2 GB in target/)"
+# cargo prints a line per crate it compiles (its bar only on a terminal).
+cargo build --release --locked
+log "ready: target/release/pipe (setup took $((SECONDS / 60)) min $((SECONDS % 60)) s)"

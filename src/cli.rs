@@ -34,14 +34,32 @@ pub struct Cli {
     pub color: ColorChoice,
 }
 
+/// Exits with clap's error, adding the "did you mean" that clap's own
+/// similarity measure misses for a transposition (`pipe rnu`).
+pub fn parse_error(mut error: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() == ErrorKind::InvalidSubcommand
+        && error.get(ContextKind::SuggestedSubcommand).is_none()
+    {
+        if let Some(ContextValue::String(typed)) = error.get(ContextKind::InvalidSubcommand) {
+            let cli = <Cli as clap::CommandFactory>::command();
+            let names = cli.get_subcommands().map(clap::Command::get_name);
+            if let Some(near) = pipe_engine::diagnostic::suggest(typed, names) {
+                let near = ContextValue::String(near.to_string());
+                error.insert(ContextKind::SuggestedSubcommand, near);
+            }
+        }
+    }
+    error.exit()
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the stages of a pipeline that are not cached.
-    ///
-    /// Examples:
-    ///   pipe run pipelines/quick.yaml
-    ///   pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1
-    ///   pipe run pipelines/paper.yaml --set epochs=5 --dry-run
+    #[command(after_help = "Examples:
+  pipe run pipelines/quick.yaml
+  pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1
+  pipe run pipelines/paper.yaml --set epochs=5 --dry-run")]
     Run(RunArgs),
     /// Say which stages are up to date and why the others would run.
     ///
@@ -65,6 +83,15 @@ pub enum Command {
     Gc(GcArgs),
     /// Check libtorch, CUDA and cuDNN, and list the GPUs.
     Doctor,
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  pipe completions bash > ~/.local/share/bash-completion/completions/pipe
+  pipe completions zsh > ~/.zfunc/_pipe
+  pipe completions fish > ~/.config/fish/completions/pipe.fish")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -98,7 +125,10 @@ pub struct RunArgs {
     /// After a stage fails, go on with everything that does not depend on it.
     #[arg(long, short)]
     pub keep_going: bool,
-    /// Where to link the outputs of each stage [default: ./results/<pipeline name>].
+    /// Where to link the outputs of each stage [default: results/<pipeline
+    /// name> in the project root; with `--set`, results/<pipeline
+    /// name>@<overrides>, so that results/<pipeline name> only ever shows
+    /// the file's own configuration].
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
 }
@@ -111,6 +141,9 @@ pub struct StatusArgs {
     pub targets: Vec<String>,
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
+    /// The results directory to compare with the cache [default: as `pipe run`].
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -151,7 +184,11 @@ pub enum KindsFormat {
 pub enum CacheCommand {
     /// Rehash every stored object; delete corrupt ones and the results that
     /// used them (they will be recomputed).
-    Verify,
+    Verify {
+        /// Report what would be deleted without deleting (or creating) anything.
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args, Debug)]

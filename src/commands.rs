@@ -9,6 +9,7 @@ mod run;
 mod schema;
 mod status;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use pipe_engine::Error;
@@ -18,26 +19,49 @@ use crate::cli::{Cli, ColorChoice, Command};
 /// Settings every subcommand shares, resolved from the command line and
 /// the environment.
 pub struct Config {
-    pub cache_dir: std::path::PathBuf,
+    /// `--cache-dir` (or `PIPE_CACHE_DIR`); otherwise found from the project root.
+    pub explicit_cache_dir: Option<PathBuf>,
     pub quiet: bool,
+    /// Colour on stderr (errors, run progress).
     pub color: bool,
+    /// Colour on stdout (status): decided for each stream, so that
+    /// `pipe status > file` on a terminal writes no ANSI codes.
+    pub color_stdout: bool,
 }
 
 impl Config {
     fn resolve(cli: &Cli) -> Config {
-        let color = match cli.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::IsTerminal::is_terminal(&std::io::stderr())
-            }
-        };
-        Config {
-            cache_dir: cli.cache_dir.clone().unwrap_or_else(|| "cache".into()),
-            quiet: cli.quiet,
-            color,
+        // anstream resolves `auto` per stream: NO_COLOR, CLICOLOR(_FORCE),
+        // TERM and whether that stream is a terminal.
+        match cli.color {
+            ColorChoice::Always => anstream::ColorChoice::Always,
+            ColorChoice::Never => anstream::ColorChoice::Never,
+            ColorChoice::Auto => anstream::ColorChoice::Auto,
         }
+        .write_global();
+        let on = |choice: anstream::ColorChoice| choice != anstream::ColorChoice::Never;
+        Config {
+            explicit_cache_dir: cli.cache_dir.clone(),
+            quiet: cli.quiet,
+            color: on(anstream::AutoStream::choice(&std::io::stderr())),
+            color_stdout: on(anstream::AutoStream::choice(&std::io::stdout())),
+        }
+    }
+
+    /// The cache a command on `file` uses (see [`crate::root`]).
+    pub fn cache_dir(&self, file: Option<&Path>) -> PathBuf {
+        self.explicit_cache_dir
+            .clone()
+            .unwrap_or_else(|| crate::root::find(file).join("cache"))
+    }
+
+    /// Where `pipe run` links a pipeline's results by default:
+    /// `<root>/results/<file stem>`.
+    pub fn results_dir(&self, file: &Path) -> PathBuf {
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "pipeline".into(), |s| s.to_string_lossy().into_owned());
+        crate::root::find(Some(file)).join("results").join(stem)
     }
 }
 
@@ -54,6 +78,11 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Cache(cmd) => cache::cache(&config, cmd),
         Command::Gc(args) => cache::gc(&config, args),
         Command::Doctor => doctor::doctor(&config),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "pipe", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

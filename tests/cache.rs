@@ -90,6 +90,8 @@ fn gc_keeps_current_results_and_drops_old_ones() {
         "{}",
         dry.stdout
     );
+    assert!(dry.stdout.contains(" would be freed;"), "{}", dry.stdout);
+    assert!(!dry.stdout.contains("B freed"), "{}", dry.stdout);
     assert_eq!(std::fs::read_dir(p.join("cache/keys")).unwrap().count(), 4);
     let gc = p.pipe(&["gc", "t.yaml"]);
     gc.ok();
@@ -106,4 +108,70 @@ fn gc_keeps_current_results_and_drops_old_ones() {
     p.pipe(&["status", "t.yaml"]).ok();
     let old = p.pipe(&["run", "t.yaml", "--set", "n=5"]);
     assert_eq!(old.ran(), names(&["a", "b"]));
+}
+
+/// Every file under `dir` with its inode and mtime: a rewrite shows.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+            out.push((e.path(), m.ino(), m.mtime(), m.mtime_nsec()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 11, item 6: a no-op run writes nothing into the cache (the run
+/// state was rewritten with the same content every time).
+#[test]
+fn a_no_op_run_writes_nothing() {
+    let p = Project::new();
+    p.write("t.yaml", TWO);
+    p.pipe(&["run", "t.yaml"]).ok();
+    let before = snapshot(&p.join("cache"));
+    let again = p.pipe(&["run", "t.yaml"]);
+    again.ok();
+    assert_eq!(again.cached(), names(&["a", "b"]));
+    assert_eq!(snapshot(&p.join("cache")), before);
+}
+
+/// Issue 11, item 6: a cache mounted read-only (a team's shared cache)
+/// serves an all-cached run; its lock file does not block it. Needs a
+/// mount namespace (`unshare -m`, as root) to mount it read-only.
+#[test]
+fn a_read_only_cache_serves_hits() {
+    let p = Project::new();
+    p.write("t.yaml", TWO);
+    p.pipe(&["run", "t.yaml"]).ok();
+    std::fs::remove_dir_all(p.join("results")).unwrap();
+    let probe = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `unshare -m` is not available here");
+        return;
+    }
+    let pipe = env!("CARGO_BIN_EXE_pipe");
+    let script = format!(
+        "mount --bind cache cache && mount -o remount,bind,ro cache && \
+         ! touch cache/probe 2>/dev/null && exec {pipe} run t.yaml"
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env_remove("PIPE_CACHE_DIR")
+        .output()
+        .unwrap();
+    let out = common::project::Out::from(out);
+    out.ok();
+    assert_eq!(out.cached(), names(&["a", "b"]), "{}", out.stderr);
+    assert_eq!(p.read("results/t/b/count").trim(), "3");
 }

@@ -388,7 +388,7 @@ fn dag_of_an_invalid_file_fails_with_diagnostics() {
 }
 
 #[test]
-fn a_missing_file_is_an_environment_error() {
+fn a_missing_file_is_bad_input() {
     let p = Project::new();
     let out = p.pipe(&["check", "--format", "json", "nope.yaml"]);
     assert_eq!(out.code, 2);
@@ -397,11 +397,12 @@ fn a_missing_file_is_an_environment_error() {
         json[0]["message"]
             .as_str()
             .unwrap()
-            .starts_with("cannot read `nope.yaml`"),
+            .starts_with("`nope.yaml`: no such pipeline file"),
         "{json}"
     );
+    // A file that is not there is bad input, like a mistyped stage name.
     let out = p.pipe(&["dag", "nope.yaml"]);
-    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
 #[test]

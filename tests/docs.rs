@@ -48,3 +48,54 @@ fn committed_pipelines_check() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every ```yaml block in README.md and docs/ is a pipeline `pipe check`
+/// accepts: examples a reader copies must work (issue 11, item 8).
+#[test]
+fn every_yaml_block_in_the_docs_checks() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        let mut block: Option<String> = None;
+        for line in text.lines() {
+            match &mut block {
+                None if line.trim_start() == "```yaml" => block = Some(String::new()),
+                Some(b) if line.trim_start() == "```" => {
+                    let stem = page.file_stem().unwrap().to_string_lossy();
+                    let file = tmp.path().join(format!("{stem}-{}.yaml", files.len()));
+                    std::fs::write(&file, &*b).unwrap();
+                    files.push(file);
+                    block = None;
+                }
+                Some(b) => {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+                None => {}
+            }
+        }
+    }
+    assert!(files.len() >= 3, "found only {} yaml blocks", files.len());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipe"))
+        .arg("check")
+        .args(&files)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("pipe runs");
+    assert!(
+        out.status.success(),
+        "a yaml block in the docs fails `pipe check`:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

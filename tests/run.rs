@@ -147,13 +147,15 @@ fn a_rerun_with_identical_output_stops_the_rerun_there() {
 fn going_back_to_an_old_value_reruns_nothing() {
     let p = paper();
     p.pipe(&["run", "p.yaml"]).ok();
-    let out = p.pipe(&["run", "p.yaml", "--set", "lines=7"]);
+    p.write("p.yaml", &PAPER.replace("lines: 5", "lines: 7"));
+    let out = p.pipe(&["run", "p.yaml"]);
     out.ok();
     assert_eq!(out.ran().len(), ALL.len(), "{}", out.stderr);
     assert_eq!(
         p.read("results/p/report/report.txt"),
         "a 0.1 7\nb 0.1 7\nc 0.1 7\nd 0.5 7\n"
     );
+    p.write("p.yaml", PAPER);
     let back = p.pipe(&["run", "p.yaml"]);
     back.ok();
     assert!(back.ran().is_empty(), "{}", back.stderr);
@@ -426,4 +428,110 @@ stages:
     assert_eq!(p.read("results/w/resumable/o"), "resumed\n");
     let work = std::fs::read_dir(p.join("cache/work")).unwrap().count();
     assert_eq!(work, 0, "work directory not removed after success");
+}
+
+/// Issue 11, item 5: results of a stage removed from the file leave
+/// results/ (the cached objects stay until `pipe gc`).
+#[test]
+fn results_of_a_removed_stage_are_removed() {
+    let p = paper();
+    p.pipe(&["run", "p.yaml"]).ok();
+    assert!(p.join("results/p/report/report.txt").is_file());
+    let without_report = PAPER.split("  report:").next().unwrap().to_string();
+    p.write("p.yaml", &without_report);
+    let out = p.pipe(&["run", "p.yaml"]);
+    out.ok();
+    assert!(!p.join("results/p/report").exists(), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("removed results/p/report: no stage of the file has that name any more"),
+        "{}",
+        out.stderr
+    );
+    assert!(p.join("results/p/data/data.txt").is_file());
+}
+
+/// Issue 11, item 5: "did you mean" for a mistyped subcommand, pipeline
+/// file and target.
+#[test]
+fn typos_get_a_did_you_mean() {
+    let p = paper();
+    p.write("pipelines/quick.yaml", PAPER);
+    let sub = p.pipe(&["rnu", "p.yaml"]);
+    sub.expect_code(2);
+    assert!(sub.stderr.contains("'run'"), "{}", sub.stderr);
+    let file = p.pipe(&["status", "quik.yaml"]);
+    file.expect_code(2);
+    assert!(
+        file.stderr.contains("did you mean `pipelines/quick.yaml`?"),
+        "{}",
+        file.stderr
+    );
+    let target = p.pipe(&["run", "-n", "p.yaml", "trian"]);
+    target.expect_code(2);
+    assert!(
+        target.stderr.contains("did you mean `train`?"),
+        "{}",
+        target.stderr
+    );
+}
+
+/// Issue 11, item 5: `pipe run --help` keeps its examples one per line.
+#[test]
+fn run_help_keeps_its_examples_on_their_lines() {
+    let p = Project::new();
+    let out = p.pipe(&["run", "--help"]);
+    out.ok();
+    assert!(
+        out.stdout.contains(
+            "Examples:\n  pipe run pipelines/quick.yaml\n  pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1\n"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Issue 11, item 5: `pipe completions SHELL` prints a completion script.
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let p = Project::new();
+    for (shell, marker) in [
+        ("bash", "_pipe()"),
+        ("zsh", "#compdef pipe"),
+        ("fish", "complete -c pipe"),
+    ] {
+        let out = p.pipe(&["completions", shell]);
+        out.ok();
+        assert!(out.stdout.contains(marker), "{shell}: {}", out.stdout);
+        assert!(out.stdout.contains("status"), "{shell}");
+    }
+}
+
+/// Issue 11, item 5: colour is decided per stream: `pipe status > file`
+/// with a terminal on stderr writes no ANSI codes into the file. `script`
+/// gives the command a terminal.
+#[test]
+fn status_into_a_file_has_no_colour_on_a_terminal() {
+    let p = paper();
+    p.pipe(&["run", "p.yaml"]).ok();
+    let pipe = env!("CARGO_BIN_EXE_pipe");
+    // Runs a shell line under `script`, which gives it a terminal.
+    let on_a_terminal = |line: &str| {
+        let out = std::process::Command::new("script")
+            .args(["-qec", line, "/dev/null"])
+            .current_dir(p.path())
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .output()
+            .expect("script runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    on_a_terminal(&format!("{pipe} status p.yaml > status.txt"));
+    let text = p.read("status.txt");
+    assert!(text.contains("up to date  report"), "{text}");
+    assert!(!text.contains('\x1b'), "ANSI codes in a file: {text:?}");
+    // On the terminal itself, status is coloured.
+    let tty = on_a_terminal(&format!("{pipe} status p.yaml"));
+    assert!(tty.contains("\x1b[32mup to date"), "{tty:?}");
 }

@@ -98,7 +98,9 @@ fn more_epochs_continue_the_cached_run_through_the_worker() {
     let out = p.pipe(&["run", "p.yaml", "--set", "epochs=2"]);
     out.ok();
     assert_eq!(out.ran(), vec!["train".to_string()]);
-    let run: serde_json::Value = serde_json::from_str(&p.read("results/p/train/run.json")).unwrap();
+    // A `--set` run's results are linked beside the file's own.
+    let run: serde_json::Value =
+        serde_json::from_str(&p.read("results/p@epochs=2/train/run.json")).unwrap();
     assert_eq!(run["continued_from"], 1, "{run}");
     assert_eq!(run["epochs"], 2, "{run}");
 }

@@ -2,6 +2,7 @@
 //! so they wait for running `pipe run`s and block new ones meanwhile.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use pipe_engine::cache::{gc, verify, Cache};
 use pipe_engine::{lock, Result};
@@ -20,12 +21,24 @@ fn exclusive(config: &Config, cache: &Cache) -> Result<lock::Lock> {
 
 pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
     match cmd {
-        CacheCommand::Verify => {
-            let cache = Cache::open(&config.cache_dir)?;
-            let _held = exclusive(config, &cache)?;
-            let r = verify::verify(&cache)?;
+        CacheCommand::Verify { dry_run } => {
+            let dir = config.cache_dir(None);
+            // A dry run reads only: it creates no cache and takes no lock.
+            let (cache, _held) = if dry_run {
+                (Cache::existing(&dir)?, None)
+            } else {
+                let cache = Cache::open(&dir)?;
+                let held = exclusive(config, &cache)?;
+                (cache, Some(held))
+            };
+            let r = verify::verify_with(&cache, dry_run)?;
+            let (deleted, dropped) = if dry_run {
+                ("would be deleted", "would be dropped")
+            } else {
+                ("deleted", "dropped (they will be recomputed)")
+            };
             println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped (they will be recomputed)",
+                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped}",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,
@@ -41,8 +54,14 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
 
 pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
     let registry = crate::registry::registry();
-    let cache = Cache::open(&config.cache_dir)?;
-    let _held = exclusive(config, &cache)?;
+    let dir = config.cache_dir(args.files.first().map(PathBuf::as_path));
+    let (cache, _held) = if args.dry_run {
+        (Cache::existing(&dir)?, None)
+    } else {
+        let cache = Cache::open(&dir)?;
+        let held = exclusive(config, &cache)?;
+        (cache, Some(held))
+    };
     let mut keep = HashSet::new();
     for file in &args.files {
         let pipeline = pipe_engine::load(file, &registry, &[])?;
@@ -50,13 +69,13 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         keep.extend(statuses.iter().filter_map(|s| s.key));
     }
     let r = gc::gc(&cache, &keep, args.dry_run)?;
-    let verb = if args.dry_run {
-        "would delete"
+    let (verb, freed) = if args.dry_run {
+        ("would delete", "would be freed")
     } else {
-        "deleted"
+        ("deleted", "freed")
     };
     println!(
-        "{verb} {} result{} and {} object{}, {} freed; kept {} results and {} objects",
+        "{verb} {} result{} and {} object{}, {} {freed}; kept {} results and {} objects",
         r.deleted_manifests,
         if r.deleted_manifests == 1 { "" } else { "s" },
         r.deleted_objects,

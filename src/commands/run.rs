@@ -1,7 +1,7 @@
 //! `pipe run`: load the pipeline, resolve the command line into
 //! [`RunOptions`], run, and turn the summary into an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -9,37 +9,20 @@ use pipe_engine::run::RunOptions;
 use pipe_engine::{gpu, Result};
 
 use super::Config;
-use crate::cli::{RunArgs, StatusFormat};
+use crate::cli::{PipelineArgs, RunArgs, StatusFormat};
 
 pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
     let registry = crate::registry::registry();
-    let pipeline = pipe_engine::load(&args.pipeline.file, &registry, &args.pipeline.set)?;
-    if args.dry_run {
-        let cache = pipe_engine::cache::Cache::open(&config.cache_dir)?;
-        let statuses = pipe_engine::status::status(&pipeline, &cache, &args.targets, &args.force)?;
-        super::status::print(config, &statuses, StatusFormat::Text);
-        return Ok(0);
-    }
+    let file = &args.pipeline.file;
+    let pipeline = pipe_engine::load(file, &registry, &args.pipeline.set)?;
+    let results_dir = args
+        .results_dir
+        .clone()
+        .unwrap_or_else(|| results_dir(config, &args.pipeline));
     let cancel = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&cancel);
-    // The first Ctrl-C stops cleanly; a second one gives up waiting.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    let stem = args
-        .pipeline
-        .file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pipeline".into());
     let opts = RunOptions {
-        cache_dir: config.cache_dir.clone(),
-        results_dir: Some(
-            args.results_dir
-                .unwrap_or_else(|| PathBuf::from("results").join(stem)),
-        ),
+        cache_dir: config.cache_dir(Some(file)),
+        results_dir: Some(results_dir.clone()),
         targets: args.targets,
         force: args.force,
         jobs: args
@@ -55,8 +38,89 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         quiet: config.quiet,
         color: config.color,
         durable: std::env::var_os("PIPE_NO_FSYNC").is_none(),
-        cancel,
+        cancel: Arc::clone(&cancel),
     };
+    if args.dry_run {
+        // Reads only: a dry run creates no cache and no results.
+        let cache = pipe_engine::cache::Cache::existing(&opts.cache_dir)?;
+        let mut statuses =
+            pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
+        pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
+        super::status::print(config, &statuses, StatusFormat::Text);
+        // What would not start in the run is an error here too.
+        let selected = pipe_engine::run::select::targets(&pipeline, &opts.targets)?;
+        pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
+        return Ok(0);
+    }
+    // The first Ctrl-C stops cleanly; a second one gives up waiting.
+    let _ = ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
     pipe_engine::run::run(&pipeline, &opts)?.into_result()?;
+    remove_orphans(config, &pipeline, &results_dir, args.results_dir.is_none());
+    if !args.pipeline.set.is_empty() && args.results_dir.is_none() && !config.quiet {
+        eprintln!(
+            "results of this `--set` run: {} ({} keeps the file's configuration)",
+            shown(&results_dir).display(),
+            shown(&config.results_dir(file)).display()
+        );
+    }
     Ok(0)
+}
+
+/// Results of stages no longer in the file: removed from pipe's own
+/// results directory (they are links to cached objects, which stay until
+/// `pipe gc`), only reported in one named with `--results-dir`.
+fn remove_orphans(config: &Config, pipeline: &pipe_engine::Pipeline, dir: &Path, own: bool) {
+    let names = pipeline.stages.iter().map(|s| s.name.as_str());
+    for orphan in pipe_engine::run::results::orphans(dir, names) {
+        if own && std::fs::remove_dir_all(&orphan).is_ok() {
+            if !config.quiet {
+                eprintln!(
+                    "removed {}: no stage of the file has that name any more",
+                    shown(&orphan).display()
+                );
+            }
+        } else {
+            eprintln!(
+                "{} is not a stage of the file any more; delete it if it is stale",
+                shown(&orphan).display()
+            );
+        }
+    }
+}
+
+/// The default results directory of a run: `results/<stem>` for the
+/// file's own configuration, `results/<stem>@<k>=<v>,...` for a run with
+/// `--set`, so that results/<stem> never mixes configurations.
+pub fn results_dir(config: &Config, pipeline: &PipelineArgs) -> PathBuf {
+    let base = config.results_dir(&pipeline.file);
+    if pipeline.set.is_empty() {
+        return base;
+    }
+    let sets: String = pipeline
+        .set
+        .join(",")
+        .chars()
+        .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+        .collect();
+    let sets = if sets.len() > 80 {
+        let hash = pipe_engine::ContentHash::of(sets.as_bytes()).to_hex();
+        format!("set-{}", &hash[..16])
+    } else {
+        sets
+    };
+    let mut name = base.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("@{sets}"));
+    base.with_file_name(name)
+}
+
+/// `path` relative to the current directory when it is below it.
+fn shown(path: &Path) -> &Path {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path)
 }

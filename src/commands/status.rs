@@ -11,9 +11,15 @@ use crate::cli::{StatusArgs, StatusFormat};
 
 pub fn status(config: &Config, args: StatusArgs) -> Result<u8> {
     let registry = crate::registry::registry();
-    let pipeline = pipe_engine::load(&args.pipeline.file, &registry, &args.pipeline.set)?;
-    let cache = pipe_engine::cache::Cache::open(&config.cache_dir)?;
-    let statuses = pipe_engine::status::status(&pipeline, &cache, &args.targets, &[])?;
+    let file = &args.pipeline.file;
+    let pipeline = pipe_engine::load(file, &registry, &args.pipeline.set)?;
+    let cache = pipe_engine::cache::Cache::existing(&config.cache_dir(Some(file)))?;
+    let mut statuses = pipe_engine::status::status(&pipeline, &cache, &args.targets, &[])?;
+    let results = args
+        .results_dir
+        .clone()
+        .unwrap_or_else(|| super::run::results_dir(config, &args.pipeline));
+    pipe_engine::status::compare_results(&cache, &results, &mut statuses);
     print(config, &statuses, args.format);
     Ok(u8::from(statuses.iter().any(|s| !s.up_to_date())))
 }
@@ -33,7 +39,7 @@ pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) {
             let _ = writeln!(out, "{json:#}");
         }
         StatusFormat::Text => {
-            let (green, yellow, reset) = if config.color {
+            let (green, yellow, reset) = if config.color_stdout {
                 ("\x1b[32m", "\x1b[33m", "\x1b[0m")
             } else {
                 ("", "", "")

@@ -34,13 +34,8 @@ impl Cache {
     /// Opens (creating if needed) the cache at `root`, made absolute so that
     /// paths handed to commands stay valid in their working directory.
     pub fn open(root: &Path) -> Result<Cache> {
-        let root = if root.is_absolute() {
-            root.to_path_buf()
-        } else {
-            std::env::current_dir()
-                .map_err(|e| Error::io(root, "resolve", e))?
-                .join(root)
-        };
+        let cache = Cache::existing(root)?;
+        let root = cache.root;
         for sub in ["objects", "keys", "logs", "work", "tmp", "state", "locks"] {
             let dir = root.join(sub);
             if !dir.is_dir() {
@@ -48,6 +43,19 @@ impl Cache {
                     .map_err(|e| Error::io(&dir, "create the cache directory", e))?;
             }
         }
+        Ok(Cache { root })
+    }
+
+    /// The cache at `root` for reading only: creates nothing, and a cache
+    /// that does not exist yet is an empty one (`pipe status`, `gc -n`).
+    pub fn existing(root: &Path) -> Result<Cache> {
+        let root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::io(root, "resolve", e))?
+                .join(root)
+        };
         Ok(Cache { root })
     }
 

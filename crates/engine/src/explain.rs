@@ -48,7 +48,10 @@ pub enum Reason {
     },
     /// An upstream stage will run first; whether this one must run too is
     /// known only after it (its output may come out the same).
-    UpstreamWillRerun { stage: String },
+    UpstreamWillRerun { stages: Vec<String> },
+    /// Up to date in the cache, but the results directory shows another
+    /// result (an earlier configuration's): `pipe run` relinks it.
+    ResultsDiffer { dir: String },
 }
 
 impl fmt::Display for Reason {
@@ -110,7 +113,18 @@ impl fmt::Display for Reason {
                     list(old)
                 )
             }
-            Reason::UpstreamWillRerun { stage } => write!(f, "upstream `{stage}` will rerun"),
+            Reason::UpstreamWillRerun { stages } => match stages.as_slice() {
+                [one] => write!(f, "upstream `{one}` will rerun"),
+                [first, second] => write!(f, "upstreams `{first}` and `{second}` will rerun"),
+                [first, rest @ ..] => {
+                    write!(f, "upstream `{first}` and {} others will rerun", rest.len())
+                }
+                [] => f.write_str("an upstream stage will rerun"),
+            },
+            Reason::ResultsDiffer { dir } => write!(
+                f,
+                "`{dir}` shows another result than this configuration's (`pipe run` relinks it)"
+            ),
         }
     }
 }

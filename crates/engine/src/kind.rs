@@ -9,16 +9,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
 use crate::param::{ParamSpec, Params};
+use crate::pipeline::{Pipeline, Stage};
 use crate::progress::Progress;
 use crate::value::Value;
 
 mod declaration;
 
 pub(crate) use declaration::declared_by_field;
-pub use declaration::{Declaration, Defined};
+pub use declaration::{no_stage_checks, Declaration, Defined};
 
 /// A named input slot of a kind. Its value in a pipeline file names one or
 /// more upstream stages (`data: resize`, `runs: "train[resnet50,*]"`).
@@ -89,6 +91,13 @@ pub trait Kind: Send + Sync + 'static {
     /// Checks beyond the declared types (ranges, combinations). Each entry is
     /// (parameter name, message); the engine attaches the location.
     fn check(&self, _params: &Params) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Checks that need the stage's place in the validated pipeline (its
+    /// inputs' kinds, params and matrix values), so that `pipe check`
+    /// rejects what is knowable before anything runs. Each diagnostic is
+    /// placed (`Diagnostic::at`); [`Stage::span_of`] gives a parameter's place.
+    fn check_stage(&self, _pipeline: &Pipeline, _stage: &Stage) -> Vec<Diagnostic> {
         Vec::new()
     }
     /// Does the work: read inputs, write files into `ctx.out`. Must not write

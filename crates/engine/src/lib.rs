@@ -19,7 +19,9 @@ pub mod value;
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, Result};
 pub use hash::ContentHash;
-pub use kind::{Artifact, Context, Declaration, Defined, InputSpec, Kind, OutputSpec, Registry};
+pub use kind::{
+    no_stage_checks, Artifact, Context, Declaration, Defined, InputSpec, Kind, OutputSpec, Registry,
+};
 pub use param::{Lit, ParamSpec, ParamType, Params};
 pub use pipeline::{Pipeline, Stage, StageId};
 pub use progress::Progress;

@@ -16,7 +16,7 @@ use crate::{spec, yaml};
 /// from `--set`; each VALUE is read as YAML. Every problem found is in the
 /// returned [`Error::Invalid`]; failing to read the file is [`Error::Io`].
 pub fn load(file: &Path, registry: &Registry, overrides: &[String]) -> Result<Pipeline> {
-    let bytes = std::fs::read(file).map_err(|e| Error::io(file, "read", e))?;
+    let bytes = read(file)?;
     let (pipeline, diagnostics) = load_bytes(file, &bytes, registry, overrides)?;
     match pipeline {
         Some(p) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(p),
@@ -31,9 +31,7 @@ pub fn load(file: &Path, registry: &Registry, overrides: &[String]) -> Result<Pi
 /// Every diagnostic for a file (empty when it is valid). A file that cannot
 /// be read gives one diagnostic without a location.
 pub fn check(file: &Path, registry: &Registry, overrides: &[String]) -> Vec<Diagnostic> {
-    let result = std::fs::read(file)
-        .map_err(|e| Error::io(file, "read", e))
-        .and_then(|bytes| load_bytes(file, &bytes, registry, overrides));
+    let result = read(file).and_then(|bytes| load_bytes(file, &bytes, registry, overrides));
     match result {
         Ok((_, diagnostics)) => diagnostics,
         Err(Error::Invalid(d)) => d,
@@ -43,6 +41,50 @@ pub fn check(file: &Path, registry: &Registry, overrides: &[String]) -> Vec<Diag
             vec![d]
         }
     }
+}
+
+/// The file's bytes; a file that does not exist is bad input, with the
+/// pipeline file its name was likely meant to be (`quik.yaml` ->
+/// `pipelines/quick.yaml`).
+fn read(file: &Path) -> Result<Vec<u8>> {
+    match std::fs::read(file) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let err = Error::bad_data(file, "no such pipeline file");
+            Err(match similar_file(file) {
+                Some(s) => err.with_hint(format!("did you mean `{}`?", s.display())),
+                None => err,
+            })
+        }
+        Err(e) => Err(Error::io(file, "read", e)),
+    }
+}
+
+/// A YAML file beside `file` or in a `pipelines/` directory there whose
+/// name is a likely typo of `file`'s.
+fn similar_file(file: &Path) -> Option<std::path::PathBuf> {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let name = file.file_name()?.to_str()?;
+    let mut candidates = Vec::new();
+    for sub in [dir.to_path_buf(), dir.join("pipelines")] {
+        let listing = if sub.as_os_str().is_empty() {
+            std::fs::read_dir(".")
+        } else {
+            std::fs::read_dir(&sub)
+        };
+        for entry in listing.into_iter().flatten().flatten() {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".yaml") || n.ends_with(".yml") {
+                candidates.push((n, sub.join(entry.file_name())));
+            }
+        }
+    }
+    let best =
+        crate::diagnostic::suggest(name, candidates.iter().map(|(n, _)| n.as_str()))?.to_string();
+    candidates
+        .into_iter()
+        .find(|(n, _)| *n == best)
+        .map(|(_, p)| p)
 }
 
 /// Validates a file's bytes. `Ok((None, diagnostics))` when invalid.
@@ -80,7 +122,43 @@ pub fn load_bytes(
         overrides,
     };
     let pipeline = validate::validate(&spec, &input, &mut sink);
-    Ok((pipeline, finish(sink.diagnostics)))
+    if let Some(p) = &pipeline {
+        for stage in &p.stages {
+            sink.diagnostics.extend(stage.kind.check_stage(p, stage));
+        }
+    }
+    let mut diagnostics = finish(sink.diagnostics);
+    name_overrides(&mut diagnostics, text, overrides);
+    Ok((pipeline, diagnostics))
+}
+
+/// An error at a line that reads an overridden parameter (`${params.K}`)
+/// names the `--set K=V` that caused it: the line alone shows the file's
+/// value, not the one that failed.
+fn name_overrides(diagnostics: &mut [Diagnostic], text: &str, overrides: &[String]) {
+    let lines: Vec<&str> = text.lines().collect();
+    for d in diagnostics.iter_mut() {
+        let Some(line) = d
+            .span
+            .as_ref()
+            .and_then(|s| lines.get(s.line.wrapping_sub(1)))
+        else {
+            continue;
+        };
+        let used: Vec<String> = overrides
+            .iter()
+            .filter(|o| {
+                o.split_once('=').is_some_and(|(key, _)| {
+                    let key = key.trim();
+                    line.contains(&format!("${{params.{key}}}"))
+                })
+            })
+            .map(|o| format!("`--set {o}`"))
+            .collect();
+        if !used.is_empty() {
+            d.message = format!("{} (from {})", d.message, used.join(", "));
+        }
+    }
 }
 
 fn report_syntax(sink: &mut Sink, e: yaml::SyntaxError) {
@@ -344,7 +422,11 @@ params: {lr: 1e-3, epochs: 50}
             panic!("expected problems")
         };
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].message, "`epochs` must be at most 1000, found 5000");
+        // The line shows the file's value; the message names the override.
+        assert_eq!(
+            d[0].message,
+            "`epochs` must be at most 1000, found 5000 (from `--set epochs=5000`)"
+        );
         assert_eq!(d[0].span.as_ref().unwrap().line, 18);
     }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 /// A held lock; released on drop.
 pub struct Lock {
-    _file: File,
+    _file: Option<File>,
 }
 
 fn open(path: &Path) -> Result<File> {
@@ -32,7 +32,23 @@ fn open(path: &Path) -> Result<File> {
 /// process holds it, calls `on_wait(holder)` once and then blocks;
 /// `holder` is what the holder wrote into the file ("pid 123"), if anything.
 pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Result<Lock> {
-    let mut file = open(path)?;
+    let mut file = match open(path) {
+        Ok(file) => file,
+        // A read-only cache (a team's shared cache mounted read-only) still
+        // serves hits: a shared lock needs no write access to its file, and
+        // where the file cannot even be created nobody can gc that cache
+        // from here either.
+        Err(Error::Io { source, .. }) if !exclusive && is_read_only(&source) => {
+            return match File::open(path) {
+                Ok(file) => match file.lock_shared() {
+                    Ok(()) => Ok(Lock { _file: Some(file) }),
+                    Err(e) => Err(Error::io(path, "lock", e)),
+                },
+                Err(_) => Ok(Lock { _file: None }),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let tried = if exclusive {
         file.try_lock()
     } else {
@@ -59,14 +75,21 @@ pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Resu
         let _ = file.rewind();
         let _ = write!(file, "pid {}", std::process::id());
     }
-    Ok(Lock { _file: file })
+    Ok(Lock { _file: Some(file) })
+}
+
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Takes `path` exclusive if free right now; `None` if another process holds it.
 pub fn try_exclusive(path: &Path) -> Result<Option<Lock>> {
     let file = open(path)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(Lock { _file: file })),
+        Ok(()) => Ok(Some(Lock { _file: Some(file) })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
     }

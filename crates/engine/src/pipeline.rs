@@ -56,6 +56,24 @@ pub struct Stage {
     pub param_spans: BTreeMap<String, Span>,
 }
 
+impl Stage {
+    /// Where parameter `name` was written; the stage's name for a default.
+    pub fn span_of(&self, name: &str) -> Span {
+        self.param_spans
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| self.span.clone())
+    }
+
+    /// The stages input slot `slot` names (none when absent).
+    pub fn input<'a>(&self, pipeline: &'a Pipeline, slot: &str) -> Vec<&'a Stage> {
+        self.inputs
+            .get(slot)
+            .map(|ids| ids.iter().map(|id| pipeline.stage(*id)).collect())
+            .unwrap_or_default()
+    }
+}
+
 impl Pipeline {
     pub fn stage(&self, id: StageId) -> &Stage {
         &self.stages[id.0]

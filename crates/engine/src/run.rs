@@ -381,7 +381,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
             summary.skipped.push(pipeline.stages[i].name.clone());
         }
     }
-    state.save(&cache, &file, &hasher)?;
+    // State only feeds explanations and the stat cache: a cache that
+    // cannot take it (mounted read-only) still served its hits.
+    if let Err(e) = state.save(&cache, &file, &hasher) {
+        ui.always(&format!("warning: the run state was not saved: {e}"));
+    }
     summary.elapsed = started.elapsed();
     if summary.cancelled {
         ui.always("interrupted: running stages were stopped; nothing partial was kept");
@@ -528,7 +532,7 @@ impl Scheduler {
 /// A stage needing more GPUs than the run has can never start: say so
 /// before anything runs. Cached ones are fine (looking at results on a
 /// laptop), so only then is the cache consulted.
-fn check_gpus(
+pub fn check_gpus(
     pipeline: &Pipeline,
     cache: &Cache,
     opts: &RunOptions,

@@ -1,7 +1,7 @@
 //! `pipe status` and `pipe run --dry-run`: for every selected stage, up to
 //! date or would run, and why. Reads the cache and state; writes nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cache::key::{StageHash, StageKey};
 use crate::cache::manifest::Manifest;
@@ -74,13 +74,12 @@ pub fn status(
                 .get(&stage.name)
                 .map(|h| (*h, Manifest::read(&cache.manifest_path(h)).ok()))
         };
-        let mut waiting: Vec<Reason> = Vec::new();
+        let mut waiting: Vec<String> = Vec::new();
         for ids in stage.inputs.values() {
             for id in ids {
                 let up = &pipeline.stage(*id).name;
-                let reason = Reason::UpstreamWillRerun { stage: up.clone() };
-                if outputs[id.0].is_none() && !waiting.contains(&reason) {
-                    waiting.push(reason);
+                if outputs[id.0].is_none() && !waiting.contains(up) {
+                    waiting.push(up.clone());
                 }
             }
         }
@@ -108,7 +107,7 @@ pub fn status(
             };
             // Without inputs the key cannot match; drop the vague reasons.
             reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));
-            reasons.extend(waiting);
+            reasons.push(Reason::UpstreamWillRerun { stages: waiting });
             (None, reasons)
         };
         result.push(StageStatus {
@@ -118,6 +117,28 @@ pub fn status(
         });
     }
     Ok(result)
+}
+
+/// Adds [`Reason::ResultsDiffer`] to every up-to-date stage whose
+/// directory under `results` (`results/<pipeline>`) does not show its
+/// cached result: status compares results/ with the file's configuration,
+/// not only the cache. A stage directory that does not exist is not
+/// compared. Reads only.
+pub fn compare_results(cache: &Cache, results: &Path, statuses: &mut [StageStatus]) {
+    for s in statuses.iter_mut().filter(|s| s.up_to_date()) {
+        let Some(manifest) = s.key.and_then(|k| cache.lookup(&k)) else {
+            continue;
+        };
+        let dir = crate::run::results::stage_dir(results, &s.name);
+        // A stage never linked there mixes nothing; `pipe run` links it.
+        if dir.is_dir() && !crate::run::results::shows(cache, results, &s.name, &manifest) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let shown = dir.strip_prefix(&cwd).unwrap_or(&dir);
+            s.reasons.push(Reason::ResultsDiffer {
+                dir: shown.display().to_string(),
+            });
+        }
+    }
 }
 
 /// Why a stage with key `key` (hash `hash`) is not cached, given the key it

@@ -21,6 +21,7 @@ static DECLARATION: Declaration = Declaration {
     inputs: &[],
     outputs: &[],
     check: |_| Vec::new(),
+    check_stage: pipe_engine::no_stage_checks,
     history: &["epochs"],
 };
 

@@ -71,6 +71,64 @@ pub fn check(template: &str) -> std::result::Result<(), String> {
     parse(template).map(|_| ())
 }
 
+/// Checks a template against the stages it will label (name, matrix
+/// values), before anything runs (the error is (message, hint)): a placeholder without a default must be
+/// a matrix variable of every stage, one with a default of at least one
+/// (else it is a typo like `{mdoe}` or `{polcy|none}`).
+pub fn check_against(
+    template: &str,
+    stages: &[(&str, &BTreeMap<String, Value>)],
+) -> std::result::Result<(), (String, String)> {
+    // A template that does not parse is reported by `check`.
+    let Ok(pieces) = parse(template) else {
+        return Ok(());
+    };
+    for piece in pieces {
+        let Piece::Var(var) = piece else { continue };
+        if var == "stage" || stages.is_empty() {
+            continue;
+        }
+        let name = var.split_once('|').map_or(var.as_str(), |(n, _)| n.trim());
+        let with_default = var.contains('|');
+        let ok = if with_default {
+            stages.iter().any(|(_, m)| m.contains_key(name))
+        } else {
+            stages.iter().all(|(_, m)| m.contains_key(name))
+        };
+        if !ok {
+            let mut vars: Vec<&str> = stages
+                .iter()
+                .flat_map(|(_, m)| m.keys().map(String::as_str))
+                .collect();
+            vars.sort_unstable();
+            vars.dedup();
+            let lacking = stages
+                .iter()
+                .find(|(_, m)| !m.contains_key(name))
+                .map_or("", |(s, _)| s);
+            let hint = match pipe_engine::diagnostic::suggest(name, vars.iter().copied()) {
+                Some(s) if s == name => {
+                    format!("write `{{{name}|TEXT}}` to label the stages without `{name}` TEXT")
+                }
+                Some(s) => format!("did you mean `{{{s}}}`?"),
+                None => {
+                    let mut have: Vec<String> = vars.iter().map(|k| format!("`{{{k}}}`")).collect();
+                    have.push("`{stage}`".into());
+                    format!(
+                        "use one of {}, or `{{{name}|TEXT}}` for a default",
+                        have.join(", ")
+                    )
+                }
+            };
+            return Err((
+                format!("label placeholder `{{{name}}}` is not a matrix variable of input stage `{lacking}`"),
+                hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Fills a template for one stage.
 pub fn fill(template: &str, stage: &str, matrix: &BTreeMap<String, Value>) -> Result<String> {
     let pieces = parse(template).map_err(Error::failed)?;
@@ -169,6 +227,25 @@ fn bracketed(stage: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_are_checked_against_the_labelled_stages() {
+        let (a, b) = (matrix(&[("mode", "transfer")]), matrix(&[]));
+        let stages = [("train[transfer]", &a), ("train_adam", &b)];
+        assert!(check_against("{mode|adam} {stage}", &stages).is_ok());
+        let (message, hint) = check_against("{mode}", &stages).unwrap_err();
+        assert_eq!(
+            message,
+            "label placeholder `{mode}` is not a matrix variable of input stage `train_adam`"
+        );
+        assert_eq!(
+            hint,
+            "write `{mode|TEXT}` to label the stages without `mode` TEXT"
+        );
+        // A default does not excuse a name no stage has.
+        let (_, hint) = check_against("{mdoe|none}", &stages).unwrap_err();
+        assert_eq!(hint, "did you mean `{mode}`?");
+    }
 
     fn matrix(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
         pairs

@@ -7,8 +7,11 @@ mod log_axis;
 mod render;
 mod ticks;
 
+use std::collections::BTreeMap;
+
 use pipe_engine::{
-    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+    Context, Diagnostic, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params,
+    Pipeline, Result, Stage, Value,
 };
 
 pub use chart::{Figure, Series};
@@ -122,6 +125,21 @@ impl Kind for Plot {
             }
         }
         problems
+    }
+
+    fn check_stage(&self, pipeline: &Pipeline, stage: &Stage) -> Vec<Diagnostic> {
+        let Ok(template) = stage.params.str("label") else {
+            return Vec::new();
+        };
+        let runs = stage.input(pipeline, "runs");
+        let stages: Vec<(&str, &BTreeMap<String, Value>)> =
+            runs.iter().map(|s| (s.name.as_str(), &s.matrix)).collect();
+        match label::check_against(template, &stages) {
+            Ok(()) => Vec::new(),
+            Err((message, hint)) => vec![Diagnostic::error(message)
+                .at(stage.span_of("label"))
+                .hint(hint)],
+        }
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {

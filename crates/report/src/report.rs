@@ -10,7 +10,8 @@ mod reference;
 mod summary;
 
 use pipe_engine::{
-    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+    Context, Diagnostic, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params,
+    Pipeline, Result, Stage, Value,
 };
 
 pub use document::{Document, Table};
@@ -104,6 +105,27 @@ impl Kind for Report {
             Ok(Err(message)) => vec![("reference".to_string(), message)],
             _ => Vec::new(),
         }
+    }
+
+    fn check_stage(&self, pipeline: &Pipeline, stage: &Stage) -> Vec<Diagnostic> {
+        let Ok(Ok(reference)) = stage.params.get("reference").map(Reference::parse) else {
+            return Vec::new();
+        };
+        let runs = stage.input(pipeline, "runs");
+        let stages: Vec<(&str, &std::collections::BTreeMap<String, Value>)> =
+            runs.iter().map(|s| (s.name.as_str(), &s.matrix)).collect();
+        reference
+            .matching_none(&stages)
+            .map(|e| {
+                Diagnostic::error(format!(
+                    "`reference` entry `{}` selects none of the runs of stage `{}`",
+                    e.describe(),
+                    stage.name
+                ))
+                .at(stage.span_of("reference"))
+                .hint("a key is a stage name or glob, or nested matrix values (`resnet50: {transfer: 0.1}`, `optimizer=sgd`); `pipe dag FILE` lists the stages")
+            })
+            .collect()
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {

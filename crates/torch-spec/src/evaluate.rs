@@ -27,6 +27,7 @@ pub static EVALUATE: Declaration = Declaration {
         },
     ],
     check,
+    check_stage: pipe_engine::no_stage_checks,
     history: &[],
 };
 

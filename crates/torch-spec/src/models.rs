@@ -17,3 +17,9 @@ pub const NAMES: &[&str] = &[
     "vit_l_32",
     "vit_h_14",
 ];
+
+/// The patch size of a vision transformer (`vit_b_16` -> 16); `None` for
+/// a convolutional model.
+pub fn patch_size(model: &str) -> Option<i64> {
+    model.strip_prefix("vit_")?.split_once('_')?.1.parse().ok()
+}

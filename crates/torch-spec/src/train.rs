@@ -2,7 +2,8 @@
 //! from a stage's parameters: the one typed value the training loop reads.
 
 use pipe_engine::{
-    Declaration, Error, InputSpec, Lit, OutputSpec, ParamSpec, ParamType, Params, Result, Value,
+    Declaration, Diagnostic, Error, InputSpec, Lit, OutputSpec, ParamSpec, ParamType, Params,
+    Pipeline, Result, Stage, Value,
 };
 
 use crate::optim::OptimConfig;
@@ -194,6 +195,7 @@ pub static TRAIN: Declaration = Declaration {
         },
     ],
     check,
+    check_stage,
     // A run with more epochs continues the cached run with the most epochs below.
     history: &["epochs"],
 };
@@ -202,7 +204,7 @@ const FLOAT: ParamType = ParamType::Float;
 
 /// The `train` kind's parameters.
 pub static PARAMS: &[ParamSpec] = &[
-    ParamSpec::required("model", ParamType::Str, "Architecture: `resnet50`, `densenet201`, `vit_b_16`, ..."),
+    ParamSpec::required("model", ParamType::Enum(crate::models::NAMES), "Architecture, torchvision's name."),
     ParamSpec::required(
         "mode",
         ParamType::Enum(&["transfer", "finetune", "scratch"]),
@@ -259,6 +261,55 @@ pub fn check(p: &Params) -> Vec<(String, String)> {
                 format!("unknown device `{d}`; use `auto`, `cpu`, `cuda` or `cuda:N`"),
             ));
         }
+    }
+    problems
+}
+
+/// Checks that need the pipeline, for `Kind::check_stage`: a mode that
+/// starts from weights has a `weights` input, and a ViT's patch size
+/// divides the image size its data is resized to.
+pub fn check_stage(pipeline: &Pipeline, stage: &Stage) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    if let Ok(mode) = stage.params.str("mode") {
+        if mode != "scratch" && stage.input(pipeline, "weights").is_empty() {
+            problems.push(
+                Diagnostic::error(format!("mode `{mode}` starts from pretrained weights, but stage `{}` has no `weights` input", stage.name))
+                    .at(stage.span_of("mode"))
+                    .hint("add `weights: STAGE` under `inputs:` (a `weights` or `train` stage), or use `mode: scratch`"),
+            );
+        }
+    }
+    let Ok(model) = stage.params.str("model") else {
+        return problems;
+    };
+    let Some(patch) = crate::models::patch_size(model) else {
+        return problems;
+    };
+    // The size the model is built for: `image_size`, else the data's.
+    let (size, span) = match stage.params.opt_i64("image_size") {
+        Ok(Some(size)) => (size, stage.span_of("image_size")),
+        _ => {
+            let Some(data) = stage.input(pipeline, "data").into_iter().next() else {
+                return problems;
+            };
+            match data.kind.name() {
+                "resize" => match data.params.i64("size") {
+                    Ok(size) => (size, data.span_of("size")),
+                    Err(_) => return problems,
+                },
+                // STL-10 as decoded: 96x96.
+                "stl10" => (96, data.span.clone()),
+                _ => return problems,
+            }
+        }
+    };
+    if size % patch != 0 {
+        let fit = (size / patch).max(1) * patch;
+        problems.push(
+            Diagnostic::error(format!("`{model}` needs an image size divisible by its patch size {patch}, but the images are {size}x{size}"))
+                .at(span)
+                .hint(format!("resize to a multiple of {patch}, e.g. {fit} or {}", fit + patch)),
+        );
     }
     problems
 }

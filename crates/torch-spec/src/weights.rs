@@ -24,6 +24,7 @@ pub static WEIGHTS: Declaration = Declaration {
     inputs: &[],
     outputs: OUTPUTS,
     check,
+    check_stage: pipe_engine::no_stage_checks,
     history: &[],
 };
 

@@ -73,6 +73,19 @@ pub const OPS: [Op; 13] = [
 
 const NUM_BINS: f64 = 10.0;
 
+/// Element `i` of `torch.linspace(start, end, 10)` in float32, computed
+/// as PyTorch's CPU kernel does: from the start up to the halfway point,
+/// from the end after it.
+fn linspace_f32(start: f32, end: f32, i: u32) -> f32 {
+    let steps = NUM_BINS as u32;
+    let step = (end - start) / (steps - 1) as f32;
+    if i < steps / 2 {
+        start + step * i as f32
+    } else {
+        end - step * (steps - i - 1) as f32
+    }
+}
+
 impl Op {
     /// The magnitude of bin `b` (of 10) and whether the op is signed;
     /// `None` for ops without a magnitude.
@@ -87,7 +100,9 @@ impl Op {
                 4.0 - (f64::from(b) / ((NUM_BINS - 1.0) / 4.0)).round_ties_even(),
                 false,
             ),
-            Op::Solarize => (lin(1.0, 0.0), false),
+            // The threshold in pixels: torchvision's float32
+            // `linspace(255, 0, 10)`, so bins 3 and 6 are exactly 170 and 85.
+            Op::Solarize => (f64::from(linspace_f32(255.0, 0.0, b)), false),
             Op::AutoContrast | Op::Equalize => return None,
             Op::Brightness | Op::Color | Op::Contrast | Op::Sharpness => (lin(0.0, 0.9), true),
         })
@@ -108,7 +123,7 @@ impl Op {
         };
         match self {
             Op::Posterize => ops::posterize(&mut out, m as u32),
-            Op::Solarize => ops::solarize(&mut out, 255.0 * m),
+            Op::Solarize => ops::solarize(&mut out, m as f32),
             Op::AutoContrast => ops::autocontrast(&mut out, c),
             Op::Equalize => ops::equalize(&mut out, c),
             Op::Brightness => ops::brightness(&mut out, (1.0 + m) as f32),
@@ -201,6 +216,28 @@ mod tests {
         }
     }
 
+    /// torchvision's `F.solarize(img, magnitudes[b].item())` on a uint8
+    /// tensor compares `img >= threshold` in float32, with the thresholds
+    /// of `torch.linspace(255.0, 0.0, 10)` (float32): 170.0 and 85.0
+    /// exactly at bins 3 and 6, so pixels 170 and 85 are inverted there.
+    #[test]
+    fn solarize_thresholds_compare_in_float32_as_torchvision() {
+        let thresholds: Vec<f64> = (0..10)
+            .map(|b| Op::Solarize.magnitude(b, 1, 1).unwrap().0)
+            .collect();
+        assert_eq!(thresholds[3], 170.0);
+        assert_eq!(thresholds[6], 85.0);
+        let img: Vec<u8> = vec![84, 85, 86, 169, 170, 171];
+        let at = |b: u32| {
+            let m = Op::Solarize.magnitude(b, 1, 6).unwrap().0;
+            Op::Solarize.apply(&img, 1, 1, 6, m)
+        };
+        assert_eq!(at(3), [84, 85, 86, 169, 85, 84]);
+        assert_eq!(at(6), [84, 170, 169, 86, 85, 84]);
+        // Bin 0 (threshold 255) inverts only 255.
+        assert_eq!(at(0), img);
+    }
+
     #[test]
     fn magnitudes_match_torchvision_bins() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-3;
@@ -214,10 +251,7 @@ mod tests {
             .map(|b| Op::Posterize.magnitude(b, 1, 1).unwrap().0)
             .collect();
         assert_eq!(bits, [4.0, 4.0, 3.0]);
-        assert!(close(
-            Op::Solarize.magnitude(1, 1, 1).unwrap().0 * 255.0,
-            226.667
-        ));
+        assert!(close(Op::Solarize.magnitude(1, 1, 1).unwrap().0, 226.667));
         assert!(Op::Equalize.magnitude(1, 1, 1).is_none());
         assert!(close(Op::Contrast.magnitude(2, 1, 1).unwrap().0, 0.2));
     }

@@ -303,10 +303,11 @@ pub fn posterize(img: &mut [u8], bits: u32) {
     img.iter_mut().for_each(|v| *v &= mask);
 }
 
-/// Inverts values at or above `threshold`.
-pub fn solarize(img: &mut [u8], threshold: f64) {
+/// Inverts values at or above `threshold`, compared in float32 as
+/// torchvision compares a uint8 tensor with a float threshold.
+pub fn solarize(img: &mut [u8], threshold: f32) {
     let lut: [u8; 256] = std::array::from_fn(|v| {
-        if v as f64 >= threshold {
+        if v as f32 >= threshold {
             255 - v as u8
         } else {
             v as u8

@@ -1,6 +1,8 @@
 //! The PSPNet-style policy (Zhao et al., arXiv:1612.01105, as in hszhao/semseg)
 //! built the way torchvision v2 ops would build it:
-//! `RandomResize(0.5x..2x of the side, bilinear, antialias)` ->
+//! `RandomResize(0.5x..2x of the side, bilinear, antialias)` (both ends
+//! included: at 224, `RandomResize(112, 449)`, whose `randint` excludes
+//! 449, as ../shared/torchvision-reference.md builds it) ->
 //! `RandomApply(RandomRotation(10, bilinear, fill=mean), p=0.5)` ->
 //! `RandomApply(GaussianBlur(5, sigma=1.1), p=0.5)` -> `RandomHorizontalFlip(0.5)`
 //! -> `RandomCrop(side, pad_if_needed, fill=mean)`. The fill is PSPNet's

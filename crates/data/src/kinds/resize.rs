@@ -109,7 +109,7 @@ impl Kind for Resize {
     }
 
     fn summary(&self) -> &'static str {
-        "Resizes every split to `size`x`size` (antialiased bilinear, equal to torchvision's uint8 resize within 1)."
+        "Resizes every split to `size`x`size` (antialiased bilinear, bit-exact with torchvision's uint8 resize)."
     }
 
     fn params(&self) -> &'static [ParamSpec] {

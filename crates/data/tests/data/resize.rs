@@ -53,14 +53,13 @@ fn compare(r: &mut Reader, src: &str, expected: &str) -> (i32, f64) {
 }
 
 #[test]
-fn upscale_96_to_224_matches_torchvision_within_one() {
+fn upscale_96_to_224_matches_torchvision_bit_exactly() {
     let (worst, frac) = compare(&mut reference(), "src_96", "up_224");
-    assert!(worst <= 1, "max diff {worst}");
-    assert!(frac < 0.01, "{frac} of values differ");
+    assert_eq!(worst, 0, "max diff {worst} ({frac} of values differ)");
 }
 
 #[test]
-fn downscales_match_torchvision_within_one() {
+fn downscales_match_torchvision_bit_exactly() {
     let mut r = reference();
     for (src, expected) in [
         ("src_96", "down_37"),
@@ -68,7 +67,9 @@ fn downscales_match_torchvision_within_one() {
         ("src_96", "mixed_130x50"),
     ] {
         let (worst, frac) = compare(&mut r, src, expected);
-        assert!(worst <= 1, "{expected}: max diff {worst}");
-        assert!(frac < 0.01, "{expected}: {frac} of values differ");
+        assert_eq!(
+            worst, 0,
+            "{expected}: max diff {worst} ({frac} of values differ)"
+        );
     }
 }

@@ -63,8 +63,13 @@ impl State {
         self.stat.sort_by(|a, b| a.path.cmp(&b.path));
         let bytes = serde_json::to_vec(self)
             .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
+        let path = State::path(cache, pipeline_file);
+        // A no-op run writes nothing (and works on a read-only cache).
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
         // Not fsynced: state only speeds things up and feeds explanations.
-        atomic::write(&State::path(cache, pipeline_file), &bytes, false)
+        atomic::write(&path, &bytes, false)
     }
 }
 

@@ -20,6 +20,14 @@ pub struct VerifyReport {
 
 /// Verifies the cache. The caller holds the cache lock exclusively.
 pub fn verify(cache: &Cache) -> Result<VerifyReport> {
+    verify_with(cache, false)
+}
+
+/// [`verify`], or with `dry_run` only the report of what it would delete
+/// (`pipe cache verify -n`): then nothing is written, and no lock is needed.
+pub fn verify_with(cache: &Cache, dry_run: bool) -> Result<VerifyReport> {
+    let remove = |path: &Path| if dry_run { Ok(()) } else { remove(path) };
+    let mut corrupt = std::collections::HashSet::new();
     let mut report = VerifyReport::default();
     for path in list(&cache.dir("objects"), 2)? {
         let name = file_name(&path);
@@ -33,6 +41,7 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport> {
         let ok = hash_file(&path).is_ok_and(|h| h.to_hex() == name);
         if !ok {
             remove(&path)?;
+            corrupt.insert(path.clone());
             report.corrupt_objects += 1;
         }
     }
@@ -44,9 +53,10 @@ pub fn verify(cache: &Cache) -> Result<VerifyReport> {
         }
         report.manifests += 1;
         let complete = Manifest::read(&path).is_ok_and(|m| {
-            m.files
-                .values()
-                .all(|f| cache.object_path(&f.hash).is_file())
+            m.files.values().all(|f| {
+                let object = cache.object_path(&f.hash);
+                object.is_file() && !corrupt.contains(&object)
+            })
         });
         if !complete {
             remove(&path)?;

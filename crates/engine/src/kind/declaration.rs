@@ -8,8 +8,10 @@
 //! declaring question from the same value, so they cannot disagree about
 //! parameters, checks or the cache version.
 
+use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::param::{ParamSpec, Params};
+use crate::pipeline::{Pipeline, Stage};
 
 use super::{Context, InputSpec, Kind, OutputSpec};
 
@@ -23,6 +25,8 @@ pub struct Declaration {
     pub outputs: &'static [OutputSpec],
     /// [`Kind::check`].
     pub check: fn(&Params) -> Vec<(String, String)>,
+    /// [`Kind::check_stage`].
+    pub check_stage: fn(&Pipeline, &Stage) -> Vec<Diagnostic>,
     /// The parameters whose other cached values `run` asks
     /// [`Context::history`] about (a worker gets their answers up front).
     pub history: &'static [&'static str],
@@ -52,9 +56,21 @@ macro_rules! declared_by_field {
         fn check(&self, params: &$crate::param::Params) -> Vec<(String, String)> {
             (self.declaration.check)(params)
         }
+        fn check_stage(
+            &self,
+            pipeline: &$crate::pipeline::Pipeline,
+            stage: &$crate::pipeline::Stage,
+        ) -> Vec<$crate::diagnostic::Diagnostic> {
+            (self.declaration.check_stage)(pipeline, stage)
+        }
     };
 }
 pub(crate) use declared_by_field;
+
+/// For a [`Declaration`] without pipeline-level checks.
+pub fn no_stage_checks(_pipeline: &Pipeline, _stage: &Stage) -> Vec<Diagnostic> {
+    Vec::new()
+}
 
 /// A kind made of its declaration and the function that runs it.
 pub struct Defined {

@@ -20,24 +20,38 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
     root.join(stage.replace('/', "_"))
 }
 
-pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<()> {
+/// Whether `target` is the object `obj` (a hard link), or a copy of it.
+fn same_file(target: &Path, obj: &std::fs::Metadata) -> bool {
+    std::fs::metadata(target).is_ok_and(|t| {
+        (t.ino() == obj.ino() && t.dev() == obj.dev())
+            // A copy (other file system) is current if its size and
+            // mtime are the object's.
+            || (t.len() == obj.len() && t.mtime() == obj.mtime() && t.nlink() == 1 && !t.is_dir())
+    })
+}
+
+/// Whether `<root>/<stage>/` shows exactly `manifest`'s files: what
+/// `pipe status` checks so that it never calls up to date a results
+/// directory holding another configuration's result. Reads only.
+pub fn shows(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> bool {
+    let dir = stage_dir(root, stage);
+    let all_linked = manifest.files.iter().all(|(name, entry)| {
+        std::fs::metadata(cache.object_path(&entry.hash))
+            .is_ok_and(|obj| same_file(&dir.join(name), &obj))
+    });
+    all_linked && (!manifest.files.is_empty() || dir.is_dir())
+}
+
+/// Links a result into `<root>/<stage>/`; `true` when anything there changed.
+pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<bool> {
     let dir = stage_dir(root, stage);
     let mut changed = false;
     for (name, entry) in &manifest.files {
         let target = dir.join(name);
         let object = cache.object_path(&entry.hash);
         let obj_meta = std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
-        if let Ok(t) = std::fs::metadata(&target) {
-            let same = (t.ino() == obj_meta.ino() && t.dev() == obj_meta.dev())
-                // A copy (other file system) is current if its size and
-                // mtime are the object's.
-                || (t.len() == obj_meta.len()
-                    && t.mtime() == obj_meta.mtime()
-                    && t.nlink() == 1
-                    && !t.is_dir());
-            if same {
-                continue;
-            }
+        if same_file(&target, &obj_meta) {
+            continue;
         }
         changed = true;
         if let Some(parent) = target.parent() {
@@ -73,7 +87,7 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
         }
         remove_stale(&dir, Path::new(""), manifest);
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Removes files in the results directory that the result does not have
@@ -96,4 +110,22 @@ fn remove_stale(root: &Path, rel: &Path, manifest: &Manifest) {
             let _ = std::fs::remove_file(root.join(&rel));
         }
     }
+}
+
+/// The directories under `root` that belong to no stage of `names`: the
+/// results of stages removed from the pipeline file.
+pub fn orphans<'a>(root: &Path, names: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    let wanted: std::collections::HashSet<PathBuf> =
+        names.into_iter().map(|n| stage_dir(root, n)).collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| !wanted.contains(p))
+        .collect();
+    out.sort();
+    out
 }

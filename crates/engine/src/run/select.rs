@@ -44,7 +44,11 @@ pub fn matching(pipeline: &Pipeline, patterns: &[String], what: &str) -> Result<
         }
         if !any {
             let mut d = Diagnostic::error(format!("{what} `{pattern}` matches no stage"));
-            let names = pipeline.stages.iter().map(|s| s.name.as_str());
+            // A matrix stage is named by its entry (`train`) as well.
+            let names = pipeline
+                .stages
+                .iter()
+                .flat_map(|s| [s.template.as_str(), s.name.as_str()]);
             if let Some(s) = suggest(pattern, names) {
                 d = d.hint(format!("did you mean `{s}`?"));
             } else {

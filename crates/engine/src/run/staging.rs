@@ -11,17 +11,56 @@ use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::lock::{self, Lock};
 
+/// Created on first use, so a run where everything is cached writes
+/// nothing here (and works on a read-only cache).
 pub struct Staging {
+    tmp: PathBuf,
+    area: std::sync::Mutex<Option<Area>>,
+    next: AtomicUsize,
+}
+
+struct Area {
     dir: PathBuf,
     lock_path: PathBuf,
-    next: AtomicUsize,
     _lock: Lock,
 }
 
 impl Staging {
     pub fn create(cache: &Cache) -> Result<Staging> {
-        let tmp = cache.dir("tmp");
-        clean_stale(&tmp);
+        Ok(Staging {
+            tmp: cache.dir("tmp"),
+            area: std::sync::Mutex::new(None),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// This process's directory under `tmp/`, made on first call.
+    fn dir(&self) -> Result<PathBuf> {
+        let mut area = self
+            .area
+            .lock()
+            .map_err(|_| Error::internal("the staging lock is poisoned"))?;
+        if let Some(a) = area.as_ref() {
+            return Ok(a.dir.clone());
+        }
+        let made = Area::create(&self.tmp)?;
+        let dir = made.dir.clone();
+        *area = Some(made);
+        Ok(dir)
+    }
+
+    /// A fresh, empty directory for one stage attempt.
+    pub fn stage_dir(&self) -> Result<PathBuf> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.dir()?.join(n.to_string());
+        std::fs::create_dir_all(dir.join("out")).map_err(|e| Error::io(&dir, "create", e))?;
+        Ok(dir)
+    }
+}
+
+impl Area {
+    fn create(tmp: &Path) -> Result<Area> {
+        clean_stale(tmp);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -31,24 +70,15 @@ impl Staging {
         let held = lock::acquire(&lock_path, true, |_| {})?;
         let dir = tmp.join(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
-        Ok(Staging {
+        Ok(Area {
             dir,
             lock_path,
-            next: AtomicUsize::new(0),
             _lock: held,
         })
     }
-
-    /// A fresh, empty directory for one stage attempt.
-    pub fn stage_dir(&self) -> Result<PathBuf> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let dir = self.dir.join(n.to_string());
-        std::fs::create_dir_all(dir.join("out")).map_err(|e| Error::io(&dir, "create", e))?;
-        Ok(dir)
-    }
 }
 
-impl Drop for Staging {
+impl Drop for Area {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_file(&self.lock_path);

@@ -41,7 +41,7 @@ pub struct Entry {
 
 impl Entry {
     /// How well the entry selects a run: `None` if it does not.
-    fn rank(&self, stage: &str, matrix: &BTreeMap<String, Value>) -> Option<usize> {
+    pub fn rank(&self, stage: &str, matrix: &BTreeMap<String, Value>) -> Option<usize> {
         if self.path.len() == 1 && glob(&self.path[0], stage) {
             return Some(usize::MAX);
         }
@@ -86,6 +86,24 @@ impl Reference {
     }
 
     /// The published figure for a run, if any.
+    /// The entries that select none of `stages` (name, matrix values):
+    /// typos, which `pipe check` rejects before anything runs.
+    pub fn matching_none<'a>(
+        &'a self,
+        stages: &[(&str, &BTreeMap<String, Value>)],
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        let selects: Vec<bool> = self
+            .entries
+            .iter()
+            .map(|e| stages.iter().any(|(s, m)| e.rank(s, m).is_some()))
+            .collect();
+        self.entries
+            .iter()
+            .zip(selects)
+            .filter(|(_, any)| !any)
+            .map(|(e, _)| e)
+    }
+
     pub fn lookup(&self, stage: &str, matrix: &BTreeMap<String, Value>) -> Result<Option<&Entry>> {
         let mut best: Vec<(usize, &Entry)> = Vec::new();
         for entry in &self.entries {
