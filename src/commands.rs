@@ -4,6 +4,9 @@ mod cache;
 mod check;
 mod dag;
 mod doctor;
+mod exp_diff;
+mod exp_plot;
+mod exp_show;
 mod kinds;
 mod run;
 mod schema;
@@ -13,7 +16,7 @@ use std::process::ExitCode;
 
 use pipe_engine::Error;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, ColorChoice, Command, ExpCommand};
 
 /// Settings every subcommand shares, resolved from the command line and
 /// the environment.
@@ -54,6 +57,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Cache(cmd) => cache::cache(&config, cmd),
         Command::Gc(args) => cache::gc(&config, args),
         Command::Doctor => doctor::doctor(&config),
+        Command::Exp(ExpCommand::Show(args)) => exp_show::exp_show(&config, &args),
+        Command::Exp(ExpCommand::Diff(args)) => exp_diff::exp_diff(&config, &args),
+        Command::Exp(ExpCommand::Plot(args)) => exp_plot::exp_plot(&config, &args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

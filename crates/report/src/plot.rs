@@ -6,6 +6,7 @@ mod chart;
 mod log_axis;
 mod render;
 mod ticks;
+mod typeset;
 
 use pipe_engine::{
     Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
@@ -15,10 +16,10 @@ pub use chart::{Figure, Series};
 pub use render::{png, svg};
 
 use crate::label;
-use crate::metrics::{Run, COLUMNS};
+use crate::metrics::{as_fractions, Metrics, Run, COLUMNS};
 
 /// The metrics a figure can show: every column but the epoch.
-const METRICS: &[&str] = &[
+pub const METRICS: &[&str] = &[
     "train_loss",
     "train_acc",
     "test_loss",
@@ -85,7 +86,7 @@ impl Kind for Plot {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn summary(&self) -> &'static str {
@@ -164,29 +165,10 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
     let log_y = params.bool("log_y")?;
     let mut series = Vec::new();
     for (run, label) in runs.iter().zip(labels) {
-        let points = run.metrics.series(metric)?;
-        if points.is_empty() {
-            return Err(Error::bad_data(
-                &run.metrics.path,
-                format!("`{metric}` has no finite value"),
-            ));
-        }
-        if log_y {
-            if let Some((e, v)) = points.iter().find(|p| p.1 <= 0.0) {
-                return Err(Error::bad_data(
-                    &run.metrics.path,
-                    format!("`log_y` needs positive values, but `{metric}` is {v} at epoch {e}"),
-                )
-                .with_hint("set `log_y: false` for this figure"));
-            }
-        }
-        series.push(Series { label, points });
+        series.push(curve(&run.metrics, metric, label, log_y)?);
     }
     let y_label = match params.str("y_label")? {
-        "" => metric
-            .replace('_', " ")
-            .replace("acc", "accuracy")
-            .replace("images per s", "images/s"),
+        "" => y_label(metric),
         given => given.to_string(),
     };
     Ok(Figure {
@@ -200,6 +182,52 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
         width: dimension(params, "width")?,
         height: dimension(params, "height")?,
     })
+}
+
+/// Whether a column is an accuracy (drawn in percent, as tables show it).
+fn is_accuracy(metric: &str) -> bool {
+    metric.ends_with("_acc")
+}
+
+/// A metric's name in words for the y axis: `test loss`, `test accuracy (%)`.
+pub fn y_label(metric: &str) -> String {
+    let words = metric
+        .replace('_', " ")
+        .replace("acc", "accuracy")
+        .replace("images per s", "images/s");
+    if is_accuracy(metric) {
+        format!("{words} (%)")
+    } else {
+        words
+    }
+}
+
+/// One labelled curve of `metric` from a per-epoch table: accuracies in
+/// percent; with `log_y`, every value must be positive.
+pub fn curve(metrics: &Metrics, metric: &str, label: String, log_y: bool) -> Result<Series> {
+    let mut points = metrics.series(metric)?;
+    if points.is_empty() {
+        return Err(Error::bad_data(
+            &metrics.path,
+            format!("`{metric}` has no finite value"),
+        ));
+    }
+    if is_accuracy(metric) {
+        points = as_fractions(points)
+            .into_iter()
+            .map(|(e, a)| (e, a * 100.0))
+            .collect();
+    }
+    if log_y {
+        if let Some((e, v)) = points.iter().find(|p| p.1 <= 0.0) {
+            return Err(Error::bad_data(
+                &metrics.path,
+                format!("`log_y` needs positive values, but `{metric}` is {v} at epoch {e}"),
+            )
+            .with_hint("set `log_y: false` for this figure"));
+        }
+    }
+    Ok(Series { label, points })
 }
 
 fn dimension(params: &Params, name: &str) -> Result<u32> {
