@@ -135,15 +135,33 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
 
     let legend_style = text(sizes.legend);
     let swatch = (sizes.legend * 2.2) as i32;
+    let (body_w, _) = body.dim_in_pixel();
+    // The legend takes at most 40% of the width: longer labels lose their
+    // middle to an ellipsis (their ends usually tell them apart) rather
+    // than squeezing the plot away.
+    let room = (f64::from(body_w) * 0.4) as u32;
+    let mut labels = Vec::with_capacity(fig.series.len());
     let mut widest = 0;
     for s in &fig.series {
-        let (w, _) = body
-            .estimate_text_size(&s.label, &legend_style)
-            .map_err(err)?;
-        widest = widest.max(w as i32);
+        let mut label = s.label.clone();
+        let chars: Vec<char> = s.label.chars().collect();
+        let mut keep = chars.len();
+        loop {
+            let (w, _) = body
+                .estimate_text_size(&label, &legend_style)
+                .map_err(err)?;
+            if w <= room || keep <= 4 {
+                widest = widest.max(w as i32);
+                break;
+            }
+            keep = keep * 9 / 10;
+            let head: String = chars[..keep / 2].iter().collect();
+            let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+            label = format!("{head}…{tail}");
+        }
+        labels.push(label);
     }
     let legend_width = widest + swatch + 3 * pad;
-    let (body_w, _) = body.dim_in_pixel();
     let (plot_area, legend_area) = body.split_horizontally(body_w as i32 - legend_width);
 
     let (lo, hi) = y_bounds(fig);
@@ -153,7 +171,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     } else {
         draw_chart(&plot_area, fig, &sizes, first..last, lo..hi).map_err(err)?;
     }
-    draw_legend(&legend_area, fig, &sizes, swatch, pad).map_err(err)?;
+    draw_legend(&legend_area, &labels, &sizes, swatch, pad).map_err(err)?;
     Ok(())
 }
 
@@ -454,7 +472,7 @@ fn extreme(points: &[(i64, f64)], min: bool) -> Option<(i64, f64)> {
 
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    fig: &Figure,
+    labels: &[String],
     sizes: &Sizes,
     swatch: i32,
     pad: i32,
@@ -463,7 +481,7 @@ fn draw_legend<DB: DrawingBackend>(
     let stroke = (sizes.tick / 6.0).max(1.5) as u32;
     let top = (sizes.tick * 1.2) as i32;
     let left = pad;
-    for (i, s) in fig.series.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let y = top + i as i32 * line_h + line_h / 2;
         let style = colour(i).stroke_width(stroke + 1);
         let line = vec![(left, y), (left + swatch - pad, y)];
@@ -484,10 +502,68 @@ fn draw_legend<DB: DrawingBackend>(
         ))?;
         let label_pos = Pos::new(HPos::Left, VPos::Center);
         area.draw(&Text::new(
-            s.label.clone(),
+            label.clone(),
             (left + swatch, y),
             text(sizes.legend).pos(label_pos),
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: (i32, i32, i32, i32) = (0, 0, 400, 300);
+
+    #[test]
+    fn segments_cross_boxes_they_pass_through() {
+        let b = Rect {
+            left: 10,
+            top: 10,
+            right: 20,
+            bottom: 20,
+        };
+        assert!(b.crosses((0, 15), (30, 15)));
+        assert!(b.crosses((12, 12), (13, 13)));
+        assert!(b.crosses((0, 0), (30, 30)));
+        assert!(!b.crosses((0, 25), (30, 25)));
+        assert!(!b.crosses((0, 0), (30, 5)));
+    }
+
+    #[test]
+    fn a_label_goes_where_no_curve_and_no_label_is() {
+        let at = (200, 150);
+        let size = (60, 16);
+        // Nothing around: under the point, centred.
+        assert_eq!(place(at, size, 5, true, BOUNDS, &[], &[]), (-30, 8));
+        // A curve runs just under the point: the label avoids it.
+        let under = [((0, 165), (400, 165))];
+        let (left, top) = place(at, size, 5, true, BOUNDS, &under, &[]);
+        let b = Rect {
+            left: at.0 + left,
+            top: at.1 + top,
+            right: at.0 + left + size.0,
+            bottom: at.1 + top + size.1,
+        };
+        assert!(!b.crosses(under[0].0, under[0].1), "{b:?}");
+        // Another label already there: not on top of it.
+        let placed = [Rect {
+            left: 160,
+            top: 150,
+            right: 240,
+            bottom: 180,
+        }];
+        let (left, top) = place(at, size, 5, true, BOUNDS, &[], &placed);
+        let b = Rect {
+            left: at.0 + left,
+            top: at.1 + top,
+            right: at.0 + left + size.0,
+            bottom: at.1 + top + size.1,
+        };
+        assert!(!b.overlaps(&placed[0]) && b.inside(BOUNDS), "{b:?}");
+        // At the bottom edge: moved inside, never cut off.
+        let (_, top) = place((200, 295), size, 5, true, BOUNDS, &[], &[]);
+        assert!(295 + top + size.1 <= 300);
+    }
 }
