@@ -30,7 +30,7 @@ pub const METRICS: &[&str] = &[
 ];
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("metric", ParamType::Enum(METRICS), Lit::Str("test_loss"), "The `metrics.csv` column to draw."),
+    ParamSpec::optional("metric", ParamType::Enum(METRICS), Lit::Str("test_loss"), "The `metrics.csv` column to draw (accuracies in percent)."),
     ParamSpec::optional("title", ParamType::Str, Lit::Str(""), "The figure's title (none if empty)."),
     ParamSpec::optional("x_label", ParamType::Str, Lit::Str("epoch"), "The x axis label."),
     ParamSpec::optional(
@@ -43,7 +43,7 @@ const PARAMS: &[ParamSpec] = &[
         "label",
         ParamType::Str,
         Lit::Str(""),
-        "Legend entry per run: `{NAME}` is the run's matrix value NAME, `{stage}` its stage name, `{{`/`}}` literal braces (quote it in YAML: `label: \"{mode}\"`). Empty: the matrix values that differ between the runs.",
+        "Legend entry per run: `{NAME}` is the run's matrix value NAME, `{stage}` its stage name, `{{`/`}}` literal braces (quote it in YAML: `label: \"{mode}\"`). Empty: the matrix values that differ between the runs, as `name=value`.",
     ),
     ParamSpec::optional("log_y", ParamType::Bool, Lit::Bool(false), "Logarithmic y axis (values must be positive)."),
     ParamSpec::optional(

@@ -87,24 +87,23 @@ fn two_runs(root: &Path) -> Vec<FakeRun> {
     ]
 }
 
+/// Evaluations of `train[a]` and `train[b]`, in that order.
+fn evaluations(root: &Path, a: [[u64; 3]; 3], b: [[u64; 3]; 3]) -> Vec<Artifact> {
+    vec![
+        evaluation(root, "evaluate[a]", &[("model", "a")], a),
+        evaluation(root, "evaluate[b]", &[("model", "b")], b),
+    ]
+}
+
 #[test]
 fn evaluations_give_accuracy_per_class_tables_and_heatmaps_with_class_names() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = two_runs(tmp.path());
-    let evals = vec![
-        evaluation(
-            tmp.path(),
-            "evaluate[a]",
-            &[("model", "a")],
-            [[4, 0, 0], [1, 3, 0], [0, 2, 2]],
-        ),
-        evaluation(
-            tmp.path(),
-            "evaluate[b]",
-            &[("model", "b")],
-            [[2, 2, 0], [0, 4, 0], [0, 0, 4]],
-        ),
-    ];
+    let evals = evaluations(
+        tmp.path(),
+        [[4, 0, 0], [1, 3, 0], [0, 2, 2]],
+        [[2, 2, 0], [0, 4, 0], [0, 0, 4]],
+    );
     let out = run(tmp.path(), &runs, evals, true).unwrap();
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
@@ -147,20 +146,8 @@ fn evaluations_give_accuracy_per_class_tables_and_heatmaps_with_class_names() {
 fn without_classes_the_indices_stand_in() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = two_runs(tmp.path());
-    let evals = vec![
-        evaluation(
-            tmp.path(),
-            "evaluate[a]",
-            &[("model", "a")],
-            [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        ),
-        evaluation(
-            tmp.path(),
-            "evaluate[b]",
-            &[("model", "b")],
-            [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        ),
-    ];
+    let identity = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    let evals = evaluations(tmp.path(), identity, identity);
     let out = run(tmp.path(), &runs, evals, false).unwrap();
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| run | 0 | 1 | 2 |"), "{md}");
