@@ -299,7 +299,7 @@ where
     let note = text(sizes.note);
     let (px_range, py_range) = chart.plotting_area().get_pixel_range();
     let bounds = (px_range.start, py_range.start, px_range.end, py_range.end);
-    let segments: Vec<((i32, i32), (i32, i32))> = fig
+    let segments: Vec<Segment> = fig
         .series
         .iter()
         .flat_map(|s| {
@@ -357,6 +357,9 @@ where
     Ok(())
 }
 
+/// A straight piece of a curve, in pixels.
+type Segment = ((i32, i32), (i32, i32));
+
 /// A box in pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Rect {
@@ -413,7 +416,7 @@ fn place(
     r: i32,
     below: bool,
     bounds: (i32, i32, i32, i32),
-    segments: &[((i32, i32), (i32, i32))],
+    segments: &[Segment],
     placed: &[Rect],
 ) -> (i32, i32) {
     let gap = r + 3;
@@ -488,7 +491,7 @@ fn draw_legend<DB: DrawingBackend>(
         match dash(i) {
             None => area.draw(&PathElement::new(line, style))?,
             Some((on, off)) => area.draw(&plotters::element::DashedPathElement::new(
-                line.into_iter(),
+                line,
                 on * stroke,
                 off * stroke,
                 style,

@@ -8,13 +8,13 @@ use pulldown_cmark::{Event, Parser};
 
 use super::document::{Document, Table};
 
-/// The table fits a 1280 px window: headers wrap, long run names break
-/// after commas, and the page is as wide as the window allows.
+/// The table fits a 1280 px window: headers and text cells wrap, long run
+/// names break after commas, and the page is as wide as the window allows.
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:78rem;margin:1.5rem auto;padding:0 1rem;color:#222;line-height:1.45}\
 h1{font-size:1.8rem;margin-bottom:.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
 table{border-collapse:collapse;font-size:.8rem;width:100%}th,td{padding:.25rem .4rem;border-bottom:1px solid #e4e4e4;text-align:right}\
-td{white-space:nowrap}th{vertical-align:bottom;font-weight:600;hyphens:auto}\
-th:first-child,td:first-child{text-align:left}td:first-child{white-space:normal;min-width:9rem}\
+th{vertical-align:bottom;font-weight:600}td{overflow-wrap:break-word}td.n{white-space:nowrap}\
+th:first-child,td:first-child{text-align:left}td:first-child{min-width:9rem}\
 thead th{background:#f4f4f4;border-bottom:2px solid #ccc}tbody tr:hover{background:#fafafa}\
 code{font-family:ui-monospace,monospace;font-size:.95em}\
 figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9rem}\
@@ -105,6 +105,9 @@ fn table(t: &Table) -> String {
         for (i, c) in row.iter().enumerate() {
             if i == 0 {
                 out.push_str(&format!("<td><code>{}</code></td>", breakable(c)));
+            } else if c.chars().count() <= 12 {
+                // A number with its epoch, a duration: kept on one line.
+                out.push_str(&format!("<td class=\"n\">{}</td>", esc(c)));
             } else {
                 out.push_str(&format!("<td>{}</td>", esc(c)));
             }

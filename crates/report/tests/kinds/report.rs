@@ -214,7 +214,7 @@ fn lists_every_run_with_numbers_and_reference() {
         .html
         .contains("<code>published</code>: the reference value"));
     assert!(!out.html.contains('`'), "{}", out.html);
-    assert!(out.html.contains("<td>0.1166</td>"));
+    assert!(out.html.contains("<td class=\"n\">0.1166</td>"));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4);
