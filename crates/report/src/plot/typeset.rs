@@ -176,3 +176,51 @@ impl<B: DrawingBackend> DrawingBackend for Typeset<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns of `rgb` (w x h) holding any dark pixel.
+    fn inked(rgb: &[u8], w: usize) -> Vec<bool> {
+        let mut cols = vec![false; w];
+        for (i, px) in rgb.chunks(3).enumerate() {
+            if px[0] < 128 {
+                cols[i % w] = true;
+            }
+        }
+        cols
+    }
+
+    #[test]
+    fn a_glyph_sits_at_its_side_bearing() {
+        // plotters' own path puts the `i` of "Vi" at the pen, against the V.
+        font::ensure_registered();
+        let font = font::parsed().unwrap();
+        let size = 40.0;
+        let scaled = font.as_scaled(PxScale::from(size as f32));
+        let (v, i) = (scaled.glyph_id('V'), scaled.glyph_id('i'));
+        let want = scaled.h_advance(v) + scaled.kern(v, i) + scaled.h_side_bearing(i);
+        let (w, h) = (120usize, 60usize);
+        let mut rgb = vec![255u8; w * h * 3];
+        {
+            let root = Typeset::new(BitMapBackend::with_buffer(&mut rgb, (w as u32, h as u32)))
+                .into_drawing_area();
+            let style = (font::FAMILY, size).into_font().color(&BLACK);
+            root.draw(&Text::new("Vi", (0, 10), style)).unwrap();
+        }
+        let cols = inked(&rgb, w);
+        // The first inked column after the first blank one after the V.
+        let v_start = cols.iter().position(|&c| c).unwrap();
+        let gap = v_start
+            + cols[v_start..]
+                .iter()
+                .position(|&c| !c)
+                .expect("no blank column after the V: the i touches it");
+        let i_start = gap + cols[gap..].iter().position(|&c| c).expect("no i drawn");
+        assert!(
+            (i_start as f32 - want).abs() <= 1.0,
+            "the i starts at {i_start}, its side bearing puts it at {want}"
+        );
+    }
+}
