@@ -12,7 +12,7 @@ use super::document::{Document, Table};
 /// names break after commas, and the page is as wide as the window allows.
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:78rem;margin:1.5rem auto;padding:0 1rem;color:#222;line-height:1.45}\
 h1{font-size:1.8rem;margin-bottom:.5rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
-table{border-collapse:collapse;font-size:.8rem;width:100%}th,td{padding:.25rem .4rem;border-bottom:1px solid #e4e4e4;text-align:right}\
+table{border-collapse:collapse;font-size:.8rem;width:100%}th,td{padding:.25rem .3rem;border-bottom:1px solid #e4e4e4;text-align:right}\
 th{vertical-align:bottom;font-weight:600}td{overflow-wrap:break-word}td.n{white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}td:first-child{min-width:9rem}\
 thead th{background:#f4f4f4;border-bottom:2px solid #ccc}tbody tr:hover{background:#fafafa}\
