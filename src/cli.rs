@@ -81,6 +81,10 @@ pub enum Command {
     Cache(CacheCommand),
     /// Delete cached results that the named pipelines no longer reference.
     Gc(GcArgs),
+    /// Compare every cached result of a pipeline's stages: sweeps made with
+    /// `--set`, matrix runs and past versions of the file.
+    #[command(subcommand)]
+    Exp(ExpCommand),
     /// Check libtorch, CUDA and cuDNN, and list the GPUs.
     Doctor,
     /// Print a shell completion script.
@@ -189,6 +193,89 @@ pub enum CacheCommand {
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExpCommand {
+    /// One row per cached result of the stages: params, summary metrics,
+    /// wall and creation time; `*` marks the result the file as it stands uses.
+    ///
+    /// Without STAGES: the training runs (results with a `metrics.csv`).
+    ///
+    /// Examples:
+    ///   pipe exp show pipelines/quick.yaml
+    ///   pipe exp show pipelines/quick.yaml 'train[resnet18,*]' --only-changed --sort-by best_test_acc
+    Show(ExpShowArgs),
+    /// Per stage, the current result against the previous one (or two named
+    /// by key): changed params old -> new, metrics old -> new and the change.
+    Diff(ExpDiffArgs),
+    /// One figure of a per-epoch metric over the cached results, one curve
+    /// each, labelled by the params that set them apart (`lr=0.01`).
+    Plot(ExpPlotArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExpShowArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Stage names or globs, as in `pipe run`.
+    pub stages: Vec<String>,
+    /// Show only the params whose values differ between the rows.
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Sort by this column (accuracies best first, others ascending).
+    #[arg(long, value_name = "COLUMN")]
+    pub sort_by: Option<String>,
+    /// Reverse the order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// Print CSV (raw numbers: fractions, seconds, Unix times).
+    #[arg(long, group = "format")]
+    pub csv: bool,
+    /// Print JSON.
+    #[arg(long, group = "format")]
+    pub json: bool,
+    /// Print a Markdown table.
+    #[arg(long, group = "format")]
+    pub md: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExpDiffArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Stage names or globs, as in `pipe run` [default: the training runs].
+    pub stages: Vec<String>,
+    /// The old result: a prefix of its key (the `key` column of `exp show`).
+    #[arg(long, value_name = "KEY")]
+    pub from: Option<String>,
+    /// The new result [default: the current result of the old one's stage].
+    #[arg(long, value_name = "KEY", requires = "from")]
+    pub to: Option<String>,
+    /// Print Markdown (for a pull-request comment).
+    #[arg(long)]
+    pub md: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExpPlotArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Stage names or globs, as in `pipe run` [default: the training runs].
+    pub stages: Vec<String>,
+    /// The `metrics.csv` column to draw.
+    #[arg(long, default_value = "test_loss")]
+    pub metric: String,
+    /// Logarithmic y axis.
+    #[arg(long)]
+    pub log_y: bool,
+    /// The figure's title.
+    #[arg(long, default_value = "")]
+    pub title: String,
+    /// Where to write figure.png, figure.svg and figure.json
+    /// [default: results/<pipeline name>/exp-plot].
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,9 @@ mod cache;
 mod check;
 mod dag;
 mod doctor;
+mod exp_diff;
+mod exp_plot;
+mod exp_show;
 mod kinds;
 mod run;
 mod schema;
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 
 use pipe_engine::Error;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, ColorChoice, Command, ExpCommand};
 
 /// Settings every subcommand shares, resolved from the command line and
 /// the environment.
@@ -83,6 +86,9 @@ pub fn main(cli: Cli) -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "pipe", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Exp(ExpCommand::Show(args)) => exp_show::exp_show(&config, &args),
+        Command::Exp(ExpCommand::Diff(args)) => exp_diff::exp_diff(&config, &args),
+        Command::Exp(ExpCommand::Plot(args)) => exp_plot::exp_plot(&config, &args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -138,15 +138,37 @@ fn quick_pipeline_end_to_end() {
             md.contains(&format!("| `{stage}` |")),
             "report.md lacks {stage}"
         );
+        // Run names may wrap after commas and brackets in the HTML table.
+        let shown = stage.replace(',', ",<wbr>").replace('[', "[<wbr>");
         assert!(
-            html.contains(&format!("<code>{stage}</code>")),
+            html.contains(&format!("<code>{shown}</code>")),
             "report.html lacks {stage}"
         );
     }
+    // Figures inline as SVG; a confusion heatmap per evaluated run.
     assert_eq!(
-        html.matches("src=\"data:image/png;base64,").count(),
-        FIGURES.len()
+        html.matches("<figure><svg").count(),
+        FIGURES.len() + RUNS.len()
     );
+    assert_eq!(
+        html.matches("<table>").count(),
+        2,
+        "results and per-class tables"
+    );
+    for heading in [
+        "| run | model | mode | optimizer | lr | policy | epochs",
+        "test acc (evaluate)",
+        "| paper | difference |",
+    ] {
+        assert!(md.contains(heading), "report.md lacks `{heading}`:\n{md}");
+    }
+    // The per-class table and the heatmaps name classes, not indices.
+    assert!(
+        md.contains("| run | pattern0 | pattern1 | pattern2 |"),
+        "{md}"
+    );
+    assert!(html.contains(">pattern0</text>"));
+    assert!(!html.contains('`'), "no literal backticks in the HTML");
 
     // Second run: nothing to do.
     let second = run(&p);

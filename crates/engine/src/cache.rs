@@ -13,6 +13,7 @@ pub mod history;
 pub mod key;
 pub mod manifest;
 pub mod objects;
+pub mod results;
 pub mod state;
 pub mod verify;
 

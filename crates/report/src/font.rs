@@ -15,6 +15,13 @@ static DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 /// The family name figures use for all text.
 pub const FAMILY: &str = "sans-serif";
 
+/// The embedded font, parsed (for PNG text typeset by `plot::typeset`).
+/// Known-good bytes compiled in, so `None` is a build mistake that every
+/// figure test would catch (text would then be drawn by plotters).
+pub fn parsed() -> Option<ab_glyph::FontRef<'static>> {
+    ab_glyph::FontRef::try_from_slice(DEJAVU_SANS).ok()
+}
+
 /// Registers the embedded font under [`FAMILY`]; cheap after the first call.
 pub fn ensure_registered() {
     static ONCE: Once = Once::new();

@@ -5,8 +5,9 @@
 //! `"{model} ({mode})"` gives `resnet50 (transfer)`. `{NAME|TEXT}` gives TEXT
 //! for a stage without the matrix value NAME (`{policy|none}` labels the
 //! run without augmentation beside those with one). Without a template the
-//! label is made of the matrix values that differ between the plotted runs,
-//! so a figure of one model's three modes is labelled by mode alone.
+//! label is made of the matrix values that differ between the plotted runs
+//! as `name=value`, so a figure of one model's three modes is labelled
+//! `mode=transfer`, `mode=finetune`, ...
 
 use std::collections::BTreeMap;
 
@@ -174,7 +175,8 @@ fn missing_or(
 }
 
 /// Default labels for several stages: the matrix values that differ between
-/// them, joined by ", "; the stage name where that leaves nothing. Values
+/// them as `name=value`, joined by ", "; the stage name where that leaves
+/// nothing. Values
 /// come in the order the stage names show them (`train[resnet50,transfer]`:
 /// model before mode), which is the matrix's order in the pipeline file.
 pub fn defaults(stages: &[(&str, &BTreeMap<String, Value>)]) -> Vec<String> {
@@ -204,8 +206,7 @@ pub fn defaults(stages: &[(&str, &BTreeMap<String, Value>)]) -> Vec<String> {
         .map(|(stage, matrix)| {
             let parts: Vec<String> = varying
                 .iter()
-                .filter_map(|k| matrix.get(*k))
-                .map(Value::to_string)
+                .filter_map(|k| Some(format!("{k}={}", matrix.get(*k)?)))
                 .collect();
             if parts.is_empty() || stages.len() == 1 {
                 (*stage).to_string()
@@ -283,12 +284,12 @@ mod tests {
         let c = BTreeMap::new();
         assert_eq!(
             defaults(&[("t[a]", &a), ("t[b]", &b)]),
-            ["transfer", "scratch"]
+            ["mode=transfer", "mode=scratch"]
         );
         assert_eq!(defaults(&[("t[a]", &a)]), ["t[a]"]);
         assert_eq!(
             defaults(&[("t[resnet50,transfer]", &a), ("plain", &c)]),
-            ["resnet50, transfer", "plain"]
+            ["model=resnet50, mode=transfer", "plain"]
         );
     }
 }

@@ -4,6 +4,7 @@
 //! Both read training stages' `metrics.csv` and `run.json` through
 //! [`metrics`]; neither knows how training works.
 
+pub mod experiments;
 mod font;
 pub mod label;
 pub mod metrics;

@@ -118,6 +118,17 @@ impl Metrics {
     }
 }
 
+/// Accuracies as fractions: a series written in percent (any value above
+/// 1) is divided by 100, so that both spellings of a run compare.
+pub fn as_fractions(series: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    let scale = if series.iter().any(|p| p.1 > 1.0 + 1e-9) {
+        100.0
+    } else {
+        1.0
+    };
+    series.into_iter().map(|(e, a)| (e, a / scale)).collect()
+}
+
 /// `run.json` of a training stage: kept as JSON and read leniently, since
 /// only a few fields matter here and their absence is not an error.
 #[derive(Clone, Debug, Default)]

@@ -6,6 +6,7 @@ mod chart;
 mod log_axis;
 mod render;
 mod ticks;
+mod typeset;
 
 use std::collections::BTreeMap;
 
@@ -18,10 +19,10 @@ pub use chart::{Figure, Series};
 pub use render::{png, svg};
 
 use crate::label;
-use crate::metrics::{Run, COLUMNS};
+use crate::metrics::{as_fractions, Metrics, Run, COLUMNS};
 
 /// The metrics a figure can show: every column but the epoch.
-const METRICS: &[&str] = &[
+pub const METRICS: &[&str] = &[
     "train_loss",
     "train_acc",
     "test_loss",
@@ -32,7 +33,7 @@ const METRICS: &[&str] = &[
 ];
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("metric", ParamType::Enum(METRICS), Lit::Str("test_loss"), "The `metrics.csv` column to draw."),
+    ParamSpec::optional("metric", ParamType::Enum(METRICS), Lit::Str("test_loss"), "The `metrics.csv` column to draw (accuracies in percent)."),
     ParamSpec::optional("title", ParamType::Str, Lit::Str(""), "The figure's title (none if empty)."),
     ParamSpec::optional("x_label", ParamType::Str, Lit::Str("epoch"), "The x axis label."),
     ParamSpec::optional(
@@ -45,7 +46,7 @@ const PARAMS: &[ParamSpec] = &[
         "label",
         ParamType::Str,
         Lit::Str(""),
-        "Legend entry per run: `{NAME}` is the run's matrix value NAME, `{stage}` its stage name, `{{`/`}}` literal braces (quote it in YAML: `label: \"{mode}\"`). Empty: the matrix values that differ between the runs.",
+        "Legend entry per run: `{NAME}` is the run's matrix value NAME, `{stage}` its stage name, `{{`/`}}` literal braces (quote it in YAML: `label: \"{mode}\"`). Empty: the matrix values that differ between the runs, as `name=value`.",
     ),
     ParamSpec::optional("log_y", ParamType::Bool, Lit::Bool(false), "Logarithmic y axis (values must be positive)."),
     ParamSpec::optional(
@@ -88,7 +89,7 @@ impl Kind for Plot {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn summary(&self) -> &'static str {
@@ -182,29 +183,10 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
     let log_y = params.bool("log_y")?;
     let mut series = Vec::new();
     for (run, label) in runs.iter().zip(labels) {
-        let points = run.metrics.series(metric)?;
-        if points.is_empty() {
-            return Err(Error::bad_data(
-                &run.metrics.path,
-                format!("`{metric}` has no finite value"),
-            ));
-        }
-        if log_y {
-            if let Some((e, v)) = points.iter().find(|p| p.1 <= 0.0) {
-                return Err(Error::bad_data(
-                    &run.metrics.path,
-                    format!("`log_y` needs positive values, but `{metric}` is {v} at epoch {e}"),
-                )
-                .with_hint("set `log_y: false` for this figure"));
-            }
-        }
-        series.push(Series { label, points });
+        series.push(curve(&run.metrics, metric, label, log_y)?);
     }
     let y_label = match params.str("y_label")? {
-        "" => metric
-            .replace('_', " ")
-            .replace("acc", "accuracy")
-            .replace("images per s", "images/s"),
+        "" => y_label(metric),
         given => given.to_string(),
     };
     Ok(Figure {
@@ -218,6 +200,52 @@ pub fn figure(params: &Params, runs: &[Run]) -> Result<Figure> {
         width: dimension(params, "width")?,
         height: dimension(params, "height")?,
     })
+}
+
+/// Whether a column is an accuracy (drawn in percent, as tables show it).
+fn is_accuracy(metric: &str) -> bool {
+    metric.ends_with("_acc")
+}
+
+/// A metric's name in words for the y axis: `test loss`, `test accuracy (%)`.
+pub fn y_label(metric: &str) -> String {
+    let words = metric
+        .replace('_', " ")
+        .replace("acc", "accuracy")
+        .replace("images per s", "images/s");
+    if is_accuracy(metric) {
+        format!("{words} (%)")
+    } else {
+        words
+    }
+}
+
+/// One labelled curve of `metric` from a per-epoch table: accuracies in
+/// percent; with `log_y`, every value must be positive.
+pub fn curve(metrics: &Metrics, metric: &str, label: String, log_y: bool) -> Result<Series> {
+    let mut points = metrics.series(metric)?;
+    if points.is_empty() {
+        return Err(Error::bad_data(
+            &metrics.path,
+            format!("`{metric}` has no finite value"),
+        ));
+    }
+    if is_accuracy(metric) {
+        points = as_fractions(points)
+            .into_iter()
+            .map(|(e, a)| (e, a * 100.0))
+            .collect();
+    }
+    if log_y {
+        if let Some((e, v)) = points.iter().find(|p| p.1 <= 0.0) {
+            return Err(Error::bad_data(
+                &metrics.path,
+                format!("`log_y` needs positive values, but `{metric}` is {v} at epoch {e}"),
+            )
+            .with_hint("set `log_y: false` for this figure"));
+        }
+    }
+    Ok(Series { label, points })
 }
 
 fn dimension(params: &Params, name: &str) -> Result<u32> {

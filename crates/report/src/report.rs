@@ -3,6 +3,8 @@
 //! with the figures of `plot` stages and the provenance of it all.
 
 mod document;
+mod evaluation;
+mod heatmap;
 mod html;
 mod markdown;
 mod provenance;
@@ -14,13 +16,14 @@ use pipe_engine::{
     Pipeline, Result, Stage, Value,
 };
 
-pub use document::{Document, Table};
+pub use document::{Confusion, Document, Table};
+pub use evaluation::Evaluation;
 pub use reference::{Published, Reference};
 pub use summary::Summary;
 
 use crate::metrics::Run;
 use crate::plot::write;
-use document::fmt;
+pub(crate) use document::fmt;
 use provenance::Provenance;
 
 /// Which result the `reference` numbers are compared with.
@@ -41,7 +44,7 @@ const PARAMS: &[ParamSpec] = &[
         "What the `reference` numbers are: the minimum test loss, the error rate (1 - accuracy) at that epoch, or the best test accuracy; fractions, not percentages.",
     ),
     ParamSpec::optional("reference_label", ParamType::Str, Lit::Str("published"), "The heading of the reference column."),
-    ParamSpec::optional("notes", ParamType::Str, Lit::Str(""), "Text under the title (Markdown in `report.md`)."),
+    ParamSpec::optional("notes", ParamType::Str, Lit::Str(""), "Text under the title, in Markdown (rendered in `report.html` too)."),
 ];
 
 const INPUTS: &[InputSpec] = &[
@@ -55,16 +58,26 @@ const INPUTS: &[InputSpec] = &[
         required: false,
         many: true,
     },
+    InputSpec {
+        name: "evaluations",
+        doc: "`evaluate` stages, one per run in the order of `runs`: test accuracy of the chosen checkpoint, per-class accuracy and confusion matrices.",
+        required: false,
+        many: true,
+    },
+    InputSpec::optional(
+        "classes",
+        "A data stage with `classes.json` (`stl10`, `resize`): class names for the per-class table and the confusion matrices.",
+    ),
 ];
 
 const OUTPUTS: &[OutputSpec] = &[
     OutputSpec {
         name: "report.md",
-        doc: "The report in Markdown; figures as `fig-*.png` beside it.",
+        doc: "The report in Markdown; figures as `fig-*.png` and confusion matrices as `confusion-*.svg` beside it.",
     },
     OutputSpec {
         name: "report.html",
-        doc: "The same, as one self-contained HTML page (figures inlined).",
+        doc: "The same, as one self-contained HTML page (figures inlined as SVG).",
     },
     OutputSpec {
         name: "summary.json",
@@ -81,7 +94,7 @@ impl Kind for Report {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn summary(&self) -> &'static str {
@@ -129,18 +142,28 @@ impl Kind for Report {
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
-        let runs: Vec<Run> = ctx
-            .inputs_of("runs")
-            .iter()
-            .map(Run::load)
-            .collect::<Result<_>>()?;
+        let artifacts = ctx.inputs_of("runs");
+        let runs: Vec<Run> = artifacts.iter().map(Run::load).collect::<Result<_>>()?;
         let summaries: Vec<Summary> = runs.iter().map(Summary::of).collect::<Result<_>>()?;
+        let evaluations = evaluation::pair(artifacts, ctx.inputs_of("evaluations"))?;
+        let n_classes = evaluations
+            .iter()
+            .flatten()
+            .map(|e| e.per_class.len())
+            .max();
+        let classes =
+            evaluation::class_names(ctx.inputs_of("classes").first(), n_classes.unwrap_or(0))?;
         let mut figures = Vec::new();
         for fig in ctx.inputs_of("figures") {
             let png_path = fig
                 .file("figure.png")
                 .map_err(|e| e.with_hint("`figures` must name `plot` stages"))?;
             let png = std::fs::read(png_path).map_err(|e| Error::io(png_path, "read", e))?;
+            let svg = fig
+                .files
+                .get("figure.svg")
+                .map(|p| std::fs::read_to_string(p).map_err(|e| Error::io(p, "read", e)))
+                .transpose()?;
             let caption = fig
                 .files
                 .get("figure.json")
@@ -155,22 +178,87 @@ impl Kind for Report {
                 caption,
                 file_name,
                 png,
+                svg,
             });
         }
         let provenance =
             Provenance::collect(ctx.pipeline_file, ctx.pipeline_hash.to_hex(), &summaries);
-        let doc = document(ctx.params, &summaries, figures, provenance)?;
+        let mut doc = document(ctx.params, &summaries, figures, provenance)?;
+        add_evaluations(&mut doc, &summaries, &evaluations, &classes);
 
         for f in &doc.figures {
             write(ctx.out, &f.file_name, &f.png)?;
         }
+        for c in &doc.confusions {
+            write(ctx.out, &c.file_name, c.svg.as_bytes())?;
+        }
         write(ctx.out, "report.md", markdown::render(&doc).as_bytes())?;
         write(ctx.out, "report.html", html::render(&doc).as_bytes())?;
-        let json: Vec<serde_json::Value> = summaries.iter().map(Summary::to_json).collect();
+        let json: Vec<serde_json::Value> = summaries
+            .iter()
+            .zip(&evaluations)
+            .map(|(s, e)| {
+                let mut j = s.to_json();
+                j["test_accuracy"] = e.as_ref().map(|e| e.accuracy).into();
+                j
+            })
+            .collect();
         let json =
             serde_json::to_string_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
         write(ctx.out, "summary.json", json.as_bytes())
     }
+}
+
+/// Adds the evaluations to the report: a test accuracy column in the
+/// results table, a per-class table and a confusion heatmap per run.
+fn add_evaluations(
+    doc: &mut Document,
+    summaries: &[Summary],
+    evaluations: &[Option<Evaluation>],
+    classes: &[String],
+) {
+    if evaluations.iter().all(Option::is_none) {
+        return;
+    }
+    let at = doc
+        .table
+        .header
+        .iter()
+        .position(|h| h == "final train loss")
+        .unwrap_or(doc.table.header.len());
+    doc.table.header.insert(at, "test acc (evaluate)".into());
+    for (row, e) in doc.table.rows.iter_mut().zip(evaluations) {
+        row.insert(
+            at,
+            e.as_ref().map_or("-".into(), |e| fmt::percent(e.accuracy)),
+        );
+    }
+    let mut header = vec!["run".to_string()];
+    header.extend(classes.iter().cloned());
+    let rows = summaries
+        .iter()
+        .zip(evaluations)
+        .filter_map(|(s, e)| {
+            let e = e.as_ref()?;
+            let mut row = vec![s.stage.clone()];
+            row.extend(e.per_class.iter().map(|a| fmt::percent(*a)));
+            Some(row)
+        })
+        .collect();
+    doc.per_class = Some(Table { header, rows });
+    doc.confusions = summaries
+        .iter()
+        .zip(evaluations)
+        .filter_map(|(s, e)| {
+            let e = e.as_ref()?;
+            Some(Confusion {
+                stage: s.stage.clone(),
+                evaluation: e.stage.clone(),
+                file_name: format!("confusion-{}.svg", file_stem(&s.stage)),
+                svg: heatmap::svg(&e.confusion, classes),
+            })
+        })
+        .collect();
 }
 
 /// Builds the report's content from the runs' summaries.
@@ -198,7 +286,25 @@ pub fn document(
     }
     let with_reference = published.iter().any(Option::is_some);
 
-    let mut header: Vec<String> = vec!["run".into(), "epochs".into()];
+    // Parameter columns for what varies between the runs.
+    let mut varying: Vec<&str> = Vec::new();
+    for s in summaries {
+        for (name, _) in &s.settings {
+            let value = |s: &'_ Summary| {
+                s.settings
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|p| p.1.clone())
+            };
+            let differs = summaries.iter().any(|o| value(o) != value(s));
+            if differs && !varying.contains(&name.as_str()) {
+                varying.push(name);
+            }
+        }
+    }
+    let mut header: Vec<String> = vec!["run".into()];
+    header.extend(varying.iter().map(|v| v.to_string()));
+    header.push("epochs".into());
     let columns: [(&str, &str); 3] = [
         ("min_test_loss", "min test loss (epoch)"),
         ("error_rate", "error rate at min"),
@@ -222,7 +328,12 @@ pub fn document(
     };
     let mut rows = Vec::new();
     for (s, pubd) in summaries.iter().zip(&published) {
-        let mut row = vec![s.stage.clone(), s.epochs.to_string()];
+        let mut row = vec![s.stage.clone()];
+        for name in &varying {
+            let v = s.settings.iter().find(|(n, _)| n == name);
+            row.push(v.map_or("-".into(), |p| p.1.clone()));
+        }
+        row.push(s.epochs.to_string());
         for (key, _) in columns {
             row.push(match key {
                 "min_test_loss" => format!("{} ({})", fmt::loss(s.min_test_loss), s.min_epoch),
@@ -281,6 +392,8 @@ pub fn document(
         unused_references,
         figures,
         notes: params.str("notes")?.to_string(),
+        per_class: None,
+        confusions: Vec::new(),
     })
 }
 

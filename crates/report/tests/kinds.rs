@@ -2,6 +2,7 @@
 //! [`pipe_engine::Context`]s over temporary directories.
 
 mod kinds {
+    pub mod evaluations;
     pub mod plot;
     pub mod report;
     pub mod support;

@@ -2,8 +2,10 @@
 //!
 //! Layout, top to bottom: title; then the plot beside a legend drawn in its
 //! own column on the right, so that it can never cover a curve. Colours are
-//! matplotlib's `tab10` (distinct, familiar); beyond ten series the colours
-//! repeat with dashed lines. The x axis counts epochs in whole numbers.
+//! matplotlib's `tab10` (distinct, familiar); each series also has its own
+//! marker and dash pattern, so that curves stay apart printed in grey. The
+//! x axis counts epochs in whole numbers. A value label goes at the first
+//! place around its point that covers no curve and no other label.
 
 use plotters::coord::ranged1d::{AsRangedCoord, KeyPointHint, Ranged, ValueFormatter};
 use plotters::coord::Shift;
@@ -55,6 +57,38 @@ fn colour(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
+/// The dash pattern of series `i` in stroke widths (on, off); `None`: solid.
+fn dash(i: usize) -> Option<(u32, u32)> {
+    [None, Some((6, 3)), Some((1, 2)), Some((8, 2)), Some((3, 3))][i % 5]
+}
+
+/// Series `i`'s marker at `at`: circle, square, triangle, diamond, cross.
+fn marker<'a, DB: DrawingBackend + 'a, C: Clone + 'a>(
+    i: usize,
+    at: C,
+    r: i32,
+    stroke: u32,
+) -> DynElement<'a, DB, C> {
+    let c = colour(i);
+    let filled = c.filled();
+    let shape = EmptyElement::at(at);
+    match i % 5 {
+        0 => (shape + Circle::new((0, 0), r, filled)).into_dyn(),
+        1 => (shape + Rectangle::new([(-r, -r), (r, r)], filled)).into_dyn(),
+        2 => (shape + Polygon::new(vec![(0, -r - 1), (r + 1, r), (-r - 1, r)], filled)).into_dyn(),
+        3 => (shape
+            + Polygon::new(
+                vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)],
+                filled,
+            ))
+        .into_dyn(),
+        _ => (shape
+            + PathElement::new(vec![(-r, -r), (r, r)], c.stroke_width(stroke))
+            + PathElement::new(vec![(-r, r), (r, -r)], c.stroke_width(stroke)))
+        .into_dyn(),
+    }
+}
+
 /// Text sizes scale with the figure so that a small thumbnail stays legible
 /// and a large figure is not all whitespace.
 struct Sizes {
@@ -94,26 +128,40 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     let body = if fig.title.is_empty() {
         root
     } else {
-        root.titled(
-            &fig.title,
-            (font::FAMILY, sizes.title, FontStyle::Bold)
-                .into_font()
-                .color(&BLACK),
-        )
-        .map_err(err)?
+        // Regular weight: the PNG has no bold face to draw, and the SVG
+        // must look the same.
+        root.titled(&fig.title, text(sizes.title)).map_err(err)?
     };
 
     let legend_style = text(sizes.legend);
     let swatch = (sizes.legend * 2.2) as i32;
+    let (body_w, _) = body.dim_in_pixel();
+    // The legend takes at most 40% of the width: longer labels lose their
+    // middle to an ellipsis (their ends usually tell them apart) rather
+    // than squeezing the plot away.
+    let room = (f64::from(body_w) * 0.4) as u32;
+    let mut labels = Vec::with_capacity(fig.series.len());
     let mut widest = 0;
     for s in &fig.series {
-        let (w, _) = body
-            .estimate_text_size(&s.label, &legend_style)
-            .map_err(err)?;
-        widest = widest.max(w as i32);
+        let mut label = s.label.clone();
+        let chars: Vec<char> = s.label.chars().collect();
+        let mut keep = chars.len();
+        loop {
+            let (w, _) = body
+                .estimate_text_size(&label, &legend_style)
+                .map_err(err)?;
+            if w <= room || keep <= 4 {
+                widest = widest.max(w as i32);
+                break;
+            }
+            keep = keep * 9 / 10;
+            let head: String = chars[..keep / 2].iter().collect();
+            let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+            label = format!("{head}…{tail}");
+        }
+        labels.push(label);
     }
     let legend_width = widest + swatch + 3 * pad;
-    let (body_w, _) = body.dim_in_pixel();
     let (plot_area, legend_area) = body.split_horizontally(body_w as i32 - legend_width);
 
     let (lo, hi) = y_bounds(fig);
@@ -123,7 +171,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     } else {
         draw_chart(&plot_area, fig, &sizes, first..last, lo..hi).map_err(err)?;
     }
-    draw_legend(&legend_area, fig, &sizes, swatch, pad).map_err(err)?;
+    draw_legend(&legend_area, &labels, &sizes, swatch, pad).map_err(err)?;
     Ok(())
 }
 
@@ -224,31 +272,46 @@ where
     for (i, s) in fig.series.iter().enumerate() {
         let style = colour(i).stroke_width(stroke);
         let points = s.points.iter().map(|&(e, v)| (e as i32, v));
-        if i < PALETTE.len() {
-            chart.draw_series(LineSeries::new(points, style))?;
-        } else {
-            chart.draw_series(DashedLineSeries::new(points, 10, 6, style))?;
+        match dash(i) {
+            None => {
+                chart.draw_series(LineSeries::new(points, style))?;
+            }
+            Some((on, off)) => {
+                let (on, off) = (on * stroke, off * stroke);
+                chart.draw_series(DashedLineSeries::new(points, on, off, style))?;
+            }
         }
-        // Dots on every epoch only while they stay apart.
+        // Markers on every epoch only while they stay apart.
         if s.points.len() <= 25 {
-            let r = stroke + 2;
-            chart.draw_series(
-                s.points
-                    .iter()
-                    .map(|&(e, v)| Circle::new((e as i32, v), r, colour(i).filled())),
-            )?;
+            let r = stroke as i32 + 2;
+            for &(e, v) in &s.points {
+                chart
+                    .plotting_area()
+                    .draw(&marker(i, (e as i32, v), r, stroke))?;
+            }
         }
     }
 
-    // Extremes last, so they sit on top of every curve. The value goes
-    // under a minimum and over a maximum, where its own curve is not; near
-    // the plot's sides it is aligned inwards so that it is never cut off.
+    // Extremes last, so they sit on top of every curve. Each value goes at
+    // the first place around its point (under a minimum, over a maximum,
+    // then beside it, then further away) that stays inside the axes and
+    // covers no curve and no value placed before it.
     let note = text(sizes.note);
-    let (x0, x1) = (chart.x_range().start, chart.x_range().end);
-    let edge = ((x1 - x0) / 8).max(1);
-    // Value boxes placed so far, in pixels: a later one that would overlap
-    // (two minima at the same epoch) moves further away from its point.
-    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let (px_range, py_range) = chart.plotting_area().get_pixel_range();
+    let bounds = (px_range.start, py_range.start, px_range.end, py_range.end);
+    let segments: Vec<Segment> = fig
+        .series
+        .iter()
+        .flat_map(|s| {
+            let pixels: Vec<(i32, i32)> = s
+                .points
+                .iter()
+                .map(|&(e, v)| chart.backend_coord(&(e as i32, v)))
+                .collect();
+            pixels.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>()
+        })
+        .collect();
+    let mut placed: Vec<Rect> = Vec::new();
     for (i, s) in fig.series.iter().enumerate() {
         let marks = [
             (fig.mark_min, extreme(&s.points, true), true),
@@ -260,48 +323,18 @@ where
             };
             let r = stroke as i32 + 5;
             let x = e as i32;
-            // Near a side the value starts (or ends) at its point, whose
-            // pixel is inside the axes: it never crosses the axis line.
-            let (h, dx) = if x - x0 < edge {
-                (HPos::Left, 2)
-            } else if x1 - x < edge {
-                (HPos::Right, -2)
-            } else {
-                (HPos::Center, 0)
-            };
-            let (vpos, dy) = if below {
-                (VPos::Top, r + 3)
-            } else {
-                (VPos::Bottom, -r - 3)
-            };
             let label = format!("{} @ {e}", ticks::significant(v));
             let c = colour(i);
-            // A pale box behind the value keeps it legible over other curves.
-            let (tw, th) = chart.plotting_area().estimate_text_size(&label, &note)?;
-            let (tw, th) = (tw as i32 + 4, th as i32 + 2);
-            let left = match h {
-                HPos::Left => dx - 2,
-                HPos::Right => dx - tw + 2,
-                HPos::Center => -tw / 2,
-            };
-            let base_top = if below { dy - 1 } else { dy - th + 1 };
-            let mut top = base_top;
-            let (px, py) = chart.backend_coord(&(x, v));
-            let step = if below { th + 2 } else { -(th + 2) };
-            let overlaps = |top: i32, placed: &[(i32, i32, i32, i32)]| {
-                let (l, t) = (px + left, py + top);
-                placed
-                    .iter()
-                    .any(|&(pl, pt, pr, pb)| l < pr && pl < l + tw && t < pb && pt < t + th)
-            };
-            for _ in 0..fig.series.len() {
-                if !overlaps(top, &placed) {
-                    break;
-                }
-                top += step;
-            }
-            let dy = dy + (top - base_top);
-            placed.push((px + left, py + top, px + left + tw, py + top + th));
+            let (tw, _) = chart.plotting_area().estimate_text_size(&label, &note)?;
+            let (tw, th) = (tw as i32 + 6, (sizes.note * 1.35) as i32);
+            let at = chart.backend_coord(&(x, v));
+            let (left, top) = place(at, (tw, th), r, below, bounds, &segments, &placed);
+            placed.push(Rect {
+                left: at.0 + left,
+                top: at.1 + top,
+                right: at.0 + left + tw,
+                bottom: at.1 + top + th,
+            });
             let backdrop = Rectangle::new(
                 [(left, top), (left + tw, top + th)],
                 WHITE.mix(0.85).filled(),
@@ -313,13 +346,119 @@ where
                 + Circle::new((0, 0), r / 2, c.filled())
                 + Text::new(
                     label,
-                    (dx, dy),
-                    note.clone().color(&c).pos(Pos::new(h, vpos)),
+                    (left + 3, top + th / 2),
+                    note.clone()
+                        .color(&c)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 );
             chart.plotting_area().draw(&mark)?;
         }
     }
     Ok(())
+}
+
+/// A straight piece of a curve, in pixels.
+type Segment = ((i32, i32), (i32, i32));
+
+/// A box in pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rect {
+    left: i32,
+    top: i32,
+    right: i32,
+    bottom: i32,
+}
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.left < o.right && o.left < self.right && self.top < o.bottom && o.top < self.bottom
+    }
+
+    fn inside(&self, (l, t, r, b): (i32, i32, i32, i32)) -> bool {
+        self.left >= l && self.top >= t && self.right <= r && self.bottom <= b
+    }
+
+    /// Whether the segment `a`-`b` passes through the box (Liang-Barsky).
+    fn crosses(&self, a: (i32, i32), b: (i32, i32)) -> bool {
+        let (x0, y0) = (f64::from(a.0), f64::from(a.1));
+        let (dx, dy) = (f64::from(b.0) - x0, f64::from(b.1) - y0);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (p, q) in [
+            (-dx, x0 - f64::from(self.left)),
+            (dx, f64::from(self.right) - x0),
+            (-dy, y0 - f64::from(self.top)),
+            (dy, f64::from(self.bottom) - y0),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    return false;
+                }
+            } else {
+                let t = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(t);
+                } else {
+                    t1 = t1.min(t);
+                }
+            }
+        }
+        t0 <= t1
+    }
+}
+
+/// Where a value label of `size` goes, as (left, top) relative to its
+/// point `at`: the first candidate inside `bounds` that crosses no segment
+/// and overlaps no placed label; failing that, the first one inside that
+/// overlaps no label; failing that, the first one.
+fn place(
+    at: (i32, i32),
+    (w, h): (i32, i32),
+    r: i32,
+    below: bool,
+    bounds: (i32, i32, i32, i32),
+    segments: &[Segment],
+    placed: &[Rect],
+) -> (i32, i32) {
+    let gap = r + 3;
+    let (under, over) = ((gap, 0), (-gap - h, 0));
+    let mut candidates = Vec::new();
+    for step in 0..6 {
+        let far = step * (h + 2);
+        let (first, second) = if below { (under, over) } else { (over, under) };
+        let rows = [
+            if below { first.0 + far } else { first.0 - far },
+            if below {
+                second.0 - far
+            } else {
+                second.0 + far
+            },
+        ];
+        for top in rows {
+            for left in [-w / 2, 2, -w - 2, gap, -gap - w] {
+                candidates.push((left, top));
+            }
+        }
+        if step == 0 {
+            candidates.push((gap, -h / 2));
+            candidates.push((-gap - w, -h / 2));
+        }
+    }
+    let rect = |&(left, top): &(i32, i32)| Rect {
+        left: at.0 + left,
+        top: at.1 + top,
+        right: at.0 + left + w,
+        bottom: at.1 + top + h,
+    };
+    let free_of_labels = |c: &(i32, i32)| {
+        let b = rect(c);
+        b.inside(bounds) && !placed.iter().any(|p| p.overlaps(&b))
+    };
+    candidates
+        .iter()
+        .find(|c| free_of_labels(c) && !segments.iter().any(|&(a, b)| rect(c).crosses(a, b)))
+        .or_else(|| candidates.iter().find(|c| free_of_labels(c)))
+        .copied()
+        .unwrap_or(candidates[0])
 }
 
 /// The lowest (`min`) or highest point of a series; the first one on ties.
@@ -336,7 +475,7 @@ fn extreme(points: &[(i64, f64)], min: bool) -> Option<(i64, f64)> {
 
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    fig: &Figure,
+    labels: &[String],
     sizes: &Sizes,
     swatch: i32,
     pad: i32,
@@ -345,31 +484,89 @@ fn draw_legend<DB: DrawingBackend>(
     let stroke = (sizes.tick / 6.0).max(1.5) as u32;
     let top = (sizes.tick * 1.2) as i32;
     let left = pad;
-    for (i, s) in fig.series.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let y = top + i as i32 * line_h + line_h / 2;
         let style = colour(i).stroke_width(stroke + 1);
-        if i < PALETTE.len() {
-            area.draw(&PathElement::new(
-                vec![(left, y), (left + swatch - pad, y)],
+        let line = vec![(left, y), (left + swatch - pad, y)];
+        match dash(i) {
+            None => area.draw(&PathElement::new(line, style))?,
+            Some((on, off)) => area.draw(&plotters::element::DashedPathElement::new(
+                line,
+                on * stroke,
+                off * stroke,
                 style,
-            ))?;
-        } else {
-            let half = (swatch - pad) / 2;
-            area.draw(&PathElement::new(
-                vec![(left, y), (left + half - 3, y)],
-                style,
-            ))?;
-            area.draw(&PathElement::new(
-                vec![(left + half + 3, y), (left + swatch - pad, y)],
-                style,
-            ))?;
+            ))?,
         }
+        area.draw(&marker(
+            i,
+            (left + (swatch - pad) / 2, y),
+            stroke as i32 + 2,
+            stroke,
+        ))?;
         let label_pos = Pos::new(HPos::Left, VPos::Center);
         area.draw(&Text::new(
-            s.label.clone(),
+            label.clone(),
             (left + swatch, y),
             text(sizes.legend).pos(label_pos),
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: (i32, i32, i32, i32) = (0, 0, 400, 300);
+
+    #[test]
+    fn segments_cross_boxes_they_pass_through() {
+        let b = Rect {
+            left: 10,
+            top: 10,
+            right: 20,
+            bottom: 20,
+        };
+        assert!(b.crosses((0, 15), (30, 15)));
+        assert!(b.crosses((12, 12), (13, 13)));
+        assert!(b.crosses((0, 0), (30, 30)));
+        assert!(!b.crosses((0, 25), (30, 25)));
+        assert!(!b.crosses((0, 0), (30, 5)));
+    }
+
+    #[test]
+    fn a_label_goes_where_no_curve_and_no_label_is() {
+        let at = (200, 150);
+        let size = (60, 16);
+        // Nothing around: under the point, centred.
+        assert_eq!(place(at, size, 5, true, BOUNDS, &[], &[]), (-30, 8));
+        // A curve runs just under the point: the label avoids it.
+        let under = [((0, 165), (400, 165))];
+        let (left, top) = place(at, size, 5, true, BOUNDS, &under, &[]);
+        let b = Rect {
+            left: at.0 + left,
+            top: at.1 + top,
+            right: at.0 + left + size.0,
+            bottom: at.1 + top + size.1,
+        };
+        assert!(!b.crosses(under[0].0, under[0].1), "{b:?}");
+        // Another label already there: not on top of it.
+        let placed = [Rect {
+            left: 160,
+            top: 150,
+            right: 240,
+            bottom: 180,
+        }];
+        let (left, top) = place(at, size, 5, true, BOUNDS, &[], &placed);
+        let b = Rect {
+            left: at.0 + left,
+            top: at.1 + top,
+            right: at.0 + left + size.0,
+            bottom: at.1 + top + size.1,
+        };
+        assert!(!b.overlaps(&placed[0]) && b.inside(BOUNDS), "{b:?}");
+        // At the bottom edge: moved inside, never cut off.
+        let (_, top) = place((200, 295), size, 5, true, BOUNDS, &[], &[]);
+        assert!(295 + top + size.1 <= 300);
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! plotters' own log axis labels only powers of ten, so a range like
 //! 0.2-5 shows the single tick `1`. This one adds 2 and 5 (or every digit
-//! when the range is narrow) inside each decade, as far as room allows.
+//! when the range is narrow) inside each decade, as far as room allows,
+//! labels every decade of a wide range, and tenths of a digit when the
+//! range holds fewer than two whole digits.
 
 use std::ops::Range;
 
@@ -62,10 +64,16 @@ impl Ranged for LogAxis {
                 return ticks;
             }
         }
-        // Many decades: every n-th power of ten.
         let decades = self.ticks(&[1.0]);
-        let step = decades.len().div_ceil(max.max(1)).max(1);
-        decades.into_iter().step_by(step).collect()
+        if decades.len() >= 2 {
+            // Many decades: every one is labelled, so none is left blank.
+            return decades;
+        }
+        // Narrower than two whole digits (0.42-0.61): tenths, thinned.
+        let tenths: Vec<f64> = (10..100).map(|m| f64::from(m) / 10.0).collect();
+        let fine = self.ticks(&tenths);
+        let step = fine.len().div_ceil(max.max(2)).max(1);
+        fine.into_iter().step_by(step).collect()
     }
 
     fn range(&self) -> Range<f64> {
@@ -91,7 +99,13 @@ mod tests {
             LogAxis::new(0.001, 50.0).key_points(8usize),
             [0.001, 0.01, 0.1, 1.0, 10.0]
         );
-        assert_eq!(LogAxis::new(1e-9, 1e3).key_points(8usize).len(), 7);
+        // A labelled tick in every decade of a wide range.
+        assert_eq!(LogAxis::new(1e-9, 1e3).key_points(8usize).len(), 13);
+        // Within one digit: tenths.
+        assert_eq!(
+            LogAxis::new(0.42, 0.58).key_points(8usize),
+            [0.42, 0.45, 0.48, 0.51, 0.54, 0.57]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use plotters::prelude::*;
 
 use super::chart::{self, Figure};
+use super::typeset::Typeset;
 use pipe_engine::{Error, Result};
 
 fn failed(format: &str, e: impl std::fmt::Display) -> Error {
@@ -14,7 +15,7 @@ pub fn png(fig: &Figure) -> Result<Vec<u8>> {
     let (w, h) = (fig.width, fig.height);
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = Typeset::new(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         chart::draw(&root, fig).map_err(|e| failed("PNG", e))?;
         root.present().map_err(|e| failed("PNG", e))?;
     }

@@ -18,6 +18,20 @@ pub struct Figure {
     /// The file name the Markdown links to (copied beside `report.md`).
     pub file_name: String,
     pub png: Vec<u8>,
+    /// The same figure as SVG (what the HTML inlines), if the stage wrote one.
+    pub svg: Option<String>,
+}
+
+/// A run's confusion matrix, drawn as an SVG heatmap.
+#[derive(Clone, Debug)]
+pub struct Confusion {
+    /// The training run.
+    pub stage: String,
+    /// The `evaluate` stage that measured it.
+    pub evaluation: String,
+    /// The file the Markdown links to (written beside `report.md`).
+    pub file_name: String,
+    pub svg: String,
 }
 
 #[derive(Clone, Debug)]
@@ -30,8 +44,11 @@ pub struct Document {
     /// `reference` entries that selected no run (likely typos).
     pub unused_references: Vec<String>,
     pub figures: Vec<Figure>,
-    /// Free text from the pipeline (Markdown in report.md, text in HTML).
+    /// Free text from the pipeline, in Markdown.
     pub notes: String,
+    /// Per run, the test accuracy of each class (header: `run`, class names).
+    pub per_class: Option<Table>,
+    pub confusions: Vec<Confusion>,
 }
 
 /// Format helpers shared by both renderers.

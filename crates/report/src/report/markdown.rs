@@ -24,6 +24,19 @@ pub fn render(doc: &Document) -> String {
                 .join(", ")
         ));
     }
+    if let Some(per_class) = &doc.per_class {
+        out.push_str("\n## Test accuracy per class\n\n");
+        out.push_str(&table(per_class));
+    }
+    if !doc.confusions.is_empty() {
+        out.push_str("\n## Confusion matrices\n\nRows: true class; columns: predicted class.\n");
+        for c in &doc.confusions {
+            out.push_str(&format!(
+                "\n![confusion matrix of {0}]({1})\n\n*{0}* (stage `{2}`)\n",
+                c.stage, c.file_name, c.evaluation
+            ));
+        }
+    }
     if !doc.figures.is_empty() {
         out.push_str("\n## Figures\n");
         for f in &doc.figures {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use pipe_engine::{Result, Value};
 
-use crate::metrics::Run;
+use crate::metrics::{as_fractions, Run};
 
 /// One run's results.
 #[derive(Clone, Debug)]
@@ -26,7 +26,13 @@ pub struct Summary {
     pub device: Option<String>,
     pub libtorch: Option<String>,
     pub cuda: Option<String>,
+    /// What the run was made with, for the parameter columns: (name, value)
+    /// from `run.json` (model, mode, optimizer, lr) and the matrix.
+    pub settings: Vec<(String, String)>,
 }
+
+/// The `run.json` fields shown as parameter columns, in this order.
+const SETTINGS: [&str; 4] = ["model", "mode", "optimizer", "lr"];
 
 impl Summary {
     pub fn of(run: &Run) -> Result<Summary> {
@@ -40,18 +46,7 @@ impl Summary {
                     .with_hint("the run diverged in every epoch; check its learning rate"),
             );
         };
-        let acc = optional(m, "test_acc")?.map(|series| {
-            // Accuracy may be written as a fraction or a percentage.
-            let scale = if series.iter().any(|p| p.1 > 1.0 + 1e-9) {
-                100.0
-            } else {
-                1.0
-            };
-            series
-                .into_iter()
-                .map(|(e, a)| (e, a / scale))
-                .collect::<Vec<_>>()
-        });
+        let acc = optional(m, "test_acc")?.map(as_fractions);
         let error_at_min = acc
             .as_ref()
             .and_then(|a| a.iter().find(|p| p.0 == min_epoch))
@@ -93,6 +88,7 @@ impl Summary {
                 .info
                 .text(&["libtorch_version", "libtorch", "torch_version"]),
             cuda: run.info.text(&["cuda_version", "cuda"]),
+            settings: settings(run),
         })
     }
 
@@ -122,6 +118,25 @@ impl Summary {
             "device": self.device,
         })
     }
+}
+
+fn settings(run: &Run) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = SETTINGS
+        .iter()
+        .filter_map(|k| {
+            let v = run
+                .info
+                .text(&[k])
+                .or_else(|| run.matrix.get(*k).map(ToString::to_string))?;
+            Some((k.to_string(), v))
+        })
+        .collect();
+    for (k, v) in &run.matrix {
+        if !SETTINGS.contains(&k.as_str()) {
+            out.push((k.clone(), v.to_string()));
+        }
+    }
+    out
 }
 
 /// A column's series if the CSV has that column.

@@ -149,7 +149,7 @@ fn default_labels_are_the_varying_matrix_values() {
     let runs = three_modes(tmp.path());
     let out = plot(tmp.path(), &runs, &[]).unwrap();
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
-    assert!(texts.iter().any(|t| t == "finetune"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "mode=finetune"), "{texts:?}");
     assert!(!texts.iter().any(|t| t.contains("resnet50")), "{texts:?}");
 }
 
@@ -227,7 +227,7 @@ fn custom_size_and_accuracy_maximum() {
         (640, 400)
     );
     let texts = svg_texts(&std::fs::read_to_string(out.join("figure.svg")).unwrap());
-    assert!(texts.iter().any(|t| t == "test accuracy"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "test accuracy (%)"), "{texts:?}");
     assert!(texts.iter().any(|t| t.ends_with(" @ 5")), "{texts:?}");
 }
 

@@ -155,6 +155,9 @@ fn lists_every_run_with_numbers_and_reference() {
         header,
         [
             "run",
+            "model",
+            "mode",
+            "optimizer",
             "epochs",
             "min test loss (epoch)",
             "published",
@@ -168,26 +171,29 @@ fn lists_every_run_with_numbers_and_reference() {
     );
     // curve(6, 1.8, 0.125, 5): minimum 0.125 at epoch 5; published 0.1166.
     let r = row(&out.md, "train[resnet50,transfer]");
-    assert_eq!(r[1], "6");
-    assert_eq!(r[2], "0.1250 (5)");
-    assert_eq!(r[3], "0.1166");
-    assert_eq!(r[4], "+0.0084 (+7.2%)");
+    // The parameter columns: what varies between the runs.
+    assert_eq!(r[1..4], ["resnet50", "transfer", "sgd"]);
+    assert_eq!(r[4], "6");
+    assert_eq!(r[5], "0.1250 (5)");
+    assert_eq!(r[6], "0.1166");
+    assert_eq!(r[7], "+0.0084 (+7.2%)");
     // test_acc at epoch 5 = 1 - 0.125 / 2.16; error = its complement.
-    assert_eq!(r[5], format!("{:.2}%", 100.0 * 0.125 / 2.16));
-    assert_eq!(r[8], "2m 04s");
-    assert_eq!(r[9], "456.7");
+    assert_eq!(r[8], format!("{:.2}%", 100.0 * 0.125 / 2.16));
+    assert_eq!(r[11], "2m 04s");
+    assert_eq!(r[12], "456.7");
     let r = row(&out.md, "train[resnet50,scratch]");
     assert_eq!(
-        (r[2], r[3], r[4]),
+        (r[5], r[6], r[7]),
         ("1.5000 (2)", "overfits (loss rises)", "-")
     );
     // Percent accuracies are read as such: the error rate stays a sane percentage.
     let r = row(&out.md, "train[vit_b_16,transfer]");
-    assert_eq!((r[2], r[3]), ("0.2000 (4)", "0.0635"));
-    assert_eq!(r[5], format!("{:.2}%", 100.0 * 0.2 / 2.4));
+    assert_eq!((r[5], r[6]), ("0.2000 (4)", "0.0635"));
+    assert_eq!(r[8], format!("{:.2}%", 100.0 * 0.2 / 2.4));
     // The Adam run has no published number (the path pins optimizer=sgd).
     let r = row(&out.md, "train[vit_b_16,transfer,adam]");
-    assert_eq!((r[3], r[4]), ("-", "-"));
+    assert_eq!(r[3], "adam");
+    assert_eq!((r[6], r[7]), ("-", "-"));
     // The densenet entry matched nothing: said, not silently dropped.
     assert!(
         out.md.contains("match no run: `densenet201 > transfer`"),
@@ -196,13 +202,19 @@ fn lists_every_run_with_numbers_and_reference() {
     );
 
     for run in &runs {
+        let shown = run.stage.replace(',', ",<wbr>").replace('[', "[<wbr>");
         assert!(
-            out.html.contains(&format!("<code>{}</code>", run.stage)),
+            out.html.contains(&format!("<code>{shown}</code>")),
             "html lacks {}",
             run.stage
         );
     }
-    assert!(out.html.contains("<td>0.1166</td>"));
+    // The reference legend is Markdown, rendered: no literal backticks.
+    assert!(out
+        .html
+        .contains("<code>published</code>: the reference value"));
+    assert!(!out.html.contains('`'), "{}", out.html);
+    assert!(out.html.contains("<td class=\"n\">0.1166</td>"));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4);
@@ -230,10 +242,10 @@ fn compares_error_rates_when_asked() {
     ];
     let out = report(tmp.path(), &runs, vec![], &set).unwrap();
     let header = row(&out.md, "run");
-    assert_eq!(&header[3..6], ["error rate at min", "paper", "difference"]);
+    assert_eq!(&header[6..9], ["error rate at min", "paper", "difference"]);
     let r = row(&out.md, "train[resnet50,transfer]");
-    assert_eq!(r[4], "5.00%");
-    assert!(r[5].ends_with(" pp (+15.7%)"), "{r:?}");
+    assert_eq!(r[7], "5.00%");
+    assert!(r[8].ends_with(" pp (+15.7%)"), "{r:?}");
 }
 
 #[test]
@@ -261,7 +273,7 @@ fn figures_are_inlined_and_written_beside_the_markdown() {
         tmp.path(),
         &runs,
         figures,
-        &[("notes", s("Offline & small: <not> the paper."))],
+        &[("notes", s("Offline & *small*: <not> the paper."))],
     )
     .unwrap();
     let png = std::fs::read(fig_dir.join("figure.png")).unwrap();
@@ -271,15 +283,17 @@ fn figures_are_inlined_and_written_beside_the_markdown() {
         "{}",
         out.md
     );
-    use base64::Engine as _;
-    let inline = format!(
-        "src=\"data:image/png;base64,{}\"",
-        base64::engine::general_purpose::STANDARD.encode(&png)
+    // The HTML inlines the figure's SVG (text stays text).
+    let svg = std::fs::read_to_string(fig_dir.join("figure.svg")).unwrap();
+    let start = svg.find("<svg").unwrap();
+    assert!(out.html.contains(&format!("<figure>{}", &svg[start..])));
+    // Notes are Markdown; raw HTML in them is shown as text.
+    assert!(
+        out.html
+            .contains("<p>Offline &amp; <em>small</em>: &lt;not&gt; the paper.</p>"),
+        "{}",
+        out.html
     );
-    assert!(out.html.contains(&inline));
-    assert!(out
-        .html
-        .contains("Offline &amp; small: &lt;not&gt; the paper."));
     assert!(
         !out.html.contains("src=\"fig-"),
         "the HTML must not depend on files beside it"
