@@ -36,7 +36,7 @@ pub fn exp_show(config: &Config, args: &ExpShowArgs) -> Result<u8> {
 /// and `exp plot`).
 pub fn rows(config: &Config, pipeline: &PipelineArgs, stages: &[String]) -> Result<Vec<Row>> {
     let registry = crate::registry::registry();
+    let cache = Cache::existing(&config.cache_dir(Some(&pipeline.file)))?;
     let pipeline = pipe_engine::load(&pipeline.file, &registry, &pipeline.set)?;
-    let cache = Cache::open(&config.cache_dir)?;
     experiments::load(&pipeline, &cache, stages)
 }
