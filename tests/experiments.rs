@@ -182,8 +182,10 @@ stages:
                 args.extend(["--set", s]);
             }
             p.pipe(&args).ok();
-            let run = json(&p.read("results/p/train/run.json"));
-            let eval = json(&p.read("results/p/evaluate/metrics.json"));
+            // A `--set` run's results are linked beside the file's own.
+            let dir = set.map_or("results/p".to_string(), |s| format!("results/p@{s}"));
+            let run = json(&p.read(&format!("{dir}/train/run.json")));
+            let eval = json(&p.read(&format!("{dir}/evaluate/metrics.json")));
             expected.push(Expected {
                 lr,
                 min_test_loss: run["min_test_loss"].as_f64().unwrap(),
