@@ -4,6 +4,8 @@
 //! Rendering (text with the source line, JSON, GitHub Actions annotations)
 //! lives in `render`; the data here carries no formatting.
 
+pub mod sink;
+
 use std::path::PathBuf;
 
 /// A position in a pipeline file. Lines and columns are 1-based.
