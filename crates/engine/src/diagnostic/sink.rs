@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{suggest, Diagnostic, Span};
-use crate::format::yaml::Pos;
+use crate::diagnostic::{suggest, Diagnostic, Pos, Span};
 
 pub struct Sink {
     file: PathBuf,

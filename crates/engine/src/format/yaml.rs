@@ -14,14 +14,8 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::kind::value::Value;
 
-/// Where a node was written: 1-based line and column, length in characters
-/// on that line (0 when unknown, e.g. a block mapping).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pos {
-    pub line: usize,
-    pub column: usize,
-    pub len: usize,
-}
+// Where a node was written; diagnostics turn it into a `Span`.
+pub use crate::diagnostic::Pos;
 
 /// One node of the tree.
 #[derive(Clone, Debug, PartialEq)]
