@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::Manifest;
 use crate::execution::cache::state::{PathHasher, State};
@@ -32,7 +32,7 @@ use crate::execution::status::pipeline_path;
 use crate::format::pipeline::{Pipeline, StageId};
 use crate::kind::Artifact;
 
-use execute::{Env, Job, Outcome};
+use execute::{Env, Outcome, StageRun};
 use staging::Staging;
 use ui::Ui;
 
@@ -145,6 +145,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let mut pool = GpuPool::new(&opts.gpus);
     let (tx, rx) = mpsc::channel::<Done>();
     let mut stop = false;
+    let mut committer_panic = None;
     let (commit_tx, commit_rx) = mpsc::channel::<commit::Pending>();
     let commit_tx = opts.durable.then_some(commit_tx);
 
@@ -257,7 +258,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                     };
                     sched.phase[id.0] = Phase::Running;
                     running += 1;
-                    let job = Job {
+                    let job = StageRun {
                         stage,
                         key,
                         hash,
@@ -369,13 +370,26 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         }
         // Every job is done; the committer ends once the last sender goes.
         drop(commit_tx);
-        for (stage, e) in committer.join().unwrap_or_default() {
-            ui.always(&format!("failed {stage}"));
-            ui.error(&e);
-            summary.ran.retain(|s| *s != stage);
-            summary.failed.push((stage, e));
+        match committer.join() {
+            Ok(failed) => {
+                for (stage, e) in failed {
+                    ui.always(&format!("failed {stage}"));
+                    ui.error(&e);
+                    summary.ran.retain(|s| *s != stage);
+                    summary.failed.push((stage, e));
+                }
+            }
+            // A bug: the stages it was storing have no manifest, so the run
+            // must not report them as ran (or itself as a success).
+            Err(panic) => committer_panic = Some(panic_message(&*panic)),
         }
     });
+    if let Some(what) = committer_panic {
+        return Err(Error::internal(format!(
+            "storing finished stages failed (the committer panicked: {what}); \
+             they were not cached and will run again"
+        )));
+    }
     for (i, phase) in sched.phase.iter().enumerate() {
         if selected[i] && matches!(phase, Phase::Waiting | Phase::Skipped | Phase::Queued) {
             summary.skipped.push(pipeline.stages[i].name.clone());

@@ -28,21 +28,21 @@ pub fn load(file: &Path, registry: &Registry, overrides: &[String]) -> Result<Pi
     }
 }
 
-/// Every diagnostic for a file (empty when it is valid). A file that cannot
-/// be read gives one diagnostic without a location.
-pub fn check(file: &Path, registry: &Registry, overrides: &[String]) -> Vec<Diagnostic> {
-    let result = std::fs::read(file)
-        .map_err(|e| Error::io(file, "read", e))
-        .and_then(|bytes| load_bytes(file, &bytes, registry, overrides));
-    match result {
-        Ok((_, diagnostics)) => diagnostics,
-        Err(Error::Invalid(d)) => d,
-        Err(e) => {
+/// [`load`] for `pipe check`: the pipeline, or every problem as diagnostics
+/// (a file that cannot be read gives one diagnostic without a location).
+pub fn check(
+    file: &Path,
+    registry: &Registry,
+    overrides: &[String],
+) -> std::result::Result<Pipeline, Vec<Diagnostic>> {
+    load(file, registry, overrides).map_err(|e| match e {
+        Error::Invalid(d) => d,
+        e => {
             let mut d = Diagnostic::error(e.to_string());
             d.hint = e.hint().map(str::to_string);
             vec![d]
         }
-    }
+    })
 }
 
 /// Validates a file's bytes. `Ok((None, diagnostics))` when invalid.

@@ -5,7 +5,7 @@
 //! included. So `pipe` does not link it. Such a kind is declared as data
 //! ([`Declaration`]) and registered as [`OutOfProcess`], whose `run` starts
 //! a worker program that lives beside the `pipe` executable. The worker
-//! ([`serve`]) rebuilds the [`Context`] from a [`Job`], runs the real kind
+//! ([`serve`]) rebuilds the [`Context`] from a [`WireJob`], runs the real kind
 //! and reports back one JSON [`Event`] per line on its stdout: progress,
 //! log lines, then the outcome.
 //!
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use crate::hash::ContentHash;
 use crate::kind::param::Params;
 use crate::kind::progress::{Progress, Update};
@@ -123,13 +123,13 @@ impl Kind for OutOfProcess {
                 command.env(name, value);
             }
         }
-        run_job(command, &Job::new(self.declaration, ctx), ctx)
+        run_job(command, &WireJob::new(self.declaration, ctx), ctx)
     }
 }
 
 /// Everything a worker needs to rebuild a stage's [`Context`].
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Job {
+pub struct WireJob {
     pub kind: String,
     pub stage: String,
     pub params: serde_json::Value,
@@ -181,10 +181,10 @@ impl WireArtifact {
     }
 }
 
-impl Job {
-    pub fn new(declaration: &Declaration, ctx: &Context) -> Job {
+impl WireJob {
+    pub fn new(declaration: &Declaration, ctx: &Context) -> WireJob {
         let wire = |artifacts: &[Artifact]| artifacts.iter().map(WireArtifact::from).collect();
-        Job {
+        WireJob {
             kind: declaration.name.to_string(),
             stage: ctx.stage.to_string(),
             params: ctx
@@ -400,7 +400,7 @@ impl WireError {
 const STDERR_TAIL: usize = 12;
 
 /// Runs `job` in `<command> serve` and relays its events to `ctx`.
-pub fn run_job(mut command: Command, job: &Job, ctx: &Context) -> Result<()> {
+pub fn run_job(mut command: Command, job: &WireJob, ctx: &Context) -> Result<()> {
     let line = serde_json::to_string(job)
         .map_err(|e| Error::internal(format!("cannot encode the job: {e}")))?;
     let program = PathBuf::from(command.get_program());
@@ -529,7 +529,7 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// The worker's side: reads one [`Job`] from stdin, runs it with the kind
+/// The worker's side: reads one [`WireJob`] from stdin, runs it with the kind
 /// of that name in `registry`, and writes [`Event`]s to stdout. `cancel` is
 /// set when stdin closes (the caller may set it too, on Ctrl-C). Returns
 /// whether the kind succeeded.
@@ -546,9 +546,9 @@ pub fn serve(registry: &Registry, cancel: &'static AtomicBool) -> bool {
         let _ = std::io::stdin().lock().read_to_end(&mut rest);
         cancel.store(true, Ordering::Relaxed);
     });
-    let outcome = serde_json::from_str::<Job>(&first)
+    let outcome = serde_json::from_str::<WireJob>(&first)
         .map_err(|e| Error::internal(format!("the worker cannot read its job: {e}")))
-        .and_then(|job| run_locally(registry, job, cancel));
+        .and_then(|job| run_caught(registry, job, cancel));
     match &outcome {
         Ok(()) => emit(&Event::Done),
         Err(e) => emit(&failed(e)),
@@ -570,7 +570,23 @@ fn emit(event: &Event) {
     }
 }
 
-fn run_locally(registry: &Registry, job: Job, cancel: &AtomicBool) -> Result<()> {
+/// Runs `job`, turning a panic in its kind (tch panics on bad shapes) into an
+/// internal error that names the bug, rather than a worker that dies without
+/// a word and is reported as a crash in a native library.
+pub fn run_caught(registry: &Registry, job: WireJob, cancel: &AtomicBool) -> Result<()> {
+    let kind = job.kind.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_locally(registry, job, cancel)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(Error::internal(format!(
+            "kind `{kind}` panicked in the worker: {}",
+            panic_message(&*panic)
+        )))
+    })
+}
+
+fn run_locally(registry: &Registry, job: WireJob, cancel: &AtomicBool) -> Result<()> {
     let kind = registry
         .get(&job.kind)
         .ok_or_else(|| Error::internal(format!("the worker has no kind `{}`", job.kind)))?;

@@ -43,6 +43,12 @@ pub fn committer(cache: &Cache, rx: &Receiver<Pending>) -> Vec<(String, Error)> 
 }
 
 fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>) {
+    // Test-only (absent from release builds): a bug here must fail the run
+    // with exit 101 and cache nothing (tests/cli/run.rs).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PIPE_TEST_PANIC").is_some_and(|v| v == "commit") {
+        panic!("PIPE_TEST_PANIC=commit");
+    }
     let fail = |stage: &str, e: Error| {
         let message = format!("its result could not be stored: {e}");
         (

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use crate::execution::cache::history::CacheHistory;
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::{output_hash, Manifest, FORMAT};
@@ -24,7 +24,7 @@ use crate::kind::value::Value;
 use crate::kind::{Artifact, Context};
 
 /// A stage ready to run, with everything computed on the main thread.
-pub struct Job<'a> {
+pub struct StageRun<'a> {
     pub stage: &'a Stage,
     pub key: StageKey,
     pub hash: StageHash,
@@ -52,7 +52,7 @@ pub enum Outcome {
     Cached(Manifest),
 }
 
-pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
+pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let name = &job.stage.name;
     let lock_path = env.cache.key_lock_path(&job.hash);
     let held = lock::acquire(&lock_path, true, |holder| {
@@ -96,14 +96,10 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
     let started = Instant::now();
     let result =
         catch_unwind(AssertUnwindSafe(|| job.stage.kind.run(&ctx))).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                .unwrap_or_default();
             Err(Error::internal(format!(
-                "kind `{}` panicked: {what}",
-                job.stage.kind.name()
+                "kind `{}` panicked: {}",
+                job.stage.kind.name(),
+                panic_message(&*panic)
             )))
         });
     let elapsed = started.elapsed();
@@ -152,7 +148,16 @@ pub fn execute(job: &Job, env: &Env) -> Result<Outcome> {
                 lock: held,
             };
             let unsent = match &job.commit {
-                Some(tx) => tx.send(pending).err().map(|e| e.0),
+                // The committer only goes away early by panicking: storing
+                // here instead would report success for a run that failed.
+                Some(tx) => match tx.send(pending) {
+                    Ok(()) => None,
+                    Err(_) => {
+                        return Err(Error::internal(format!(
+                            "the result of `{name}` was not stored: the committer is gone"
+                        )))
+                    }
+                },
                 None => Some(pending),
             };
             if let Some(p) = unsent {
