@@ -535,3 +535,19 @@ fn status_into_a_file_has_no_colour_on_a_terminal() {
     let tty = on_a_terminal(&format!("{pipe} status p.yaml"));
     assert!(tty.contains("\x1b[32mup to date"), "{tty:?}");
 }
+
+#[test]
+fn a_panicking_committer_is_a_bug_and_caches_nothing() {
+    let p = paper();
+    let out = p.pipe_env(&["run", "p.yaml"], &[("PIPE_TEST_PANIC", "commit")]);
+    out.expect_code(101);
+    assert!(
+        out.stderr.contains("committer panicked") && out.stderr.contains("bug"),
+        "{}",
+        out.stderr
+    );
+    // Nothing was stored: every stage runs again.
+    let again = p.pipe(&["run", "p.yaml"]);
+    again.ok();
+    assert_eq!(again.ran(), names(ALL));
+}

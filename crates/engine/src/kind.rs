@@ -11,13 +11,17 @@ use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
+use crate::format::pipeline::{Pipeline, Stage};
 use crate::hash::ContentHash;
-use crate::param::{ParamSpec, Params};
-use crate::pipeline::{Pipeline, Stage};
-use crate::progress::Progress;
-use crate::value::Value;
+use crate::kind::param::{ParamSpec, Params};
+use crate::kind::progress::Progress;
+use crate::kind::value::Value;
 
 mod declaration;
+pub mod param;
+pub mod progress;
+pub mod value;
+pub mod worker;
 
 pub(crate) use declaration::declared_by_field;
 pub use declaration::{no_stage_checks, Declaration, Defined};

@@ -3,15 +3,15 @@
 //! Most kinds implement [`Kind`] directly. A kind whose running needs a
 //! heavy library (libtorch) is declared in a crate without it, as a
 //! [`Declaration`]; `pipe` registers it as
-//! [`OutOfProcess`](crate::worker::OutOfProcess) and the worker program as
+//! [`OutOfProcess`](crate::kind::worker::OutOfProcess) and the worker program as
 //! [`Defined`], with the function that really runs it. Both answer every
 //! declaring question from the same value, so they cannot disagree about
 //! parameters, checks or the cache version.
 
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
-use crate::param::{ParamSpec, Params};
-use crate::pipeline::{Pipeline, Stage};
+use crate::format::pipeline::{Pipeline, Stage};
+use crate::kind::param::{ParamSpec, Params};
 
 use super::{Context, InputSpec, Kind, OutputSpec};
 
@@ -44,7 +44,7 @@ macro_rules! declared_by_field {
         fn summary(&self) -> &'static str {
             self.declaration.summary
         }
-        fn params(&self) -> &'static [$crate::param::ParamSpec] {
+        fn params(&self) -> &'static [$crate::kind::param::ParamSpec] {
             self.declaration.params
         }
         fn inputs(&self) -> &'static [$crate::kind::InputSpec] {
@@ -53,13 +53,13 @@ macro_rules! declared_by_field {
         fn outputs(&self) -> &'static [$crate::kind::OutputSpec] {
             self.declaration.outputs
         }
-        fn check(&self, params: &$crate::param::Params) -> Vec<(String, String)> {
+        fn check(&self, params: &$crate::kind::param::Params) -> Vec<(String, String)> {
             (self.declaration.check)(params)
         }
         fn check_stage(
             &self,
-            pipeline: &$crate::pipeline::Pipeline,
-            stage: &$crate::pipeline::Stage,
+            pipeline: &$crate::format::pipeline::Pipeline,
+            stage: &$crate::format::pipeline::Stage,
         ) -> Vec<$crate::diagnostic::Diagnostic> {
             (self.declaration.check_stage)(pipeline, stage)
         }
