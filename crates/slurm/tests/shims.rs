@@ -1,0 +1,134 @@
+//! States a real SLURM cannot be made to show on demand (NODE_FAIL,
+//! PREEMPTED then requeued, a job the controller forgot), through shims of
+//! sbatch, squeue and scancel: scripts in a temp dir that the client runs
+//! instead of the real tools. The queue squeue prints is a file the test
+//! rewrites between polls.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use pipe_slurm::{Config, Event, JobSpec, Resources, Run, Tools};
+
+struct Shims {
+    dir: tempfile::TempDir,
+}
+
+impl Shims {
+    fn new() -> Shims {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let tool = |name: &str, body: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\necho \"$0 $*\" >> '{d}/calls'\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        tool("sbatch", "echo 4242".into());
+        tool("squeue", format!("cat '{d}/queue' 2>/dev/null; true"));
+        tool("scancel", "true".into());
+        tool("sacct", "echo 'Slurm accounting storage is disabled' >&2; exit 1".into());
+        Shims { dir }
+    }
+
+    fn queue(&self, text: &str) {
+        std::fs::write(self.dir.path().join("queue"), text).unwrap();
+    }
+
+    fn calls(&self, tool: &str) -> usize {
+        let calls = std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default();
+        calls.lines().filter(|l| l.contains(&format!("/{tool} "))).count()
+    }
+
+    /// A run with one job submitted, polling squeue at every poll.
+    fn run(&self, work: &Path, grace: Duration) -> Run {
+        let config = Config {
+            first_poll: Duration::ZERO,
+            max_poll: Duration::ZERO,
+            nfs_grace: grace,
+            ..Config::default()
+        };
+        let mut run = Run::open(Tools::in_dir(Some(self.dir.path())), config, &work.join("state"), "pipe-shim").unwrap();
+        let spec = JobSpec {
+            key: "k".into(),
+            stage: "s".into(),
+            work: work.join("k"),
+            cwd: work.to_path_buf(),
+            command: vec!["true".into()],
+            env: vec![],
+            resources: Resources::default(),
+        };
+        run.submit(&spec).unwrap();
+        std::fs::write(work.join("k/slurm.log"), "loading\nlost contact\n").unwrap();
+        run
+    }
+}
+
+/// One poll; the outcome if the job finished.
+fn poll(run: &mut Run) -> Option<Result<(), pipe_engine::Error>> {
+    let mut outcome = None;
+    run.poll(&mut |e| {
+        if let Event::Finished { outcome: o, .. } = e {
+            outcome = Some(o);
+        }
+    })
+    .unwrap();
+    outcome
+}
+
+#[test]
+fn node_fail_is_a_stage_error_with_job_state_and_log_tail() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    shims.queue("4242|RUNNING|k\n");
+    assert!(poll(&mut run).is_none());
+    shims.queue("4242|NODE_FAIL|k\n");
+    let e = poll(&mut run).expect("finished").unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("SLURM job 4242 NODE_FAIL"), "{text}");
+    assert!(text.contains("  loading\n  lost contact"), "{text}");
+    assert!(e.hint().unwrap().contains("sinfo -R"));
+}
+
+#[test]
+fn a_preempted_job_is_waited_out_until_its_requeued_run_ends() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    for state in ["RUNNING", "PREEMPTED", "REQUEUED", "PENDING", "RUNNING"] {
+        shims.queue(&format!("4242|{state}|k\n"));
+        assert!(poll(&mut run).is_none(), "finished at {state}");
+    }
+    // A result file of another job (an earlier attempt of the stage) is not this one's.
+    std::fs::write(work.path().join("k/result.json"), r#"{"job": "17", "exit": 0}"#).unwrap();
+    assert!(poll(&mut run).is_none());
+    std::fs::write(work.path().join("k/result.json"), r#"{"job": "4242", "exit": 0}"#).unwrap();
+    poll(&mut run).expect("finished").unwrap();
+    assert_eq!(shims.calls("squeue"), 8, "one squeue at open, one per poll");
+}
+
+#[test]
+fn a_job_gone_from_the_queue_without_a_result_fails_after_the_grace_period() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_millis(300));
+    shims.queue("");
+    assert!(poll(&mut run).is_none(), "within the grace period");
+    assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
+    std::thread::sleep(Duration::from_millis(400));
+    let e = poll(&mut run).expect("finished").unwrap_err();
+    assert!(e.to_string().contains("SLURM job 4242 left the queue but its result file"), "{e}");
+    assert!(e.hint().unwrap().contains("shared"));
+    assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
+}
+
+#[test]
+fn a_completed_job_whose_result_shows_up_late_succeeds() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    shims.queue("4242|COMPLETED|k\n");
+    assert!(poll(&mut run).is_none(), "waits for the result file");
+    std::fs::write(work.path().join("k/result.json"), r#"{"job": "4242", "exit": 0}"#).unwrap();
+    poll(&mut run).expect("finished").unwrap();
+}
