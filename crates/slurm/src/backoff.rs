@@ -28,7 +28,7 @@ impl Backoff {
     }
 
     /// The wait before the next call, growing the one after.
-    pub fn next(&mut self) -> Duration {
+    pub fn wait(&mut self) -> Duration {
         let now = self.current;
         self.current = (self.current * 2).min(self.cap);
         now
@@ -48,9 +48,9 @@ mod tests {
     fn doubles_to_the_cap_and_resets() {
         let s = Duration::from_secs;
         let mut b = Backoff::new(s(1), s(10));
-        let waits: Vec<u64> = (0..6).map(|_| b.next().as_secs()).collect();
+        let waits: Vec<u64> = (0..6).map(|_| b.wait().as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
         b.reset();
-        assert_eq!(b.next(), s(1));
+        assert_eq!(b.wait(), s(1));
     }
 }

@@ -15,11 +15,13 @@
 pub mod backoff;
 pub mod job;
 pub mod memory;
+pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod resources;
 pub mod run;
 pub mod state;
+pub mod status;
 pub mod time_limit;
 pub mod tools;
 

@@ -59,7 +59,7 @@ impl fmt::Display for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let k = self.kib;
         for (scale, unit) in [(1u64 << 30, 'T'), (1 << 20, 'G'), (1 << 10, 'M')] {
-            if k % scale == 0 {
+            if k.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", k / scale);
             }
         }

@@ -36,7 +36,8 @@ impl ProgressTail {
             return Vec::new();
         };
         let mut bytes = Vec::new();
-        if file.seek(SeekFrom::Start(self.offset)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        if file.seek(SeekFrom::Start(self.offset)).is_err() || file.read_to_end(&mut bytes).is_err()
+        {
             return Vec::new();
         }
         self.offset += bytes.len() as u64;
@@ -69,10 +70,26 @@ mod tests {
         let mut tail = ProgressTail::new(path.clone());
         assert!(tail.read().is_empty());
         let mut f = File::create(&path).unwrap();
-        write!(f, "{{\"event\":\"total\",\"total\":5,\"bytes\":false}}\nnot json\n{{\"event\":\"posi").unwrap();
+        write!(
+            f,
+            "{{\"event\":\"total\",\"total\":5,\"bytes\":false}}\nnot json\n{{\"event\":\"posi"
+        )
+        .unwrap();
         let got = tail.read();
-        assert!(matches!(got[0], Event::Total { total: 5, bytes: false }), "{got:?}");
-        assert!(matches!(&got[1], Event::Log { line } if line == "not json"), "{got:?}");
+        assert!(
+            matches!(
+                got[0],
+                Event::Total {
+                    total: 5,
+                    bytes: false
+                }
+            ),
+            "{got:?}"
+        );
+        assert!(
+            matches!(&got[1], Event::Log { line } if line == "not json"),
+            "{got:?}"
+        );
         assert_eq!(got.len(), 2);
         writeln!(f, "tion\",\"pos\":3}}").unwrap();
         let got = tail.read();

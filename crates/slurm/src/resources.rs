@@ -106,32 +106,51 @@ impl Resources {
                 "time" => match v {
                     Value::Number(n) => match n.as_u64().and_then(TimeLimit::from_minutes) {
                         Some(t) => r.time = Some(t),
-                        None => bad(format!("`{n}` is not a whole number of minutes above zero"), Some(TIME_HINT)),
+                        None => bad(
+                            format!("`{n}` is not a whole number of minutes above zero"),
+                            Some(TIME_HINT),
+                        ),
                     },
                     Value::String(s) => match TimeLimit::parse(s) {
                         Ok(t) => r.time = Some(t),
                         Err(e) => bad(e, Some(TIME_HINT)),
                     },
-                    _ => bad(format!("expected a time limit, found {}", what(v)), Some(TIME_HINT)),
+                    _ => bad(
+                        format!("expected a time limit, found {}", what(v)),
+                        Some(TIME_HINT),
+                    ),
                 },
                 "mem" => match v {
                     Value::Number(n) => match n.as_u64().and_then(Memory::from_megabytes) {
                         Some(m) => r.mem = Some(m),
-                        None => bad(format!("`{n}` is not a whole number of megabytes above zero"), Some(MEMORY_HINT)),
+                        None => bad(
+                            format!("`{n}` is not a whole number of megabytes above zero"),
+                            Some(MEMORY_HINT),
+                        ),
                     },
                     Value::String(s) => match Memory::parse(s) {
                         Ok(m) => r.mem = Some(m),
                         Err(e) => bad(e, Some(MEMORY_HINT)),
                     },
-                    _ => bad(format!("expected a memory amount, found {}", what(v)), Some(MEMORY_HINT)),
+                    _ => bad(
+                        format!("expected a memory amount, found {}", what(v)),
+                        Some(MEMORY_HINT),
+                    ),
                 },
                 "cpus" | "gpus" => {
                     let min = u64::from(key == "cpus");
-                    match v.as_u64().filter(|&n| n >= min).and_then(|n| u32::try_from(n).ok()) {
+                    match v
+                        .as_u64()
+                        .filter(|&n| n >= min)
+                        .and_then(|n| u32::try_from(n).ok())
+                    {
                         Some(n) if key == "cpus" => r.cpus = Some(n),
                         Some(n) => r.gpus = Some(n),
                         None => bad(
-                            format!("expected a whole number of at least {min}, found {}", what(v)),
+                            format!(
+                                "expected a whole number of at least {min}, found {}",
+                                what(v)
+                            ),
                             None,
                         ),
                     }
@@ -149,9 +168,11 @@ impl Resources {
                         for (i, item) in items.iter().enumerate() {
                             match extra_flag(item) {
                                 Ok(flag) => r.extra.push(flag),
-                                Err((message, hint)) => {
-                                    problems.push(problem(&format!("extra[{i}]"), message, Some(hint)))
-                                }
+                                Err((message, hint)) => problems.push(problem(
+                                    &format!("extra[{i}]"),
+                                    message,
+                                    Some(hint),
+                                )),
                             }
                         }
                     }
@@ -160,7 +181,10 @@ impl Resources {
                         Some("write `extra: [\"--constraint=a100\"]`"),
                     ),
                 },
-                other => bad(format!("unknown resource `{other}`"), Some(&format!("use one of {}", FIELDS.join(", ")))),
+                other => bad(
+                    format!("unknown resource `{other}`"),
+                    Some(&format!("use one of {}", FIELDS.join(", "))),
+                ),
             }
         }
         if problems.is_empty() {
@@ -179,7 +203,10 @@ impl Resources {
             mem: self.mem.or(defaults.mem),
             cpus: self.cpus.or(defaults.cpus),
             gpus: self.gpus.or(defaults.gpus),
-            partition: self.partition.clone().or_else(|| defaults.partition.clone()),
+            partition: self
+                .partition
+                .clone()
+                .or_else(|| defaults.partition.clone()),
             account: self.account.clone().or_else(|| defaults.account.clone()),
             extra: defaults.extra.iter().chain(&self.extra).cloned().collect(),
         }
@@ -223,8 +250,7 @@ fn problem(field: &str, message: impl Into<String>, hint: Option<String>) -> Pro
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
@@ -232,15 +258,21 @@ fn is_name(s: &str) -> bool {
 fn extra_flag(item: &Value) -> Result<String, (String, String)> {
     let hint = "write one sbatch option per item, like `--constraint=a100` or `--qos=long`";
     let Some(s) = item.as_str() else {
-        return Err((format!("expected an sbatch flag, found {}", what(item)), hint.into()));
+        return Err((
+            format!("expected an sbatch flag, found {}", what(item)),
+            hint.into(),
+        ));
     };
     if !s.starts_with('-') || s.contains(['\n', '\r', '\0']) || s.trim() != s {
-        return Err((format!("`{}` is not an sbatch flag", s.escape_debug()), hint.into()));
+        return Err((
+            format!("`{}` is not an sbatch flag", s.escape_debug()),
+            hint.into(),
+        ));
     }
     let name = s.split(['=', ' ']).next().unwrap_or(s);
-    let reserved = RESERVED.iter().any(|r| {
-        *r == name || (r.len() == 2 && name.starts_with(r) && !name.starts_with("--"))
-    });
+    let reserved = RESERVED
+        .iter()
+        .any(|r| *r == name || (r.len() == 2 && name.starts_with(r) && !name.starts_with("--")));
     if reserved {
         return Err((
             format!("`{name}` is set by pipe for every job"),
@@ -295,7 +327,10 @@ mod tests {
             ]
         );
         assert!(flags(v, GpuFlag::Gres).contains(&"--gres=gpu:2".to_string()));
-        assert_eq!(flags(json!({"time": 5, "mem": 100, "gpus": 0}), GpuFlag::Gpus), ["--time=0-00:05:00", "--mem=100M"]);
+        assert_eq!(
+            flags(json!({"time": 5, "mem": 100, "gpus": 0}), GpuFlag::Gpus),
+            ["--time=0-00:05:00", "--mem=100M"]
+        );
         assert!(flags(json!({}), GpuFlag::Gpus).is_empty());
     }
 
@@ -307,20 +342,42 @@ mod tests {
         let fields: Vec<&str> = got.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
-            ["time", "mem", "cpus", "gpus", "partition", "extra[1]", "extra[2]", "extra[3]", "tiem"]
+            [
+                "time",
+                "mem",
+                "cpus",
+                "gpus",
+                "partition",
+                "extra[1]",
+                "extra[2]",
+                "extra[3]",
+                "tiem"
+            ]
         );
         assert_eq!(problems(json!([1]))[0].1, "`resources` must be a mapping");
-        assert!(problems(json!({"extra": ["--wrap=x"]}))[0].1.contains("set by pipe"));
-        assert!(problems(json!({"extra": ["-ofile"]}))[0].1.contains("set by pipe"));
-        assert!(problems(json!({"extra": ["nope"]}))[0].1.contains("not an sbatch flag"));
-        assert!(problems(json!({"extra": ["--a\n#SBATCH --b"]}))[0].1.contains("not an sbatch flag"));
+        assert!(problems(json!({"extra": ["--wrap=x"]}))[0]
+            .1
+            .contains("set by pipe"));
+        assert!(problems(json!({"extra": ["-ofile"]}))[0]
+            .1
+            .contains("set by pipe"));
+        assert!(problems(json!({"extra": ["nope"]}))[0]
+            .1
+            .contains("not an sbatch flag"));
+        assert!(problems(json!({"extra": ["--a\n#SBATCH --b"]}))[0]
+            .1
+            .contains("not an sbatch flag"));
         assert!(problems(json!({"time": 0}))[0].1.contains("above zero"));
     }
 
     #[test]
     fn stage_fields_override_defaults() {
-        let defaults = Resources::from_value(&json!({"time": 60, "partition": "cpu", "extra": ["--qos=a"]})).unwrap();
-        let stage = Resources::from_value(&json!({"partition": "gpu", "gpus": 1, "extra": ["--qos=b"]})).unwrap();
+        let defaults =
+            Resources::from_value(&json!({"time": 60, "partition": "cpu", "extra": ["--qos=a"]}))
+                .unwrap();
+        let stage =
+            Resources::from_value(&json!({"partition": "gpu", "gpus": 1, "extra": ["--qos=b"]}))
+                .unwrap();
         let r = stage.over(&defaults);
         assert_eq!(r.time, TimeLimit::from_minutes(60));
         assert_eq!(r.partition.as_deref(), Some("gpu"));

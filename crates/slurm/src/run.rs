@@ -84,12 +84,20 @@ impl Submitted {
 #[derive(Debug)]
 pub enum Event {
     /// The controller reports a new state for a stage's job.
-    State { key: String, job: JobId, state: JobState },
+    State {
+        key: String,
+        job: JobId,
+        state: JobState,
+    },
     /// The stage reported progress from its node.
     Progress { key: String, event: Progress },
     /// The stage's job ended; failures carry the job id, state, exit code
     /// and the tail of its log.
-    Finished { key: String, job: JobId, outcome: Result<()> },
+    Finished {
+        key: String,
+        job: JobId,
+        outcome: Result<()>,
+    },
 }
 
 struct Tracked {
@@ -181,7 +189,10 @@ impl Run {
     pub fn submit(&mut self, spec: &JobSpec) -> Result<Submitted> {
         let files = JobFiles::in_dir(&spec.work);
         if let Some(job) = self.previous.remove(&spec.key) {
-            let alive = self.listed.get(&job).is_some_and(|s| s.phase() != Phase::Failed);
+            let alive = self
+                .listed
+                .get(&job)
+                .is_some_and(|s| s.phase() != Phase::Failed);
             if alive || read_result(&files.result, &job) == Some(0) {
                 self.track(spec, job.clone(), files);
                 return Ok(Submitted::Reattached(job));
@@ -204,7 +215,9 @@ impl Run {
         self.track(spec, job.clone(), files);
         // A new job: look at the queue soon.
         self.backoff.reset();
-        self.next_squeue = self.next_squeue.min(Instant::now() + self.config.first_poll);
+        self.next_squeue = self
+            .next_squeue
+            .min(Instant::now() + self.config.first_poll);
         Ok(Submitted::New(job))
     }
 
@@ -321,7 +334,7 @@ impl Run {
                          queued: run `pipe run` again later to re-attach to them",
                     ));
                 }
-                self.next_squeue = now + self.backoff.next();
+                self.next_squeue = now + self.backoff.wait();
                 return Ok(());
             }
         };
@@ -354,7 +367,11 @@ impl Run {
                 }
             }
         }
-        if !gone.is_empty() && *self.accounting.get_or_insert_with(|| self.tools.has_accounting()) {
+        if !gone.is_empty()
+            && *self
+                .accounting
+                .get_or_insert_with(|| self.tools.has_accounting())
+        {
             if let Ok(states) = self.tools.sacct(&gone) {
                 let states: HashMap<JobId, JobState> = states.into_iter().collect();
                 for t in self.jobs.values_mut() {
@@ -367,7 +384,7 @@ impl Run {
         if changed {
             self.backoff.reset();
         }
-        self.next_squeue = now + self.backoff.next();
+        self.next_squeue = now + self.backoff.wait();
         Ok(())
     }
 
@@ -413,7 +430,10 @@ fn read_result(path: &Path, job: &JobId) -> Option<i32> {
 
 fn failure(t: &Tracked, state: &JobState, exit: Option<i32>, lines: usize) -> Error {
     let code = exit.map(|c| format!(", exit code {c}")).unwrap_or_default();
-    let why = state.explain().map(|w| format!(" ({w})")).unwrap_or_default();
+    let why = state
+        .explain()
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
     let mut e = Error::failed(format!(
         "SLURM job {} {state}{code}{why}{}",
         t.job,

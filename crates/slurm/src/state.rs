@@ -92,7 +92,9 @@ impl JobState {
         Some(match self {
             JobState::Failed => "the job ended with a non-zero exit code",
             JobState::Timeout => "the job ran past its `time` limit and SLURM killed it",
-            JobState::OutOfMemory => "the job used more memory than its `mem` request and was killed",
+            JobState::OutOfMemory => {
+                "the job used more memory than its `mem` request and was killed"
+            }
             JobState::NodeFail => "the node running the job failed",
             JobState::BootFail => "the node could not boot to run the job",
             JobState::Deadline => "the job reached its deadline before it could run",
@@ -165,12 +167,24 @@ mod tests {
         check("REQUEUED", JobState::Requeued, Phase::Queued);
         check("REQUEUE_HOLD", JobState::RequeueHold, Phase::Queued);
         check("RUNNING+", JobState::Running, Phase::Running);
-        check("RESV_DEL_HOLD", JobState::Other("RESV_DEL_HOLD".into()), Phase::Queued);
+        check(
+            "RESV_DEL_HOLD",
+            JobState::Other("RESV_DEL_HOLD".into()),
+            Phase::Queued,
+        );
     }
 
     #[test]
     fn every_failure_is_explained_and_displays_its_name() {
-        for word in ["FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "CANCELLED"] {
+        for word in [
+            "FAILED",
+            "TIMEOUT",
+            "OUT_OF_MEMORY",
+            "NODE_FAIL",
+            "BOOT_FAIL",
+            "DEADLINE",
+            "CANCELLED",
+        ] {
             let s = JobState::parse(word);
             assert!(s.explain().is_some(), "{word}");
             assert_eq!(s.to_string(), word);

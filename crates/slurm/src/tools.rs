@@ -16,7 +16,9 @@ use pipe_engine::{Error, Result};
 use crate::state::JobState;
 
 /// A SLURM job id as sbatch printed it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct JobId(pub String);
 
@@ -111,7 +113,14 @@ impl Tools {
     /// Submits a job script; `--parsable` prints `id` or `id;cluster`.
     pub fn sbatch(&self, script: &Path) -> Result<JobId> {
         let out = self.run(0, &[OsStr::new("--parsable"), script.as_os_str()])?;
-        let id = out.lines().last().unwrap_or("").split(';').next().unwrap_or("").trim();
+        let id = out
+            .lines()
+            .last()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::environment(format!(
                 "`sbatch --parsable` printed `{}`, not a job id",
@@ -144,7 +153,11 @@ impl Tools {
                 (!job.is_empty()).then(|| Listed {
                     job: JobId(job.to_string()),
                     state: JobState::parse(state),
-                    comment: if comment == "(null)" { String::new() } else { comment.to_string() },
+                    comment: if comment == "(null)" {
+                        String::new()
+                    } else {
+                        comment.to_string()
+                    },
                 })
             })
             .collect())
@@ -154,8 +167,11 @@ impl Tools {
     /// Asked once per run: without slurmdbd it fails at once with
     /// "Slurm accounting storage is disabled".
     pub fn has_accounting(&self) -> bool {
-        self.run(3, &["--noheader", "--allocations", "--jobs=1", "--format=JobID"])
-            .is_ok()
+        self.run(
+            3,
+            &["--noheader", "--allocations", "--jobs=1", "--format=JobID"],
+        )
+        .is_ok()
     }
 
     /// The final states of jobs that left squeue, from accounting: one call.

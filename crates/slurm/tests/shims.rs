@@ -20,13 +20,20 @@ impl Shims {
         let d = dir.path().display();
         let tool = |name: &str, body: String| {
             let path = dir.path().join(name);
-            std::fs::write(&path, format!("#!/bin/sh\necho \"$0 $*\" >> '{d}/calls'\n{body}\n")).unwrap();
+            std::fs::write(
+                &path,
+                format!("#!/bin/sh\necho \"$0 $*\" >> '{d}/calls'\n{body}\n"),
+            )
+            .unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
         tool("sbatch", "echo 4242".into());
         tool("squeue", format!("cat '{d}/queue' 2>/dev/null; true"));
         tool("scancel", "true".into());
-        tool("sacct", "echo 'Slurm accounting storage is disabled' >&2; exit 1".into());
+        tool(
+            "sacct",
+            "echo 'Slurm accounting storage is disabled' >&2; exit 1".into(),
+        );
         Shims { dir }
     }
 
@@ -36,7 +43,10 @@ impl Shims {
 
     fn calls(&self, tool: &str) -> usize {
         let calls = std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default();
-        calls.lines().filter(|l| l.contains(&format!("/{tool} "))).count()
+        calls
+            .lines()
+            .filter(|l| l.contains(&format!("/{tool} ")))
+            .count()
     }
 
     /// A run with one job submitted, polling squeue at every poll.
@@ -47,7 +57,13 @@ impl Shims {
             nfs_grace: grace,
             ..Config::default()
         };
-        let mut run = Run::open(Tools::in_dir(Some(self.dir.path())), config, &work.join("state"), "pipe-shim").unwrap();
+        let mut run = Run::open(
+            Tools::in_dir(Some(self.dir.path())),
+            config,
+            &work.join("state"),
+            "pipe-shim",
+        )
+        .unwrap();
         let spec = JobSpec {
             key: "k".into(),
             stage: "s".into(),
@@ -100,9 +116,17 @@ fn a_preempted_job_is_waited_out_until_its_requeued_run_ends() {
         assert!(poll(&mut run).is_none(), "finished at {state}");
     }
     // A result file of another job (an earlier attempt of the stage) is not this one's.
-    std::fs::write(work.path().join("k/result.json"), r#"{"job": "17", "exit": 0}"#).unwrap();
+    std::fs::write(
+        work.path().join("k/result.json"),
+        r#"{"job": "17", "exit": 0}"#,
+    )
+    .unwrap();
     assert!(poll(&mut run).is_none());
-    std::fs::write(work.path().join("k/result.json"), r#"{"job": "4242", "exit": 0}"#).unwrap();
+    std::fs::write(
+        work.path().join("k/result.json"),
+        r#"{"job": "4242", "exit": 0}"#,
+    )
+    .unwrap();
     poll(&mut run).expect("finished").unwrap();
     assert_eq!(shims.calls("squeue"), 8, "one squeue at open, one per poll");
 }
@@ -117,7 +141,11 @@ fn a_job_gone_from_the_queue_without_a_result_fails_after_the_grace_period() {
     assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
     std::thread::sleep(Duration::from_millis(400));
     let e = poll(&mut run).expect("finished").unwrap_err();
-    assert!(e.to_string().contains("SLURM job 4242 left the queue but its result file"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("SLURM job 4242 left the queue but its result file"),
+        "{e}"
+    );
     assert!(e.hint().unwrap().contains("shared"));
     assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
 }
@@ -129,6 +157,10 @@ fn a_completed_job_whose_result_shows_up_late_succeeds() {
     let mut run = shims.run(work.path(), Duration::from_secs(60));
     shims.queue("4242|COMPLETED|k\n");
     assert!(poll(&mut run).is_none(), "waits for the result file");
-    std::fs::write(work.path().join("k/result.json"), r#"{"job": "4242", "exit": 0}"#).unwrap();
+    std::fs::write(
+        work.path().join("k/result.json"),
+        r#"{"job": "4242", "exit": 0}"#,
+    )
+    .unwrap();
     poll(&mut run).expect("finished").unwrap();
 }

@@ -8,9 +8,13 @@
 //!
 //! ```text
 //! slurm-drive --state DIR --work DIR [--jobs N] [--name NAME]
-//!             [--command SHELL] [--time T] [--gpus N] [--gpu-flag gpus|gres]
+//!             [--command SHELL] [--time T] [--mem M] [--gpus N] [--gpu-flag gpus|gres]
 //!             [--first-poll-ms MS] [--max-poll-ms MS] [--grace-ms MS]
 //! ```
+//!
+//! `--probe DIR` instead runs the shared-filesystem check on DIR (exit 0 if
+//! the nodes see it, 3 if not); `--status` lists the jobs of the run in
+//! `--state` with their squeue states (`<key> <job> <STATE|gone>`).
 //!
 //! Stage `i` runs `bash -c SHELL` (default `true`) with `STAGE=i`, in work
 //! dir `DIR/s<i>`, under stage key `s<i>`. Output lines: `submitted|reattached
@@ -41,6 +45,8 @@ struct Args {
     command: String,
     resources: serde_json::Map<String, serde_json::Value>,
     config: Config,
+    probe: Option<PathBuf>,
+    status: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -52,19 +58,33 @@ fn parse() -> Result<Args, String> {
         command: "true".into(),
         resources: serde_json::Map::new(),
         config: Config::default(),
+        probe: None,
+        status: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--status" {
+            args.status = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
-        let ms = || value.parse().map(Duration::from_millis).map_err(|e| format!("{flag}: {e}"));
+        let ms = || {
+            value
+                .parse()
+                .map(Duration::from_millis)
+                .map_err(|e| format!("{flag}: {e}"))
+        };
         match flag.as_str() {
             "--state" => args.state = value.into(),
             "--work" => args.work = value.into(),
+            "--probe" => args.probe = Some(value.into()),
             "--jobs" => args.jobs = value.parse().map_err(|e| format!("--jobs: {e}"))?,
             "--name" => args.name = value,
             "--command" => args.command = value,
-            "--time" | "--gpus" => {
-                let v = value.parse::<u64>().map_or(value.clone().into(), Into::into);
+            "--time" | "--mem" | "--gpus" => {
+                let v = value
+                    .parse::<u64>()
+                    .map_or(value.clone().into(), Into::into);
                 args.resources.insert(flag[2..].to_string(), v);
             }
             "--gpu-flag" => args.config.gpu_flag = value.parse()?,
@@ -74,8 +94,10 @@ fn parse() -> Result<Args, String> {
             _ => return Err(format!("unknown flag `{flag}`")),
         }
     }
-    if args.state.as_os_str().is_empty() || args.work.as_os_str().is_empty() {
-        return Err("--state and --work are required".into());
+    if args.probe.is_none()
+        && (args.state.as_os_str().is_empty() || (!args.status && args.work.as_os_str().is_empty()))
+    {
+        return Err("--state and --work (or --probe) are required".into());
     }
     Ok(args)
 }
@@ -107,9 +129,20 @@ fn main() -> ExitCode {
 }
 
 fn drive(args: Args) -> Result<bool, Error> {
-    let resources = Resources::from_value(&args.resources.into()).map_err(|problems| {
-        Error::failed(format!("bad resources: {}", problems[0].message))
-    })?;
+    if let Some(dir) = &args.probe {
+        pipe_slurm::probe::check_shared(Tools::default(), args.config, dir, &STOP)?;
+        println!("shared {}", dir.display());
+        return Ok(true);
+    }
+    if args.status {
+        for (key, r, state) in pipe_slurm::status::jobs(&Tools::default(), &args.state)? {
+            let state = state.map_or_else(|| "gone".to_string(), |s| s.to_string());
+            println!("{key} {} {state}", r.job);
+        }
+        return Ok(true);
+    }
+    let resources = Resources::from_value(&args.resources.into())
+        .map_err(|problems| Error::failed(format!("bad resources: {}", problems[0].message)))?;
     let mut run = Run::open(Tools::default(), args.config, &args.state, &args.name)?;
     println!("name {}", run.name());
     let start = Instant::now();
@@ -133,7 +166,10 @@ fn drive(args: Args) -> Result<bool, Error> {
     run.wait(&STOP, |event| match event {
         Event::State { key, job, state } => println!("state {key} {job} {state}"),
         Event::Progress { key, event } => {
-            println!("progress {key} {}", serde_json::to_string(&event).unwrap_or_default())
+            println!(
+                "progress {key} {}",
+                serde_json::to_string(&event).unwrap_or_default()
+            )
         }
         Event::Finished { key, job, outcome } => {
             match outcome {
