@@ -103,39 +103,25 @@ impl Resources {
                 problems.push(problem(key, message, hint.map(str::to_string)));
             };
             match key.as_str() {
-                "time" => match v {
-                    Value::Number(n) => match n.as_u64().and_then(TimeLimit::from_minutes) {
-                        Some(t) => r.time = Some(t),
-                        None => bad(
-                            format!("`{n}` is not a whole number of minutes above zero"),
-                            Some(TIME_HINT),
-                        ),
-                    },
-                    Value::String(s) => match TimeLimit::parse(s) {
-                        Ok(t) => r.time = Some(t),
-                        Err(e) => bad(e, Some(TIME_HINT)),
-                    },
-                    _ => bad(
-                        format!("expected a time limit, found {}", what(v)),
-                        Some(TIME_HINT),
-                    ),
+                "time" => match number_or_text(
+                    v,
+                    "minutes",
+                    "a time limit",
+                    TimeLimit::from_minutes,
+                    TimeLimit::parse,
+                ) {
+                    Ok(t) => r.time = Some(t),
+                    Err(e) => bad(e, Some(TIME_HINT)),
                 },
-                "mem" => match v {
-                    Value::Number(n) => match n.as_u64().and_then(Memory::from_megabytes) {
-                        Some(m) => r.mem = Some(m),
-                        None => bad(
-                            format!("`{n}` is not a whole number of megabytes above zero"),
-                            Some(MEMORY_HINT),
-                        ),
-                    },
-                    Value::String(s) => match Memory::parse(s) {
-                        Ok(m) => r.mem = Some(m),
-                        Err(e) => bad(e, Some(MEMORY_HINT)),
-                    },
-                    _ => bad(
-                        format!("expected a memory amount, found {}", what(v)),
-                        Some(MEMORY_HINT),
-                    ),
+                "mem" => match number_or_text(
+                    v,
+                    "megabytes",
+                    "a memory amount",
+                    Memory::from_megabytes,
+                    Memory::parse,
+                ) {
+                    Ok(m) => r.mem = Some(m),
+                    Err(e) => bad(e, Some(MEMORY_HINT)),
                 },
                 "cpus" | "gpus" => {
                     let min = u64::from(key == "cpus");
@@ -245,6 +231,25 @@ fn problem(field: &str, message: impl Into<String>, hint: Option<String>) -> Pro
         field: field.to_string(),
         message: message.into(),
         hint,
+    }
+}
+
+/// A value the file may give as a whole number of `unit`s or as text in
+/// its own format (`time: 90` or `time: "1:30:00"`).
+fn number_or_text<T>(
+    v: &Value,
+    unit: &str,
+    expected: &str,
+    from_number: fn(u64) -> Option<T>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(from_number)
+            .ok_or_else(|| format!("`{n}` is not a whole number of {unit} above zero")),
+        Value::String(s) => parse(s),
+        _ => Err(format!("expected {expected}, found {}", what(v))),
     }
 }
 

@@ -79,6 +79,12 @@ impl Shims {
     }
 }
 
+/// The result file a job's script writes last.
+fn write_result(work: &Path, job: &str) {
+    let text = format!(r#"{{"job": "{job}", "exit": 0}}"#);
+    std::fs::write(work.join("k/result.json"), text).unwrap();
+}
+
 /// One poll; the outcome if the job finished.
 fn poll(run: &mut Run) -> Option<Result<(), pipe_engine::Error>> {
     let mut outcome = None;
@@ -116,17 +122,9 @@ fn a_preempted_job_is_waited_out_until_its_requeued_run_ends() {
         assert!(poll(&mut run).is_none(), "finished at {state}");
     }
     // A result file of another job (an earlier attempt of the stage) is not this one's.
-    std::fs::write(
-        work.path().join("k/result.json"),
-        r#"{"job": "17", "exit": 0}"#,
-    )
-    .unwrap();
+    write_result(work.path(), "17");
     assert!(poll(&mut run).is_none());
-    std::fs::write(
-        work.path().join("k/result.json"),
-        r#"{"job": "4242", "exit": 0}"#,
-    )
-    .unwrap();
+    write_result(work.path(), "4242");
     poll(&mut run).expect("finished").unwrap();
     assert_eq!(shims.calls("squeue"), 8, "one squeue at open, one per poll");
 }
@@ -157,10 +155,6 @@ fn a_completed_job_whose_result_shows_up_late_succeeds() {
     let mut run = shims.run(work.path(), Duration::from_secs(60));
     shims.queue("4242|COMPLETED|k\n");
     assert!(poll(&mut run).is_none(), "waits for the result file");
-    std::fs::write(
-        work.path().join("k/result.json"),
-        r#"{"job": "4242", "exit": 0}"#,
-    )
-    .unwrap();
+    write_result(work.path(), "4242");
     poll(&mut run).expect("finished").unwrap();
 }
