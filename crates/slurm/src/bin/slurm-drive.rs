@@ -156,9 +156,14 @@ fn drive(args: Args) -> Result<bool, Error> {
             env: vec![("STAGE".into(), i.to_string())],
             resources: resources.clone(),
         };
-        match run.submit(&spec)? {
-            Submitted::New(job) => println!("submitted s{i} {job}"),
-            Submitted::Reattached(job) => println!("reattached s{i} {job}"),
+        match run.submit(&spec) {
+            Ok(Submitted::New(job)) => println!("submitted s{i} {job}"),
+            Ok(Submitted::Reattached(job)) => println!("reattached s{i} {job}"),
+            Err(e) => {
+                // Leave nothing of a half-submitted run in the queue.
+                run.cancel_all()?;
+                return Err(e);
+            }
         }
     }
     let mut all_ok = true;
