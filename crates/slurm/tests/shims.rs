@@ -16,25 +16,34 @@ struct Shims {
 
 impl Shims {
     fn new() -> Shims {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display();
-        let tool = |name: &str, body: String| {
-            let path = dir.path().join(name);
-            std::fs::write(
-                &path,
-                format!("#!/bin/sh\necho \"$0 $*\" >> '{d}/calls'\n{body}\n"),
-            )
-            .unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let shims = Shims {
+            dir: tempfile::tempdir().unwrap(),
         };
-        tool("sbatch", "echo 4242".into());
-        tool("squeue", format!("cat '{d}/queue' 2>/dev/null; true"));
-        tool("scancel", "true".into());
-        tool(
-            "sacct",
-            "echo 'Slurm accounting storage is disabled' >&2; exit 1".into(),
+        let d = shims.dir.path().display().to_string();
+        shims.tool("sbatch", "echo 4242");
+        // squeue fails while a file `down` exists (a controller not answering).
+        shims.tool(
+            "squeue",
+            &format!("[ -e '{d}/down' ] && {{ echo 'slurm_load_jobs error: Socket timed out' >&2; exit 1; }}\ncat '{d}/queue' 2>/dev/null; true"),
         );
-        Shims { dir }
+        shims.tool("scancel", "true");
+        shims.tool(
+            "sacct",
+            "echo 'Slurm accounting storage is disabled' >&2; exit 1",
+        );
+        shims
+    }
+
+    /// Replaces a tool with a script that logs its call and runs `body`.
+    fn tool(&self, name: &str, body: &str) {
+        let d = self.dir.path().display();
+        let path = self.dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$0 $*\" >> '{d}/calls'\n{body}\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     fn queue(&self, text: &str) {
@@ -51,11 +60,20 @@ impl Shims {
 
     /// A run with one job submitted, polling squeue at every poll.
     fn run(&self, work: &Path, grace: Duration) -> Run {
+        self.run_with(
+            work,
+            Config {
+                nfs_grace: grace,
+                ..Config::default()
+            },
+        )
+    }
+
+    fn run_with(&self, work: &Path, config: Config) -> Run {
         let config = Config {
             first_poll: Duration::ZERO,
             max_poll: Duration::ZERO,
-            nfs_grace: grace,
-            ..Config::default()
+            ..config
         };
         let mut run = Run::open(
             Tools::in_dir(Some(self.dir.path())),
@@ -157,4 +175,45 @@ fn a_completed_job_whose_result_shows_up_late_succeeds() {
     assert!(poll(&mut run).is_none(), "waits for the result file");
     write_result(work.path(), "4242");
     poll(&mut run).expect("finished").unwrap();
+}
+
+#[test]
+fn where_accounting_exists_sacct_gives_the_state_of_a_job_gone_from_the_queue() {
+    let shims = Shims::new();
+    shims.tool(
+        "sacct",
+        "case \"$*\" in *--jobs=4242*) echo '4242|TIMEOUT';; esac",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    shims.queue("");
+    let e = poll(&mut run).expect("finished").unwrap_err();
+    assert!(e.to_string().contains("SLURM job 4242 TIMEOUT"), "{e}");
+    // One call to find out that accounting answers, one for the job.
+    assert_eq!(shims.calls("sacct"), 2);
+}
+
+#[test]
+fn a_controller_that_stops_answering_is_waited_for_then_given_up_on() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run_with(
+        work.path(),
+        Config {
+            controller_patience: Duration::from_millis(300),
+            ..Config::default()
+        },
+    );
+    shims.queue("4242|RUNNING|k\n");
+    std::fs::write(shims.dir.path().join("down"), "").unwrap();
+    assert!(poll(&mut run).is_none(), "a failed squeue is retried");
+    std::fs::remove_file(shims.dir.path().join("down")).unwrap();
+    assert!(poll(&mut run).is_none(), "and the controller is back");
+    std::fs::write(shims.dir.path().join("down"), "").unwrap();
+    assert!(poll(&mut run).is_none());
+    std::thread::sleep(Duration::from_millis(400));
+    let mut events = 0;
+    let e = run.poll(&mut |_| events += 1).unwrap_err();
+    assert!(e.to_string().contains("Socket timed out"), "{e}");
+    assert!(e.hint().unwrap().contains("re-attach"), "{:?}", e.hint());
 }
