@@ -202,7 +202,7 @@ impl Run {
         files.clear()?;
         let text = script(spec, &self.record.name, self.config.gpu_flag)?;
         std::fs::write(&files.script, text).map_err(|e| Error::io(&files.script, "write", e))?;
-        let job = self.tools.sbatch(&files.script)?;
+        let job = self.sbatch(&spec.key, &files.script)?;
         self.record.jobs.insert(
             spec.key.clone(),
             Recorded {
@@ -219,6 +219,33 @@ impl Run {
             .next_squeue
             .min(Instant::now() + self.config.first_poll);
         Ok(Submitted::New(job))
+    }
+
+    /// sbatch, retried (after 1, 2 and 4 s) when the controller is too busy
+    /// to answer. A submission that timed out may still have created the
+    /// job, so before each retry the queue is searched for a job carrying
+    /// the stage's key, which is then taken instead of submitting twice.
+    fn sbatch(&self, key: &str, script: &Path) -> Result<JobId> {
+        let mut wait = Duration::from_secs(1);
+        let mut attempt = 0;
+        loop {
+            match self.tools.sbatch(script) {
+                Ok(job) => return Ok(job),
+                Err(e) if attempt < 3 && is_transient(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                    let listing = self.tools.squeue(&self.record.name).unwrap_or_default();
+                    if let Some(l) = listing
+                        .iter()
+                        .find(|l| l.comment == key && l.state.phase() != Phase::Failed)
+                    {
+                        return Ok(l.job.clone());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn track(&mut self, spec: &JobSpec, job: JobId, files: JobFiles) {
@@ -416,6 +443,21 @@ impl Run {
         let keys: Vec<String> = std::mem::take(&mut self.jobs).into_keys().collect();
         self.forget(keys.iter().map(String::as_str))
     }
+}
+
+/// Whether a tool's failure says the controller is busy or unreachable for
+/// now, rather than that the request is wrong.
+fn is_transient(e: &Error) -> bool {
+    let text = e.to_string();
+    [
+        "Socket timed out",
+        "temporarily unable",
+        "Resource temporarily unavailable",
+        "Unable to contact slurm controller",
+        "Connection refused",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
 }
 
 /// The exit code in a result file, if the file is this job's.

@@ -1,5 +1,6 @@
 //! States a real SLURM cannot be made to show on demand (NODE_FAIL,
-//! PREEMPTED then requeued, a job the controller forgot), through shims of
+//! PREEMPTED then requeued, a job the controller forgot, accounting, a busy
+//! controller refusing squeue or sbatch), through shims of
 //! sbatch, squeue and scancel: scripts in a temp dir that the client runs
 //! instead of the real tools. The queue squeue prints is a file the test
 //! rewrites between polls.
@@ -8,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use pipe_slurm::{Config, Event, JobSpec, Resources, Run, Tools};
+use pipe_slurm::{Config, Event, JobId, JobSpec, Resources, Run, Submitted, Tools};
 
 struct Shims {
     dir: tempfile::TempDir,
@@ -216,4 +217,75 @@ fn a_controller_that_stops_answering_is_waited_for_then_given_up_on() {
     let e = run.poll(&mut |_| events += 1).unwrap_err();
     assert!(e.to_string().contains("Socket timed out"), "{e}");
     assert!(e.hint().unwrap().contains("re-attach"), "{:?}", e.hint());
+}
+
+/// sbatch failing once with `message`, having created the job or not.
+fn flaky_sbatch(
+    shims: &Shims,
+    message: &str,
+    created: bool,
+) -> Result<Submitted, pipe_engine::Error> {
+    let d = shims.dir.path().display();
+    let create = if created {
+        format!("echo '4242|PENDING|k' > '{d}/queue'")
+    } else {
+        String::new()
+    };
+    shims.tool(
+        "sbatch",
+        &format!("[ -e '{d}/failed' ] && {{ echo 4243; exit 0; }}\ntouch '{d}/failed'; {create}\necho 'sbatch: error: {message}' >&2; exit 1"),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut run = Run::open(
+        Tools::in_dir(Some(shims.dir.path())),
+        Config::default(),
+        &work.path().join("state"),
+        "pipe-shim",
+    )
+    .unwrap();
+    run.submit(&JobSpec {
+        key: "k".into(),
+        stage: "s".into(),
+        work: work.path().join("k"),
+        cwd: work.path().to_path_buf(),
+        command: vec!["true".into()],
+        env: vec![],
+        resources: Resources::default(),
+    })
+}
+
+#[test]
+fn a_submission_that_timed_out_but_created_the_job_is_not_repeated() {
+    let shims = Shims::new();
+    let got = flaky_sbatch(
+        &shims,
+        "Batch job submission failed: Socket timed out on send/recv operation",
+        true,
+    );
+    assert_eq!(got.unwrap(), Submitted::New(JobId("4242".into())));
+    assert_eq!(shims.calls("sbatch"), 1);
+}
+
+#[test]
+fn a_submission_refused_by_a_busy_controller_is_retried() {
+    let shims = Shims::new();
+    let got = flaky_sbatch(&shims, "Batch job submission failed: Slurm temporarily unable to accept job, sleeping and retrying", false);
+    assert_eq!(got.unwrap(), Submitted::New(JobId("4243".into())));
+    assert_eq!(shims.calls("sbatch"), 2);
+}
+
+#[test]
+fn a_submission_refused_for_a_bad_request_fails_at_once() {
+    let shims = Shims::new();
+    let e = flaky_sbatch(
+        &shims,
+        "Batch job submission failed: Invalid partition name specified",
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("Invalid partition name specified"),
+        "{e}"
+    );
+    assert_eq!(shims.calls("sbatch"), 1);
 }
