@@ -115,3 +115,16 @@ fn only_the_registry_names_every_kind() {
     .unwrap();
     assert!(worker.contains("pipe_torch::register("));
 }
+
+/// The SLURM client (`crates/slurm`) is a cluster client: it builds without
+/// libtorch and knows no stage kind.
+#[test]
+fn slurm_client_needs_no_libtorch_and_no_kind_crate() {
+    let deps = transitive_deps("pipe-slurm");
+    for banned in ["tch", "torch-sys", "pipe-data", "pipe-torch", "pipe-report"] {
+        assert!(
+            !deps.contains(banned),
+            "pipe-slurm must not depend on `{banned}`"
+        );
+    }
+}
