@@ -10,7 +10,9 @@
 //! failure state into a clear error with the job's log tail ([`state`]),
 //! cancels them all with one `scancel`, and re-attaches to its jobs after
 //! its client died ([`record`]). [`Resources`] is a stage's typed request
-//! and its sbatch flags. Knows no machine learning and no pipeline format.
+//! and its sbatch flags; [`probe`] checks with a tiny job that the nodes see
+//! the cache dir; [`status`] lists a run's jobs for `pipe status`. Knows no
+//! machine learning and no pipeline format.
 
 pub mod backoff;
 pub mod job;
