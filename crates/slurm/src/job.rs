@@ -72,6 +72,14 @@ impl JobFiles {
 /// The job script for `spec` in a run whose jobs are all named `run_name`.
 pub fn script(spec: &JobSpec, run_name: &str, gpu_flag: GpuFlag) -> Result<String> {
     let files = JobFiles::in_dir(&spec.work);
+    // The key goes unquoted into `--comment` and back through squeue.
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.:[],=".contains(c);
+    if spec.key.is_empty() || !spec.key.chars().all(plain) {
+        return Err(Error::internal(format!(
+            "`{}` cannot be a job's stage key",
+            spec.key.escape_debug()
+        )));
+    }
     let mut s = String::from("#!/bin/bash\n");
     let mut directive = |flag: String| {
         s.push_str("#SBATCH ");
@@ -149,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn a_quote_in_the_work_path_is_refused() {
+    fn a_quote_in_the_work_path_or_a_space_in_the_key_is_refused() {
         let spec = JobSpec {
             key: "k".into(),
             stage: "s".into(),
@@ -164,5 +172,12 @@ mod tests {
             e.to_string().contains("cannot be written in a job script"),
             "{e}"
         );
+        let spec = JobSpec {
+            key: "a b".into(),
+            work: PathBuf::from("/tmp/w"),
+            ..spec
+        };
+        let e = script(&spec, "run", GpuFlag::Gpus).unwrap_err();
+        assert!(e.to_string().contains("cannot be a job's stage key"), "{e}");
     }
 }
