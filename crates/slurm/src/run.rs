@@ -63,6 +63,10 @@ impl Default for Config {
     }
 }
 
+/// How long a job whose script reported a non-zero exit may take to show
+/// its final state in squeue before it is reported as plain FAILED.
+const VERDICT_WAIT: Duration = Duration::from_secs(10);
+
 /// How [`Run::submit`] got the stage a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Submitted {
@@ -109,6 +113,11 @@ struct Tracked {
     /// When the job was first seen ended, or missing from squeue, without
     /// a result file.
     ended_since: Option<Instant>,
+    /// When a result file with a non-zero exit code was first seen: SLURM
+    /// kills the command before the script (TIMEOUT, CANCELLED,
+    /// OUT_OF_MEMORY), so the script may still report its exit, and the
+    /// controller's verdict is waited for before the failure is reported.
+    failed_since: Option<Instant>,
     progress: ProgressTail,
 }
 
@@ -259,6 +268,7 @@ impl Run {
                 files,
                 state,
                 ended_since: None,
+                failed_since: None,
                 progress,
             },
         );
@@ -302,6 +312,7 @@ impl Run {
             self.ask_controller(now, on)?;
         }
         let mut finished = Vec::new();
+        let mut confirming = false;
         for (key, t) in &mut self.jobs {
             for event in t.progress.read() {
                 on(Event::Progress {
@@ -311,12 +322,18 @@ impl Run {
             }
             let outcome = match (read_result(&t.files.result, &t.job), &t.state) {
                 (Some(0), _) => Some(Ok(())),
-                (Some(code), state) => {
-                    let state = match state {
-                        Some(s) if s.phase() == Phase::Failed => s.clone(),
-                        _ => JobState::Failed,
-                    };
-                    Some(Err(failure(t, &state, Some(code), self.config.log_tail)))
+                (Some(code), Some(state)) if state.phase() == Phase::Failed => {
+                    Some(Err(failure(t, state, Some(code), self.config.log_tail)))
+                }
+                (Some(code), _) => {
+                    let since = *t.failed_since.get_or_insert(now);
+                    if now - since >= VERDICT_WAIT {
+                        let state = JobState::Failed;
+                        Some(Err(failure(t, &state, Some(code), self.config.log_tail)))
+                    } else {
+                        confirming = true;
+                        None
+                    }
                 }
                 (None, Some(state)) if state.phase() == Phase::Failed => {
                     Some(Err(failure(t, state, None, self.config.log_tail)))
@@ -331,6 +348,10 @@ impl Run {
             if let Some(outcome) = outcome {
                 finished.push((key.clone(), outcome));
             }
+        }
+        if confirming {
+            // Ask for the verdict every `first_poll` until it comes.
+            self.next_squeue = self.next_squeue.min(now + self.config.first_poll);
         }
         let mut failed = Vec::new();
         for (key, outcome) in finished {

@@ -289,3 +289,30 @@ fn a_submission_refused_for_a_bad_request_fails_at_once() {
     );
     assert_eq!(shims.calls("sbatch"), 1);
 }
+
+#[test]
+fn a_script_killed_by_slurm_is_reported_with_slurms_verdict_not_as_failed() {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    shims.queue("4242|RUNNING|k\n");
+    assert!(poll(&mut run).is_none());
+    // SIGTERM at the time limit ended the command first; the script wrote
+    // its exit (128 + 15) before SLURM marked the job.
+    std::fs::write(
+        work.path().join("k/result.json"),
+        r#"{"job": "4242", "exit": 143}"#,
+    )
+    .unwrap();
+    assert!(
+        poll(&mut run).is_none(),
+        "waits for the controller's verdict"
+    );
+    shims.queue("4242|TIMEOUT|k\n");
+    let e = poll(&mut run).expect("finished").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("SLURM job 4242 TIMEOUT, exit code 143"),
+        "{e}"
+    );
+}
