@@ -98,9 +98,17 @@ impl Shims {
     }
 }
 
+/// Shims, a work dir, and a run with one job submitted through them.
+fn started(grace: Duration) -> (Shims, tempfile::TempDir, Run) {
+    let shims = Shims::new();
+    let work = tempfile::tempdir().unwrap();
+    let run = shims.run(work.path(), grace);
+    (shims, work, run)
+}
+
 /// The result file a job's script writes last.
-fn write_result(work: &Path, job: &str) {
-    let text = format!(r#"{{"job": "{job}", "exit": 0}}"#);
+fn write_result(work: &Path, job: &str, exit: i32) {
+    let text = format!(r#"{{"job": "{job}", "exit": {exit}}}"#);
     std::fs::write(work.join("k/result.json"), text).unwrap();
 }
 
@@ -118,9 +126,7 @@ fn poll(run: &mut Run) -> Option<Result<(), pipe_engine::Error>> {
 
 #[test]
 fn node_fail_is_a_stage_error_with_job_state_and_log_tail() {
-    let shims = Shims::new();
-    let work = tempfile::tempdir().unwrap();
-    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    let (shims, work, mut run) = started(Duration::from_secs(60));
     shims.queue("4242|RUNNING|k\n");
     assert!(poll(&mut run).is_none());
     shims.queue("4242|NODE_FAIL|k\n");
@@ -133,26 +139,22 @@ fn node_fail_is_a_stage_error_with_job_state_and_log_tail() {
 
 #[test]
 fn a_preempted_job_is_waited_out_until_its_requeued_run_ends() {
-    let shims = Shims::new();
-    let work = tempfile::tempdir().unwrap();
-    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    let (shims, work, mut run) = started(Duration::from_secs(60));
     for state in ["RUNNING", "PREEMPTED", "REQUEUED", "PENDING", "RUNNING"] {
         shims.queue(&format!("4242|{state}|k\n"));
         assert!(poll(&mut run).is_none(), "finished at {state}");
     }
     // A result file of another job (an earlier attempt of the stage) is not this one's.
-    write_result(work.path(), "17");
+    write_result(work.path(), "17", 0);
     assert!(poll(&mut run).is_none());
-    write_result(work.path(), "4242");
+    write_result(work.path(), "4242", 0);
     poll(&mut run).expect("finished").unwrap();
     assert_eq!(shims.calls("squeue"), 8, "one squeue at open, one per poll");
 }
 
 #[test]
 fn a_job_gone_from_the_queue_without_a_result_fails_after_the_grace_period() {
-    let shims = Shims::new();
-    let work = tempfile::tempdir().unwrap();
-    let mut run = shims.run(work.path(), Duration::from_millis(300));
+    let (shims, work, mut run) = started(Duration::from_millis(300));
     shims.queue("");
     assert!(poll(&mut run).is_none(), "within the grace period");
     assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
@@ -169,12 +171,10 @@ fn a_job_gone_from_the_queue_without_a_result_fails_after_the_grace_period() {
 
 #[test]
 fn a_completed_job_whose_result_shows_up_late_succeeds() {
-    let shims = Shims::new();
-    let work = tempfile::tempdir().unwrap();
-    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    let (shims, work, mut run) = started(Duration::from_secs(60));
     shims.queue("4242|COMPLETED|k\n");
     assert!(poll(&mut run).is_none(), "waits for the result file");
-    write_result(work.path(), "4242");
+    write_result(work.path(), "4242", 0);
     poll(&mut run).expect("finished").unwrap();
 }
 
@@ -292,18 +292,12 @@ fn a_submission_refused_for_a_bad_request_fails_at_once() {
 
 #[test]
 fn a_script_killed_by_slurm_is_reported_with_slurms_verdict_not_as_failed() {
-    let shims = Shims::new();
-    let work = tempfile::tempdir().unwrap();
-    let mut run = shims.run(work.path(), Duration::from_secs(60));
+    let (shims, work, mut run) = started(Duration::from_secs(60));
     shims.queue("4242|RUNNING|k\n");
     assert!(poll(&mut run).is_none());
     // SIGTERM at the time limit ended the command first; the script wrote
     // its exit (128 + 15) before SLURM marked the job.
-    std::fs::write(
-        work.path().join("k/result.json"),
-        r#"{"job": "4242", "exit": 143}"#,
-    )
-    .unwrap();
+    write_result(work.path(), "4242", 143);
     assert!(
         poll(&mut run).is_none(),
         "waits for the controller's verdict"
