@@ -126,7 +126,7 @@ fn poll(run: &mut Run) -> Option<Result<(), pipe_engine::Error>> {
 
 #[test]
 fn node_fail_is_a_stage_error_with_job_state_and_log_tail() {
-    let (shims, work, mut run) = started(Duration::from_secs(60));
+    let (shims, _work, mut run) = started(Duration::from_secs(60));
     shims.queue("4242|RUNNING|k\n");
     assert!(poll(&mut run).is_none());
     shims.queue("4242|NODE_FAIL|k\n");
@@ -154,7 +154,7 @@ fn a_preempted_job_is_waited_out_until_its_requeued_run_ends() {
 
 #[test]
 fn a_job_gone_from_the_queue_without_a_result_fails_after_the_grace_period() {
-    let (shims, work, mut run) = started(Duration::from_millis(300));
+    let (shims, _work, mut run) = started(Duration::from_millis(300));
     shims.queue("");
     assert!(poll(&mut run).is_none(), "within the grace period");
     assert_eq!(shims.calls("sacct"), 1, "accounting is asked about once");
