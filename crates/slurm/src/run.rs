@@ -203,6 +203,10 @@ impl Run {
                 .get(&job)
                 .is_some_and(|s| s.phase() != Phase::Failed);
             if alive || read_result(&files.result, &job) == Some(0) {
+                // Found by its `--comment` only: record it for the next restart.
+                if self.record.jobs.get(&spec.key).map(|r| &r.job) != Some(&job) {
+                    self.record(spec, &job)?;
+                }
                 self.track(spec, job.clone(), files);
                 return Ok(Submitted::Reattached(job));
             }
@@ -212,15 +216,7 @@ impl Run {
         let text = script(spec, &self.record.name, self.config.gpu_flag)?;
         std::fs::write(&files.script, text).map_err(|e| Error::io(&files.script, "write", e))?;
         let job = self.sbatch(&spec.key, &files.script)?;
-        self.record.jobs.insert(
-            spec.key.clone(),
-            Recorded {
-                job: job.clone(),
-                stage: spec.stage.clone(),
-                work: spec.work.clone(),
-            },
-        );
-        self.record.save(&self.state_dir)?;
+        self.record(spec, &job)?;
         self.track(spec, job.clone(), files);
         // A new job: look at the queue soon.
         self.backoff.reset();
@@ -255,6 +251,16 @@ impl Run {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    fn record(&mut self, spec: &JobSpec, job: &JobId) -> Result<()> {
+        let entry = Recorded {
+            job: job.clone(),
+            stage: spec.stage.clone(),
+            work: spec.work.clone(),
+        };
+        self.record.jobs.insert(spec.key.clone(), entry);
+        self.record.save(&self.state_dir)
     }
 
     fn track(&mut self, spec: &JobSpec, job: JobId, files: JobFiles) {

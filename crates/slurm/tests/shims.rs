@@ -310,3 +310,24 @@ fn a_script_killed_by_slurm_is_reported_with_slurms_verdict_not_as_failed() {
         "{e}"
     );
 }
+
+#[test]
+fn a_job_submitted_just_before_the_client_died_is_found_by_its_key() {
+    let shims = Shims::new();
+    // In squeue with the stage's key as its comment, but in no record.
+    shims.queue("4242|RUNNING|k\n");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("k")).unwrap(); // by the dead client
+    let run = shims.run(work.path(), Duration::from_secs(60));
+    assert_eq!(shims.calls("sbatch"), 0, "not submitted again");
+    let jobs: Vec<_> = run
+        .pending()
+        .map(|(k, _, j, _)| (k, j.0.as_str()))
+        .collect();
+    assert_eq!(jobs, [("k", "4242")]);
+    let record = std::fs::read_to_string(work.path().join("state/slurm-jobs.json")).unwrap();
+    assert!(
+        record.contains("\"4242\""),
+        "recorded for the next restart: {record}"
+    );
+}
