@@ -242,3 +242,16 @@ fn engine_imports_only_point_down() {
     let problems = upward_imports(&src);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The SLURM client (`crates/slurm`) is a cluster client: it builds without
+/// libtorch and knows no stage kind.
+#[test]
+fn slurm_client_needs_no_libtorch_and_no_kind_crate() {
+    let deps = transitive_deps("pipe-slurm");
+    for banned in ["tch", "torch-sys", "pipe-data", "pipe-torch", "pipe-report"] {
+        assert!(
+            !deps.contains(banned),
+            "pipe-slurm must not depend on `{banned}`"
+        );
+    }
+}
