@@ -24,8 +24,16 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
             let cache = Cache::open(&config.cache_dir)?;
             let _held = exclusive(config, &cache)?;
             let r = verify::verify(&cache)?;
+            let derived = if r.derived_manifests > 0 {
+                format!(
+                    "{} of them computed from a dropped result; ",
+                    r.derived_manifests
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped (they will be recomputed)",
+                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped ({derived}they will be recomputed)",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,

@@ -2,11 +2,9 @@
 //! [`RunOptions`], run, and turn the summary into an exit code.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use pipe_engine::run::RunOptions;
-use pipe_engine::{gpu, Result};
+use pipe_engine::{gpu, Error, Result};
 
 use super::Config;
 use crate::cli::{RunArgs, StatusFormat};
@@ -20,14 +18,8 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         super::status::print(config, &statuses, StatusFormat::Text);
         return Ok(0);
     }
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&cancel);
-    // The first Ctrl-C stops cleanly; a second one gives up waiting.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    // Ctrl-C, SIGTERM and SIGHUP: the first stops cleanly, a second exits.
+    let cancel = crate::signals::install();
     let stem = args
         .pipeline
         .file
@@ -57,6 +49,12 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         durable: std::env::var_os("PIPE_NO_FSYNC").is_none(),
         cancel,
     };
-    pipe_engine::run::run(&pipeline, &opts)?.into_result()?;
-    Ok(0)
+    match pipe_engine::run::run(&pipeline, &opts)?.into_result() {
+        Ok(_) => Ok(0),
+        Err(Error::Cancelled) => {
+            super::report(config, &Error::Cancelled);
+            Ok(crate::signals::exit_code())
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -2,9 +2,11 @@
 //! copied, across file systems) to `<results>/<stage name>/<file>`, where
 //! users and Python scripts read them.
 //!
-//! Links are replaced atomically (link to a temp name, rename), files the
-//! current result does not have are removed, and an up-to-date link costs
-//! two `stat`s, so a no-op run stays cheap.
+//! A stage's directory is replaced as a whole: the new one is built beside
+//! it under a temp name and swapped in with one `renameat2(RENAME_EXCHANGE)`,
+//! so a reader, or two runs of different configurations at once, never see
+//! a mix of two results. A directory already showing the result costs two
+//! `stat`s per file, so a no-op run stays cheap.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -22,34 +24,57 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
 
 pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<()> {
     let dir = stage_dir(root, stage);
-    let mut changed = false;
-    for (name, entry) in &manifest.files {
-        let target = dir.join(name);
+    if current(cache, &dir, manifest) {
+        return Ok(());
+    }
+    if !root.is_dir() {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::io(root, "create the results directory", e))?;
+    }
+    let tmp = temp_beside(&dir);
+    let built = build(cache, &tmp, manifest).and_then(|()| swap(&tmp, &dir));
+    // After the swap `tmp` holds the previous result (or nothing).
+    let _ = std::fs::remove_dir_all(&tmp);
+    built
+}
+
+/// Whether `dir` already shows exactly the files of `manifest` (files it
+/// has beyond them are only looked for when something changed).
+fn current(cache: &Cache, dir: &Path, manifest: &Manifest) -> bool {
+    if manifest.files.is_empty() {
+        return std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none());
+    }
+    manifest.files.iter().all(|(name, entry)| {
         let object = cache.object_path(&entry.hash);
-        let obj_meta = std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
-        if let Ok(t) = std::fs::metadata(&target) {
-            let same = (t.ino() == obj_meta.ino() && t.dev() == obj_meta.dev())
-                // A copy (other file system) is current if its size and
-                // mtime are the object's.
-                || (t.len() == obj_meta.len()
-                    && t.mtime() == obj_meta.mtime()
-                    && t.nlink() == 1
-                    && !t.is_dir());
-            if same {
-                continue;
-            }
-        }
-        changed = true;
+        let (Ok(o), Ok(t)) = (
+            std::fs::metadata(&object),
+            std::fs::symlink_metadata(dir.join(name)),
+        ) else {
+            return false;
+        };
+        (t.ino() == o.ino() && t.dev() == o.dev())
+            // A copy (other file system) is current if its size and mtime
+            // are the object's.
+            || (t.is_file() && t.len() == o.len() && t.mtime() == o.mtime() && t.nlink() == 1)
+    })
+}
+
+/// A fresh directory at `tmp` holding the result's files.
+fn build(cache: &Cache, tmp: &Path, manifest: &Manifest) -> Result<()> {
+    std::fs::create_dir(tmp).map_err(|e| Error::io(tmp, "create the results directory", e))?;
+    for (name, entry) in &manifest.files {
+        let target = tmp.join(name);
         if let Some(parent) = target.parent() {
-            if !parent.is_dir() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(parent, "create the results directory", e))?;
-            }
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, "create the results directory", e))?;
         }
-        let tmp = temp_beside(&target);
-        if std::fs::hard_link(&object, &tmp).is_err() {
-            std::fs::copy(&object, &tmp).map_err(|e| Error::io(&tmp, "copy a result to", e))?;
-            if let Ok(f) = std::fs::File::options().write(true).open(&tmp) {
+        let object = cache.object_path(&entry.hash);
+        if std::fs::hard_link(&object, &target).is_err() {
+            let obj_meta =
+                std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
+            std::fs::copy(&object, &target)
+                .map_err(|e| Error::io(&target, "copy a result to", e))?;
+            if let Ok(f) = std::fs::File::options().write(true).open(&target) {
                 let _ = f.set_modified(
                     obj_meta
                         .modified()
@@ -57,43 +82,43 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
                 );
             }
         }
-        if let Err(e) = std::fs::rename(&tmp, &target) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&target, "replace", e));
-        }
-    }
-    // Files of an earlier result are removed when this one was linked in;
-    // a directory already showing this result needs no listing (keeps a
-    // no-op run at two `stat`s per file). An empty result has nothing to
-    // compare, so its directory is always checked.
-    if changed || manifest.files.is_empty() {
-        if manifest.files.is_empty() && !dir.is_dir() {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(&dir, "create the results directory", e))?;
-        }
-        remove_stale(&dir, Path::new(""), manifest);
     }
     Ok(())
 }
 
-/// Removes files in the results directory that the result does not have
-/// (left from an earlier result of the stage).
-fn remove_stale(root: &Path, rel: &Path, manifest: &Manifest) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
-        return;
+/// Puts `tmp` at `dir` in one step; the previous `dir`, if any, ends at `tmp`.
+fn swap(tmp: &Path, dir: &Path) -> Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::internal("NUL in a path"));
+    let (from, to) = (c(tmp)?, c(dir)?);
+    // SAFETY: renameat2 on two valid NUL-terminated paths.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::c_long::from(libc::AT_FDCWD),
+            from.as_ptr(),
+            libc::c_long::from(libc::AT_FDCWD),
+            to.as_ptr(),
+            libc::c_long::from(libc::RENAME_EXCHANGE),
+        )
     };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".tmp.") {
-            // Another pipe is linking this very result right now.
-            continue;
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Nothing to exchange with: a plain rename.
+        Some(libc::ENOENT) => std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, "replace", e)),
+        // A file system without exchange: move the old one aside first (a
+        // reader may briefly see no directory, never a mix).
+        Some(libc::EINVAL | libc::ENOSYS) => {
+            let aside = temp_beside(dir);
+            std::fs::rename(dir, &aside).map_err(|e| Error::io(dir, "replace", e))?;
+            let moved = std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, "replace", e));
+            let _ = std::fs::remove_dir_all(&aside);
+            moved
         }
-        let rel = rel.join(entry.file_name());
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir {
-            remove_stale(root, &rel, manifest);
-            let _ = std::fs::remove_dir(root.join(&rel));
-        } else if !manifest.files.contains_key(rel.to_string_lossy().as_ref()) {
-            let _ = std::fs::remove_file(root.join(&rel));
-        }
+        _ => Err(Error::io(dir, "replace", e)),
     }
 }
