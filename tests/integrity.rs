@@ -31,7 +31,10 @@ fn one_stage(run: &str) -> String {
 /// The object holding `a`'s output, `1\n2\n3\n`.
 fn object_of_a(p: &Project) -> PathBuf {
     let mut found = None;
-    for shard in std::fs::read_dir(p.join("cache/objects")).unwrap().flatten() {
+    for shard in std::fs::read_dir(p.join("cache/objects"))
+        .unwrap()
+        .flatten()
+    {
         for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
             if std::fs::read(f.path()).unwrap() == b"1\n2\n3\n" {
                 found = Some(f.path());
@@ -84,17 +87,28 @@ fn a_symlink_to_a_directory_in_outputs_is_copied_and_its_target_left_alone() {
     assert_eq!(p.read("results/s/s/v/x"), "1\n");
     assert_eq!(p.read("results/s/s/v/sub/y"), "2\n");
     assert_eq!(p.read("results/s/s/f"), "1\n");
-    assert_ne!(std::fs::metadata(p.join("results/s/s/v/x")).unwrap().ino(), ino);
+    assert_ne!(
+        std::fs::metadata(p.join("results/s/s/v/x")).unwrap().ino(),
+        ino
+    );
     assert!(verify(&p).contains("0 corrupt objects deleted"));
 }
 
 #[test]
 fn a_symlink_loop_in_outputs_is_a_stage_error() {
     let p = Project::new();
-    p.write("s.yaml", &one_stage(r#"mkdir $PIPE_OUT/d && ln -s .. $PIPE_OUT/d/up"#));
+    p.write(
+        "s.yaml",
+        &one_stage(r#"mkdir $PIPE_OUT/d && ln -s .. $PIPE_OUT/d/up"#),
+    );
     let out = p.pipe(&["run", "s.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("output `d/up` is a symlink to a directory that contains it"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("output `d/up` is a symlink to a directory that contains it"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -104,8 +118,15 @@ fn a_hard_linked_output_is_copied_not_adopted() {
     p.write("s.yaml", &one_stage(r#"ln mine "$PIPE_OUT/f""#));
     p.pipe(&["run", "s.yaml"]).ok();
     let mine = std::fs::metadata(p.join("mine")).unwrap();
-    assert_eq!(mine.permissions().mode() & 0o777, 0o644, "the user's file was made read-only");
-    assert_ne!(mine.ino(), std::fs::metadata(p.join("results/s/s/f")).unwrap().ino());
+    assert_eq!(
+        mine.permissions().mode() & 0o777,
+        0o644,
+        "the user's file was made read-only"
+    );
+    assert_ne!(
+        mine.ino(),
+        std::fs::metadata(p.join("results/s/s/f")).unwrap().ino()
+    );
     // Editing the user's file later changes nothing cached.
     p.write("mine", "v2\n");
     assert_eq!(p.read("results/s/s/f"), "v1\n");
@@ -117,11 +138,17 @@ fn output_names_that_are_not_utf8_are_a_stage_error_not_merged() {
     let p = Project::new();
     p.write(
         "s.yaml",
-        &one_stage(r#"echo 1 > "$PIPE_OUT/$(printf 'a\377')"; echo 2 > "$PIPE_OUT/$(printf 'a\376')""#),
+        &one_stage(
+            r#"echo 1 > "$PIPE_OUT/$(printf 'a\377')"; echo 2 > "$PIPE_OUT/$(printf 'a\376')""#,
+        ),
     );
     let out = p.pipe(&["run", "s.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("has a name that is not valid UTF-8"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has a name that is not valid UTF-8"),
+        "{}",
+        out.stderr
+    );
     assert!(!p.join("results/s/s").exists());
 }
 
@@ -134,7 +161,12 @@ fn a_fifo_listed_in_outs_is_a_stage_error() {
     );
     let out = p.pipe(&["run", "s.yaml"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("output `p` is a FIFO (named pipe), not a regular file"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("output `p` is a FIFO (named pipe), not a regular file"),
+        "{}",
+        out.stderr
+    );
     // Nothing was cached: it fails again.
     p.pipe(&["run", "s.yaml"]).expect_code(1);
 }
@@ -147,7 +179,11 @@ fn a_corrupt_object_is_not_served_and_what_was_computed_from_it_reruns() {
     corrupt(&object_of_a(&p), false);
     let out = p.pipe(&["run", "t.yaml"]);
     out.ok();
-    assert!(out.stderr.contains("the cached result of `a` was corrupt"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the cached result of `a` was corrupt"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.ran(), names(&["a", "b"]));
     assert_eq!(p.read("results/t/a/o"), "1\n2\n3\n");
     assert_eq!(p.read("results/t/b/o"), "123");
@@ -206,7 +242,10 @@ fn a_manifest_naming_a_path_outside_results_is_refused() {
     }
     let out = p.pipe(&["run", "t.yaml"]);
     out.ok();
-    assert!(!p.join("escaped").exists(), "a manifest wrote outside results/");
+    assert!(
+        !p.join("escaped").exists(),
+        "a manifest wrote outside results/"
+    );
     assert_eq!(out.ran(), names(&["a"]));
     assert_eq!(p.read("results/t/a/o"), "1\n2\n3\n");
 }
@@ -271,5 +310,10 @@ fn waiting_for_a_key_this_run_computes_names_no_other_pipe() {
     let out = p.pipe(&["run", "d.yaml", "--jobs", "2"]);
     out.ok();
     assert!(!out.stderr.contains("another pipe"), "{}", out.stderr);
-    assert!(out.stderr.contains("another stage of this run computes the same result"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("another stage of this run computes the same result"),
+        "{}",
+        out.stderr
+    );
 }

@@ -144,8 +144,10 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
 /// Whether process `pid` still runs (a zombie does not: nothing may reap
 /// an orphan inside a container).
 fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// Waits up to 10 s for `pid` to end; panics if it does not.
@@ -192,7 +194,11 @@ fn kill_9_of_pipe_stops_its_commands_and_the_rerun_has_the_work_dir_alone() {
     assert!(!alive(&orphan), "the killed pipe's command still runs");
     let log = p.read("results/o/slow/o");
     let steps: Vec<usize> = log.lines().map(|l| l.parse().unwrap()).collect();
-    assert_eq!(steps, (1..=steps.len()).collect::<Vec<_>>(), "two writers: {log:?}");
+    assert_eq!(
+        steps,
+        (1..=steps.len()).collect::<Vec<_>>(),
+        "two writers: {log:?}"
+    );
 }
 
 #[test]

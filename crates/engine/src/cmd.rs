@@ -205,7 +205,14 @@ fn supervise(work: &CStr) -> std::io::Result<()> {
         }
         // A raw fork: glibc's fork() runs atfork handlers, not safe here.
         let no: libc::c_long = 0;
-        let child = libc::syscall(libc::SYS_clone, libc::c_long::from(libc::SIGCHLD), no, no, no, no);
+        let child = libc::syscall(
+            libc::SYS_clone,
+            libc::c_long::from(libc::SIGCHLD),
+            no,
+            no,
+            no,
+            no,
+        );
         if child < 0 {
             return Err(std::io::Error::last_os_error());
         }

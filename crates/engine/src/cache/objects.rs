@@ -78,7 +78,10 @@ fn adopt(
     // Read-only is enough to sync and set times (`cp` of a read-only input
     // gives a read-only output).
     let file = File::open(src).map_err(|e| Error::io(src, "read", e))?;
-    let size = file.metadata().map_err(|e| Error::io(src, "read", e))?.len();
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io(src, "read", e))?
+        .len();
     let obj = cache.object_path(&hash);
     if intact(&obj, &hash, size) {
         return Ok((hash, size));

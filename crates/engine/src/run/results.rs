@@ -53,9 +53,15 @@ fn current(cache: &Cache, dir: &Path, manifest: &Manifest) -> bool {
             return false;
         };
         (t.ino() == o.ino() && t.dev() == o.dev())
-            // A copy (other file system) is current if its size and mtime
-            // are the object's.
-            || (t.is_file() && t.len() == o.len() && t.mtime() == o.mtime() && t.nlink() == 1)
+            // A copy (only on another file system) is current if its size
+            // and mtime are the object's, nanoseconds included: they carry
+            // the object's seal, so a stale file of the same size is not taken.
+            || (t.dev() != o.dev()
+                && t.is_file()
+                && t.len() == o.len()
+                && t.mtime() == o.mtime()
+                && t.mtime_nsec() == o.mtime_nsec()
+                && t.nlink() == 1)
     })
 }
 
@@ -70,8 +76,7 @@ fn build(cache: &Cache, tmp: &Path, manifest: &Manifest) -> Result<()> {
         }
         let object = cache.object_path(&entry.hash);
         if std::fs::hard_link(&object, &target).is_err() {
-            let obj_meta =
-                std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
+            let obj_meta = std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
             std::fs::copy(&object, &target)
                 .map_err(|e| Error::io(&target, "copy a result to", e))?;
             if let Ok(f) = std::fs::File::options().write(true).open(&target) {
@@ -90,7 +95,9 @@ fn build(cache: &Cache, tmp: &Path, manifest: &Manifest) -> Result<()> {
 fn swap(tmp: &Path, dir: &Path) -> Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::internal("NUL in a path"));
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::internal("NUL in a path"))
+    };
     let (from, to) = (c(tmp)?, c(dir)?);
     // SAFETY: renameat2 on two valid NUL-terminated paths.
     let rc = unsafe {
