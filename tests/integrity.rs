@@ -317,3 +317,25 @@ fn waiting_for_a_key_this_run_computes_names_no_other_pipe() {
         out.stderr
     );
 }
+
+#[test]
+fn a_log_that_could_not_be_written_is_not_named_in_the_hint() {
+    let p = Project::new();
+    p.write("f.yaml", &one_stage("echo hi; exit 1"));
+    let first = p.pipe(&["run", "f.yaml"]);
+    first.expect_code(1);
+    assert!(first.stderr.contains("the full log is"), "{}", first.stderr);
+    // Where the log goes, something that cannot be written (as a full disk).
+    for log in std::fs::read_dir(p.join("cache/logs")).unwrap().flatten() {
+        std::fs::remove_file(log.path()).unwrap();
+        std::fs::create_dir(log.path()).unwrap();
+    }
+    let out = p.pipe(&["run", "f.yaml"]);
+    out.expect_code(1);
+    assert!(!out.stderr.contains("the full log is"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("its log could not be written"),
+        "{}",
+        out.stderr
+    );
+}
