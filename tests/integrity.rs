@@ -339,3 +339,14 @@ fn a_log_that_could_not_be_written_is_not_named_in_the_hint() {
         out.stderr
     );
 }
+
+#[test]
+fn a_results_temp_dir_left_by_a_dead_pipe_is_removed() {
+    let p = Project::new();
+    p.write("s.yaml", &one_stage("echo 1 > $PIPE_OUT/o"));
+    // Above any pid_max: no such process.
+    p.write("results/s/.tmp.4194305.0/o", "half-built\n");
+    p.pipe(&["run", "s.yaml"]).ok();
+    assert!(!p.join("results/s/.tmp.4194305.0").exists());
+    assert_eq!(p.read("results/s/s/o"), "1\n");
+}

@@ -31,11 +31,37 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
         std::fs::create_dir_all(root)
             .map_err(|e| Error::io(root, "create the results directory", e))?;
     }
+    remove_dead_temps(root);
     let tmp = temp_beside(&dir);
     let built = build(cache, &tmp, manifest).and_then(|()| swap(&tmp, &dir));
     // After the swap `tmp` holds the previous result (or nothing).
     let _ = std::fs::remove_dir_all(&tmp);
     built
+}
+
+/// Removes `.tmp.<pid>.<n>` directories that a killed pipe left in `root`
+/// while building a result (a live pipe's are left alone).
+fn remove_dead_temps(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".tmp."))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let dead = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if dead {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Whether `dir` already shows exactly the files of `manifest` (files it
