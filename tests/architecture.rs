@@ -96,22 +96,143 @@ fn data_report_and_torch_declarations_build_without_libtorch() {
     }
 }
 
-#[test]
-fn only_the_registry_names_every_kind() {
-    let src =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/registry.rs")).unwrap();
-    for krate in ["pipe_engine", "pipe_data", "pipe_report"] {
-        assert!(
-            src.contains(&format!("{krate}::register(")),
-            "registry.rs must register `{krate}`'s kinds"
-        );
+/// The engine's layers, bottom up (docs/ARCHITECTURE.md, "Layers"): the
+/// top-level modules of `crates/engine/src` each belong to one, and a module
+/// may import only from what its layer lists.
+const LAYERS: &[(&str, &[&str], &[&str])] = &[
+    // (layer, its top-level modules, what it may import)
+    (
+        "base",
+        &["error", "diagnostic", "hash", "render"],
+        &["base"],
+    ),
+    ("kind API", &["kind"], &["base", "kind API"]),
+    ("format", &["format"], &["base", "kind API", "format"]),
+    ("kinds", &["kinds"], &["base", "kind API", "kinds"]),
+    (
+        "execution",
+        &["execution"],
+        // Of the format, only its product: the resolved pipeline and the
+        // stage-name patterns that select from it.
+        &[
+            "base",
+            "kind API",
+            "format::pipeline",
+            "format::pattern",
+            "execution",
+        ],
+    ),
+];
+
+/// The layer of a path inside the engine (`format::yaml::Pos` -> `format`),
+/// and the same path's two first segments (`format::yaml`).
+fn layer_of(path: &str) -> Option<(&'static str, String)> {
+    let mut segments = path.split("::");
+    let top = segments.next()?;
+    let layer = LAYERS.iter().find(|(_, m, _)| m.contains(&top))?.0;
+    let two = match segments.next() {
+        Some(second) => format!("{top}::{second}"),
+        None => top.to_string(),
+    };
+    Some((layer, two))
+}
+
+/// Every `crate::a::b` a source file names outside comments and its tests,
+/// with its line number; `use crate::{a, b::c}` gives `a` and `b::c`.
+fn engine_paths(source: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("#[cfg(test)]") {
+            break; // Tests may build anything.
+        }
+        if code.starts_with("//") {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let item = item.trim();
+                    if !item.is_empty() {
+                        found.push((i + 1, item.to_string()));
+                    }
+                }
+                continue;
+            }
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            found.push((i + 1, rest[..end].trim_end_matches(':').to_string()));
+        }
     }
-    // The libtorch kinds: declared here, run by the worker.
-    assert!(src.contains("pipe_torch_spec::DECLARATIONS"));
-    let worker = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/src/bin/pipe-torch.rs"
-    ))
-    .unwrap();
-    assert!(worker.contains("pipe_torch::register("));
+    found
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The problems with the imports of the engine's sources under `src`.
+fn upward_imports(src: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    let mut problems = Vec::new();
+    let mut seen_layers = BTreeSet::new();
+    for file in &files {
+        let rel = file.strip_prefix(src).unwrap();
+        if rel == std::path::Path::new("lib.rs") {
+            continue; // The crate root re-exports every layer.
+        }
+        let module = rel.to_string_lossy().replace('/', "::");
+        let module = module.trim_end_matches(".rs");
+        let Some((layer, _)) = layer_of(module) else {
+            problems.push(format!(
+                "{}: `{module}` belongs to no layer (add it to LAYERS and docs/ARCHITECTURE.md)",
+                rel.display()
+            ));
+            continue;
+        };
+        seen_layers.insert(layer);
+        let allowed = LAYERS.iter().find(|(l, _, _)| *l == layer).unwrap().2;
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, path) in engine_paths(&source) {
+            match layer_of(&path) {
+                None => problems.push(format!(
+                    "{}:{line}: `crate::{path}` names no layer's module (import it by its layer's path)",
+                    rel.display()
+                )),
+                Some((target, two)) if !allowed.contains(&target) && !allowed.contains(&two.as_str()) => {
+                    problems.push(format!(
+                        "{}:{line}: `crate::{path}` points up or sideways: the {layer} layer may import only {allowed:?}",
+                        rel.display()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for (layer, _, _) in LAYERS {
+        if !seen_layers.contains(layer) {
+            problems.push(format!("no source file found for the {layer} layer"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn engine_imports_only_point_down() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/engine/src");
+    let problems = upward_imports(&src);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

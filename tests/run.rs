@@ -427,3 +427,19 @@ stages:
     let work = std::fs::read_dir(p.join("cache/work")).unwrap().count();
     assert_eq!(work, 0, "work directory not removed after success");
 }
+
+#[test]
+fn a_panicking_committer_is_a_bug_and_caches_nothing() {
+    let p = paper();
+    let out = p.pipe_env(&["run", "p.yaml"], &[("PIPE_TEST_PANIC", "commit")]);
+    out.expect_code(101);
+    assert!(
+        out.stderr.contains("committer panicked") && out.stderr.contains("bug"),
+        "{}",
+        out.stderr
+    );
+    // Nothing was stored: every stage runs again.
+    let again = p.pipe(&["run", "p.yaml"]);
+    again.ok();
+    assert_eq!(again.ran(), names(ALL));
+}

@@ -1,7 +1,7 @@
 //! `pipe check`: validate pipeline files and report every problem, as text
 //! (stderr), JSON or GitHub Actions annotations (stdout).
 
-use pipe_engine::{render, Diagnostic, Error, Result, Severity};
+use pipe_engine::{render, Diagnostic, Result, Severity};
 
 use super::Config;
 use crate::cli::{CheckArgs, CheckFormat};
@@ -12,19 +12,14 @@ pub fn check(config: &Config, args: CheckArgs) -> Result<u8> {
     let mut all: Vec<Diagnostic> = Vec::new();
     let mut invalid = 0usize;
     for file in &args.files {
-        let diagnostics = match pipe_engine::load(file, &registry, &args.set) {
+        let diagnostics = match pipe_engine::check(file, &registry, &args.set) {
             Ok(pipeline) => {
                 if args.format == CheckFormat::Text && !config.quiet {
                     println!("ok: {} ({} stages)", file.display(), pipeline.stages.len());
                 }
                 Vec::new()
             }
-            Err(Error::Invalid(d)) => d,
-            Err(e) => {
-                let mut d = Diagnostic::error(e.to_string());
-                d.hint = e.hint().map(str::to_string);
-                vec![d]
-            }
+            Err(d) => d,
         };
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {
             invalid += 1;

@@ -4,7 +4,18 @@
 //! Rendering (text with the source line, JSON, GitHub Actions annotations)
 //! lives in `render`; the data here carries no formatting.
 
+pub mod sink;
+
 use std::path::PathBuf;
+
+/// Where a node was written: 1-based line and column, length in characters
+/// on that line (0 when unknown, e.g. a block mapping).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+    pub len: usize,
+}
 
 /// A position in a pipeline file. Lines and columns are 1-based.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

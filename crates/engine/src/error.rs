@@ -185,3 +185,12 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// The message of a caught panic (`panic!` with a string or a format).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_default()
+}

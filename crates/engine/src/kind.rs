@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
-use crate::param::{ParamSpec, Params};
-use crate::progress::Progress;
-use crate::value::Value;
+use crate::kind::param::{ParamSpec, Params};
+use crate::kind::progress::Progress;
+use crate::kind::value::Value;
 
 mod declaration;
+pub mod param;
+pub mod progress;
+pub mod value;
+pub mod worker;
 
 pub(crate) use declaration::declared_by_field;
 pub use declaration::{Declaration, Defined};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pipe_engine::kind::NoHistory;
-use pipe_engine::worker::{run_job, Job};
+use pipe_engine::worker::{run_job, WireJob};
 use pipe_engine::{ContentHash, Context, Declaration, Error, Params, Progress, Value};
 
 static DECLARATION: Declaration = Declaration {
@@ -45,7 +45,7 @@ fn run_script(script: &str, cancel: &AtomicBool) -> (pipe_engine::Result<()>, Ve
     };
     let mut command = Command::new("sh");
     command.args(["-c", script, "sh"]);
-    let outcome = run_job(command, &Job::new(&DECLARATION, &ctx), &ctx);
+    let outcome = run_job(command, &WireJob::new(&DECLARATION, &ctx), &ctx);
     (outcome, progress.lines())
 }
 
@@ -143,4 +143,77 @@ fn cancelling_closes_the_worker_stdin() {
     let cancel = AtomicBool::new(true);
     let (outcome, _) = run_script("read job; kill -INT $$", &cancel);
     assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+}
+
+/// A kind whose code panics, as a tch op does on a bad shape.
+static PANICKING: Declaration = Declaration {
+    name: "fake",
+    version: 1,
+    summary: "A kind that panics.",
+    params: &[],
+    inputs: &[],
+    outputs: &[],
+    check: |_| Vec::new(),
+    history: &[],
+};
+
+/// Not a test: this test binary acting as the worker program (`serve`) when
+/// `worker_panics_are_bugs_not_crashes` starts it with `PIPE_TEST_SERVE`.
+#[test]
+fn serve_a_panicking_kind() {
+    if std::env::var_os("PIPE_TEST_SERVE").is_none() {
+        return;
+    }
+    static CANCEL: AtomicBool = AtomicBool::new(false);
+    let mut registry = pipe_engine::Registry::new();
+    registry.add(pipe_engine::Defined {
+        declaration: &PANICKING,
+        run: |_| panic!("shape mismatch: [2, 3] vs [3, 2]"),
+    });
+    // End the harness's `test ... ` line, so that events start a line.
+    println!();
+    let ok = pipe_engine::worker::serve(&registry, &CANCEL);
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+#[test]
+fn worker_panics_are_bugs_not_crashes() {
+    let params = Params(BTreeMap::new());
+    let inputs = BTreeMap::new();
+    let progress = Progress::hidden();
+    let cancel = AtomicBool::new(false);
+    let ctx = Context {
+        stage: "fake",
+        params: &params,
+        inputs: &inputs,
+        out: Path::new("/tmp/out"),
+        work: Path::new("/tmp/work"),
+        gpus: &[],
+        progress: &progress,
+        history: &NoHistory,
+        cancel: &cancel,
+        pipeline_file: Path::new("p.yaml"),
+        pipeline_hash: ContentHash::of(b"p"),
+    };
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "serve_a_panicking_kind",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PIPE_TEST_SERVE", "1");
+    let outcome = run_job(command, &WireJob::new(&PANICKING, &ctx), &ctx);
+    let Err(Error::Internal(message)) = outcome else {
+        panic!(
+            "a panic must be an internal error (a bug), got {outcome:?}; log: {:?}",
+            progress.lines()
+        );
+    };
+    assert!(
+        message.contains("kind `fake` panicked") && message.contains("shape mismatch"),
+        "{message}"
+    );
+    assert!(!message.contains("crash"), "{message}");
 }

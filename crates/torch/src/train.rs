@@ -24,10 +24,6 @@ pub use spec::{Mode, TrainSpec};
 pub use state::Saved;
 pub use summary::Summary;
 
-/// Set to an epoch number to make `train` fail right after that epoch's
-/// checkpoint (for testing resumption end to end).
-pub const FAIL_AFTER_EPOCH_ENV: &str = "PIPE_TEST_FAIL_AFTER_EPOCH";
-
 /// The `train` kind, run in this process.
 pub fn kind() -> Defined {
     Defined {
@@ -53,14 +49,12 @@ pub fn run(ctx: &Context) -> Result<()> {
         prior: prior_run(ctx, spec.epochs),
         policy,
     };
-    let fail_after_epoch = std::env::var(FAIL_AFTER_EPOCH_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok());
     let hooks = Hooks {
         progress: ctx.progress,
         cancel: ctx.cancel,
         gpus: ctx.gpus,
-        fail_after_epoch,
+        // Interrupting a run is for tests, through `Hooks` (tests/train.rs).
+        fail_after_epoch: None,
         builder: None,
     };
     train(&spec, &inputs, ctx.out, ctx.work, &hooks).map(|_| ())

@@ -3,13 +3,13 @@
 //! Most kinds implement [`Kind`] directly. A kind whose running needs a
 //! heavy library (libtorch) is declared in a crate without it, as a
 //! [`Declaration`]; `pipe` registers it as
-//! [`OutOfProcess`](crate::worker::OutOfProcess) and the worker program as
+//! [`OutOfProcess`](crate::kind::worker::OutOfProcess) and the worker program as
 //! [`Defined`], with the function that really runs it. Both answer every
 //! declaring question from the same value, so they cannot disagree about
 //! parameters, checks or the cache version.
 
 use crate::error::Result;
-use crate::param::{ParamSpec, Params};
+use crate::kind::param::{ParamSpec, Params};
 
 use super::{Context, InputSpec, Kind, OutputSpec};
 
@@ -40,7 +40,7 @@ macro_rules! declared_by_field {
         fn summary(&self) -> &'static str {
             self.declaration.summary
         }
-        fn params(&self) -> &'static [$crate::param::ParamSpec] {
+        fn params(&self) -> &'static [$crate::kind::param::ParamSpec] {
             self.declaration.params
         }
         fn inputs(&self) -> &'static [$crate::kind::InputSpec] {
@@ -49,7 +49,7 @@ macro_rules! declared_by_field {
         fn outputs(&self) -> &'static [$crate::kind::OutputSpec] {
             self.declaration.outputs
         }
-        fn check(&self, params: &$crate::param::Params) -> Vec<(String, String)> {
+        fn check(&self, params: &$crate::kind::param::Params) -> Vec<(String, String)> {
             (self.declaration.check)(params)
         }
     };

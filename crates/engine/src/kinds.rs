@@ -1,0 +1,3 @@
+//! The stage kinds the engine itself ships (`cmd`), one file per kind.
+
+pub mod cmd;

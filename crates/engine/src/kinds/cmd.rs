@@ -1,0 +1,401 @@
+//! The generic `cmd` kind: a shell command with declared `deps` and `outs`.
+//!
+//! It makes the engine testable and useful without any machine learning: a
+//! `cmd` stage runs `sh -c <run>` in the pipeline file's directory with its
+//! output directory, inputs and GPUs passed through environment variables.
+//! The files listed in `deps` enter the cache key by content (the runner
+//! hashes every `Path` parameter), so editing a script reruns its stage.
+
+use std::ffi::{CStr, CString};
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::kind::param::{Lit, ParamSpec, ParamType};
+use crate::kind::{Context, InputSpec, Kind, Registry};
+
+/// Adds the engine's own kinds (`cmd`) to `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.add(Cmd);
+}
+
+/// `kind: cmd`.
+pub struct Cmd;
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec::required(
+        "run",
+        ParamType::Str,
+        "The shell command, run with `sh -c` in the pipeline file's directory. It writes its \
+         outputs into `$PIPE_OUT`; `$PIPE_INPUT_<SLOT>` names the output directories of the \
+         stages given in input slot `<slot>` (upper-cased, space-separated when several).",
+    ),
+    ParamSpec::optional(
+        "deps",
+        ParamType::List(&ParamType::Path),
+        Lit::EmptyList,
+        "Project files or directories the command reads; their contents enter the cache key.",
+    ),
+    ParamSpec::optional(
+        "outs",
+        ParamType::List(&ParamType::Str),
+        Lit::EmptyList,
+        "Files the command must create in `$PIPE_OUT`; the stage fails if one is missing.",
+    ),
+];
+
+const INPUTS: &[InputSpec] = &[InputSpec {
+    name: "<any>",
+    doc: "Any input name; each names one or more stages whose output directories the command \
+          reads through `$PIPE_INPUT_<NAME>`.",
+    required: false,
+    many: true,
+}];
+
+impl Kind for Cmd {
+    fn name(&self) -> &'static str {
+        "cmd"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "Runs a shell command that writes files into `$PIPE_OUT`."
+    }
+
+    fn params(&self) -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn inputs(&self) -> &'static [InputSpec] {
+        INPUTS
+    }
+
+    fn any_inputs(&self) -> bool {
+        true
+    }
+
+    fn run(&self, ctx: &Context) -> Result<()> {
+        let script = ctx.params.str("run")?;
+        let cwd = ctx.pipeline_file.parent().unwrap_or(Path::new("."));
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(script)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .env("PIPE_OUT", ctx.out)
+            .env("PIPE_WORK", ctx.work)
+            .env("PIPE_STAGE", ctx.stage)
+            .env("CUDA_VISIBLE_DEVICES", visible_devices(ctx.gpus));
+        for (slot, dirs) in input_dirs(ctx)? {
+            command.env(format!("PIPE_INPUT_{}", env_name(&slot)), dirs);
+        }
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::io(cwd, "create a pipe for", e))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(|e| Error::io(cwd, "create a pipe for", e))?;
+        command.stdout(writer).stderr(writer2);
+        // Own process group, so that Ctrl-C or a failure can stop the whole
+        // command tree (`a | b`, `sleep` in a script) and nothing else, led
+        // by a supervisor that stops the group when this pipe dies.
+        command.process_group(0);
+        let work = CString::new(ctx.work.as_os_str().as_bytes())
+            .map_err(|_| Error::internal("NUL in the work directory's path"))?;
+        // SAFETY: `supervise` makes only async-signal-safe calls.
+        unsafe { command.pre_exec(move || supervise(&work)) };
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::environment(format!("cannot start `sh`: {e}")))?;
+        // Drop our copies of the pipe's write end, or the reader never sees EOF.
+        drop(command);
+        let progress = ctx.progress;
+        let pid = child.id();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (status, cancelled) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for line in BufReader::new(reader).lines() {
+                    match line {
+                        Ok(line) => progress.log(line),
+                        Err(_) => break,
+                    }
+                }
+            });
+            // Watches for Ctrl-C while this thread blocks in wait(); wakes
+            // at once when the command ends.
+            let watcher = scope.spawn(move || loop {
+                match done_rx.recv_timeout(Duration::from_millis(50)) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if ctx.cancel.load(Ordering::Relaxed) {
+                            kill_group(pid);
+                            return true;
+                        }
+                    }
+                    _ => return false,
+                }
+            });
+            let status = child.wait();
+            let _ = done_tx.send(());
+            (status, watcher.join().unwrap_or(false))
+        });
+        let status =
+            status.map_err(|e| Error::environment(format!("cannot wait for `sh`: {e}")))?;
+        if cancelled {
+            return Err(Error::Cancelled);
+        }
+        if !status.success() {
+            let how = match status.code() {
+                Some(code) => format!("command exited with status {code}"),
+                None => "command was killed by a signal".to_string(),
+            };
+            return Err(Error::failed(how));
+        }
+        let outs = ctx.params.list("outs")?;
+        let missing: Vec<String> = outs
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|name| !ctx.out.join(name).exists())
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::failed(format!(
+                "command succeeded but did not create {} in `$PIPE_OUT`",
+                missing.join(", ")
+            ))
+            .with_hint("write declared outputs to \"$PIPE_OUT/<name>\""));
+        }
+        Ok(())
+    }
+}
+
+/// How long a command may take to end after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The pid of the supervised shell, in the supervisor process.
+static SUPERVISED: AtomicI32 = AtomicI32::new(0);
+
+/// Runs in the forked child, the leader of the command's process group,
+/// before `sh` is executed. It forks again: the new child goes on to run
+/// `sh`, and this process stays as its supervisor, holding the work
+/// directory (`flock` shared: a later `pipe` waits until it is free, so a
+/// work dir is never written by two live runs) and nothing else. When the
+/// command ends it exits with the command's status; when the `pipe` thread
+/// that started it dies (kill -9, a second Ctrl-C) the kernel signals it
+/// (`PR_SET_PDEATHSIG`) and it stops the group: SIGTERM, SIGKILL after
+/// [`GRACE`]. Only async-signal-safe calls: the parent has threads.
+fn supervise(work: &CStr) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on values owned by this (forked) process.
+    unsafe {
+        let parent = libc::getppid();
+        let held = libc::open(
+            work.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        if held >= 0 {
+            libc::flock(held, libc::LOCK_SH | libc::LOCK_NB);
+        }
+        // A raw fork: glibc's fork() runs atfork handlers, not safe here.
+        let no: libc::c_long = 0;
+        let child = libc::syscall(
+            libc::SYS_clone,
+            libc::c_long::from(libc::SIGCHLD),
+            no,
+            no,
+            no,
+            no,
+        );
+        if child < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if child == 0 {
+            // The command: `exec sh` follows.
+            return Ok(());
+        }
+        let child = child as libc::pid_t;
+        SUPERVISED.store(child, Ordering::SeqCst);
+        // Nothing of pipe's: its pipes (the command's output must reach EOF
+        // when the command ends), locks and files. Only the work dir.
+        close_all_but(held);
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        // The group's SIGTERM is for the command; this one ends with it.
+        libc::sigaction(libc::SIGTERM, &ignore, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &ignore, std::ptr::null_mut());
+        let mut on_death: libc::sigaction = std::mem::zeroed();
+        on_death.sa_sigaction = parent_died as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigaction(libc::SIGUSR1, &on_death, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
+        if libc::getppid() != parent {
+            parent_died(libc::SIGUSR1);
+        }
+        let mut status = 0;
+        while libc::waitpid(child, &mut status, 0) < 0 {
+            if *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &default, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Closes every descriptor except `keep` (-1: none).
+unsafe fn close_all_but(keep: libc::c_int) {
+    let close_range = |from: libc::c_uint, to: libc::c_uint| {
+        // SAFETY: closes descriptors of this process only.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                libc::c_long::from(from),
+                libc::c_long::from(to),
+                libc::c_long::from(0u8),
+            )
+        };
+        if rc != 0 {
+            // Kernels before 5.9: one by one, up to a generous bound.
+            for fd in from..to.min(65_536) {
+                // SAFETY: as above.
+                unsafe { libc::close(fd as libc::c_int) };
+            }
+        }
+    };
+    if keep > 0 {
+        close_range(0, keep as libc::c_uint - 1);
+    }
+    close_range((keep + 1) as libc::c_uint, libc::c_uint::MAX);
+}
+
+/// The supervisor's PDEATHSIG handler: stop the command's group.
+extern "C" fn parent_died(_: libc::c_int) {
+    let child = SUPERVISED.load(Ordering::SeqCst);
+    // SAFETY: async-signal-safe syscalls on this process's own group.
+    unsafe {
+        libc::kill(0, libc::SIGTERM);
+        let step = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        let steps = GRACE.as_millis() / 20;
+        for _ in 0..steps {
+            let mut status = 0;
+            if libc::waitpid(child, &mut status, libc::WNOHANG) != 0 {
+                break;
+            }
+            libc::nanosleep(&step, std::ptr::null_mut());
+        }
+        // The whole group, this process included.
+        libc::kill(0, libc::SIGKILL);
+        libc::_exit(137);
+    }
+}
+
+/// SIGTERM to the command's process group, SIGKILL if it lingers. The
+/// group outlives its leader, so it is signalled by id, not through `Child`.
+fn kill_group(pid: u32) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    // SAFETY: plain syscalls on a process group this process created.
+    unsafe { libc::kill(-pid, libc::SIGTERM) };
+    let deadline = Instant::now() + GRACE;
+    // kill(pgid, 0) fails with ESRCH once no process of the group is left.
+    while Instant::now() < deadline && unsafe { libc::kill(-pid, 0) } == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}
+
+/// `CUDA_VISIBLE_DEVICES` for the handed device ordinals. Ordinals are
+/// relative to what pipe itself sees, so when pipe runs under
+/// `CUDA_VISIBLE_DEVICES=2,3` ordinal 0 is device `2`. No GPUs handed gives
+/// the empty string: a CPU stage must not grab a GPU another stage holds.
+pub fn visible_devices(gpus: &[usize]) -> String {
+    let outer: Option<Vec<String>> = std::env::var("CUDA_VISIBLE_DEVICES").ok().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    gpus.iter()
+        .map(|&i| match &outer {
+            Some(list) => list.get(i).cloned().unwrap_or_else(|| i.to_string()),
+            None => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `data` -> `DATA`, `raw-data` -> `RAW_DATA`.
+fn env_name(slot: &str) -> String {
+    slot.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Gives each upstream output a directory of its own under the work dir
+/// (hard links to the read-only cached files), because commands expect
+/// directories while the cache stores files by content.
+fn input_dirs(ctx: &Context) -> Result<Vec<(String, String)>> {
+    let root = ctx.work.join(".inputs");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, "remove", e))?;
+    }
+    let mut out = Vec::new();
+    for (slot, artifacts) in ctx.inputs {
+        let mut dirs = Vec::new();
+        for (i, artifact) in artifacts.iter().enumerate() {
+            let dir = root.join(format!("{}.{i}", env_name(slot)));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+            for (name, source) in &artifact.files {
+                let target = dir.join(name);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
+                }
+                link_or_copy(source, &target)?;
+            }
+            dirs.push(dir.display().to_string());
+        }
+        out.push((slot.clone(), dirs.join(" ")));
+    }
+    Ok(out)
+}
+
+fn link_or_copy(source: &Path, target: &PathBuf) -> Result<()> {
+    if std::fs::hard_link(source, target).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(source, target)
+        .map(|_| ())
+        .map_err(|e| Error::io(target, "copy an input to", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_shell_safe() {
+        assert_eq!(env_name("data"), "DATA");
+        assert_eq!(env_name("raw-data.v2"), "RAW_DATA_V2");
+    }
+}
