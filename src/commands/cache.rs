@@ -32,13 +32,25 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
                 (cache, Some(held))
             };
             let r = verify::verify_with(&cache, dry_run)?;
-            let (deleted, dropped) = if dry_run {
-                ("would be deleted", "would be dropped")
+            let derived = if r.derived_manifests > 0 {
+                format!(
+                    "{} of them computed from a dropped result; ",
+                    r.derived_manifests
+                )
             } else {
-                ("deleted", "dropped (they will be recomputed)")
+                String::new()
+            };
+            let (deleted, dropped, then) = if dry_run {
+                (
+                    "would be deleted",
+                    "would be dropped",
+                    "they would be recomputed",
+                )
+            } else {
+                ("deleted", "dropped", "they will be recomputed")
             };
             println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped}",
+                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped} ({derived}{then})",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,

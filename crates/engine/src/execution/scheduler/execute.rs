@@ -56,14 +56,14 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let name = &job.stage.name;
     let lock_path = env.cache.key_lock_path(&job.hash);
     let held = lock::acquire(&lock_path, true, |holder| {
-        let holder = if holder.is_empty() {
-            "unknown pid".to_string()
+        let line = if holder == lock::holder_id() {
+            format!("waiting for `{name}`: another stage of this run computes the same result")
+        } else if holder.is_empty() {
+            format!("waiting for `{name}`, running in another pipe (unknown pid)")
         } else {
-            holder.to_string()
+            format!("waiting for `{name}`, running in another pipe ({holder})")
         };
-        env.ui.line(&format!(
-            "waiting for `{name}`, running in another pipe ({holder})"
-        ));
+        env.ui.line(&line);
     })?;
     if !job.forced {
         if let Some(m) = env.cache.lookup(&job.hash) {
@@ -74,6 +74,13 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let out = dir.join("out");
     let work = env.cache.work_path(&job.hash);
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
+    // A command of a killed pipe may still be writing here until its
+    // supervisor has stopped it (within seconds).
+    lock::await_dir(&work, || {
+        env.ui.line(&format!(
+            "waiting for `{name}`: a command left by a killed pipe is being stopped"
+        ));
+    })?;
     let params = absolute_params(env.pipeline, job.stage);
     let progress = env.ui.start(name);
     let history = CacheHistory {
@@ -105,13 +112,20 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let elapsed = started.elapsed();
     env.ui.finish(&progress);
     let lines = progress.lines();
-    let log_path = env.cache.log_path(&job.hash);
+    let mut log_path = Some(env.cache.log_path(&job.hash));
     if !lines.is_empty() || result.is_err() {
         let mut text = lines.join("\n");
         text.push('\n');
-        // Not atomic: a log is for humans and names no object.
-        let _ = std::fs::write(&log_path, text);
+        // Not atomic: a log is for humans and names no object. One that
+        // could not be written whole (a full disk) is not pointed to.
+        if let Some(path) = &log_path {
+            if std::fs::write(path, text).is_err() {
+                let _ = std::fs::remove_file(path);
+                log_path = None;
+            }
+        }
     }
+    let log_path = log_path.as_deref();
     let stored = result.and_then(|()| {
         // Not fsynced here: the committer syncs whole batches.
         let files = objects::store(env.cache, &out, false)?;
@@ -163,12 +177,12 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
             if let Some(p) = unsent {
                 p.manifest
                     .write(&p.path, false)
-                    .map_err(|e| blame(e, name, &lines, &log_path))?;
+                    .map_err(|e| blame(e, name, &lines, log_path))?;
                 let _ = std::fs::remove_dir_all(&p.work);
             }
             Ok(Outcome::Ran(manifest, elapsed))
         }
-        Err(e) => Err(blame(e, name, &lines, &log_path)),
+        Err(e) => Err(blame(e, name, &lines, log_path)),
     }
 }
 
@@ -200,8 +214,8 @@ fn absolute_params(pipeline: &Pipeline, stage: &Stage) -> Params {
 }
 
 /// Turns a kind's error into a stage failure naming the stage, with the
-/// last lines of its log and where the whole log is.
-fn blame(error: Error, stage: &str, lines: &[String], log: &Path) -> Error {
+/// last lines of its log and where the whole log is (if it could be kept).
+fn blame(error: Error, stage: &str, lines: &[String], log: Option<&Path>) -> Error {
     if matches!(error, Error::Cancelled) {
         return error;
     }
@@ -218,7 +232,10 @@ fn blame(error: Error, stage: &str, lines: &[String], log: &Path) -> Error {
             message.push_str(line);
         }
     }
-    let log_hint = format!("the full log is `{}`", log.display());
+    let log_hint = match log {
+        Some(log) => format!("the full log is `{}`", log.display()),
+        None => "its log could not be written (is the disk full?)".to_string(),
+    };
     Error::Stage {
         stage: stage.to_string(),
         message,
