@@ -5,6 +5,7 @@ mod check;
 mod dag;
 mod doctor;
 mod kinds;
+mod output;
 mod run;
 mod schema;
 mod status;
@@ -67,5 +68,5 @@ pub fn main(cli: Cli) -> ExitCode {
 /// Prints an error to stderr: diagnostics with their source lines, other
 /// errors as one line plus a hint.
 pub fn report(config: &Config, error: &Error) {
-    eprint!("{}", pipe_engine::render::error(error, config.color));
+    output::err(&pipe_engine::render::error(error, config.color));
 }

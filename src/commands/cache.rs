@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use pipe_engine::cache::{gc, verify, Cache};
 use pipe_engine::{lock, Result};
 
+use super::output::{err, out};
 use super::Config;
 use crate::cli::{CacheCommand, GcArgs};
 
@@ -13,7 +14,7 @@ fn exclusive(config: &Config, cache: &Cache) -> Result<lock::Lock> {
     let quiet = config.quiet;
     lock::acquire(&cache.dir("lock"), true, |_| {
         if !quiet {
-            eprintln!("waiting for other `pipe` processes to finish with the cache");
+            err("waiting for other `pipe` processes to finish with the cache\n");
         }
     })
 }
@@ -24,8 +25,8 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
             let cache = Cache::open(&config.cache_dir)?;
             let _held = exclusive(config, &cache)?;
             let r = verify::verify(&cache)?;
-            println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped (they will be recomputed)",
+            out(&format!(
+                "checked {} objects ({}) and {} results: {} corrupt object{} deleted, {} result{} dropped (they will be recomputed)\n",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,
@@ -33,7 +34,7 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
                 if r.corrupt_objects == 1 { "" } else { "s" },
                 r.dropped_manifests,
                 if r.dropped_manifests == 1 { "" } else { "s" },
-            );
+            ))?;
             Ok(0)
         }
     }
@@ -50,13 +51,16 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         keep.extend(statuses.iter().filter_map(|s| s.key));
     }
     let r = gc::gc(&cache, &keep, args.dry_run)?;
+    for left in &r.left {
+        err(&format!("warning: left in place: {left}\n"));
+    }
     let verb = if args.dry_run {
         "would delete"
     } else {
         "deleted"
     };
-    println!(
-        "{verb} {} result{} and {} object{}, {} freed; kept {} results and {} objects",
+    out(&format!(
+        "{verb} {} result{} and {} object{}, {} freed; kept {} results and {} objects\n",
         r.deleted_manifests,
         if r.deleted_manifests == 1 { "" } else { "s" },
         r.deleted_objects,
@@ -64,7 +68,7 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         bytes(r.bytes_freed),
         r.kept_manifests,
         r.kept_objects,
-    );
+    ))?;
     Ok(0)
 }
 

@@ -17,7 +17,7 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
     if args.dry_run {
         let cache = pipe_engine::cache::Cache::open(&config.cache_dir)?;
         let statuses = pipe_engine::status::status(&pipeline, &cache, &args.targets, &args.force)?;
-        super::status::print(config, &statuses, StatusFormat::Text);
+        super::status::print(config, &statuses, StatusFormat::Text)?;
         return Ok(0);
     }
     let cancel = Arc::new(AtomicBool::new(false));

@@ -156,7 +156,7 @@ fn main() {
             Ok(Ok(_)) => oks += 1,
             Ok(Err(e)) => {
                 if seen.insert(feature(&e.to_string())) && pool.len() < 20_000 {
-                    pool.push(data);
+                    pool.push(data.clone());
                 }
             }
         }
