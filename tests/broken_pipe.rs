@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use common::project::Project;
 
@@ -15,13 +15,23 @@ stages:
     params: {run: "echo a > $PIPE_OUT/a.txt"}
 "#;
 
+/// The write end of a pipe whose read end is closed: the stdin of a
+/// `true` that has exited.
+fn widowed_pipe() -> Stdio {
+    let mut reader = Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("true runs");
+    let writer = reader.stdin.take().expect("piped stdin");
+    reader.wait().expect("true exits");
+    Stdio::from(writer)
+}
+
 /// Runs `pipe args` with stdout a pipe whose read end is already closed.
 fn closed_stdout(p: &Project, args: &[&str]) {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
     let out = p
         .command(args)
-        .stdout(writer)
+        .stdout(widowed_pipe())
         .stderr(Stdio::piped())
         .output()
         .expect("pipe runs");
@@ -70,11 +80,9 @@ fn every_command_that_prints_ends_quietly_when_its_reader_is_gone() {
 fn a_closed_stderr_keeps_the_exit_code_of_a_failure() {
     let p = Project::new();
     p.write("bad.yaml", "version: 1\nstages:\n  a: {kind: trian}\n");
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
     let out = p
         .command(&["check", "bad.yaml"])
-        .stderr(writer)
+        .stderr(widowed_pipe())
         .output()
         .expect("pipe runs");
     assert_eq!(out.status.code(), Some(2));

@@ -20,7 +20,11 @@ fn refused(yaml: &str, message: &str, hint: &str) {
             "{yaml}\n{}",
             out.stderr
         );
-        assert!(out.stderr.contains(&format!("hint: {hint}")), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("hint: {hint}")),
+            "{}",
+            out.stderr
+        );
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
     assert!(!p.join("results").exists());
@@ -102,6 +106,9 @@ fn gc_removes_stray_files_dirs_and_read_only_trees_in_work() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    assert!(p.join("p.yaml").exists(), "a symlink's target is not touched");
+    assert!(
+        p.join("p.yaml").exists(),
+        "a symlink's target is not touched"
+    );
     p.pipe(&["run", "p.yaml"]).ok();
 }

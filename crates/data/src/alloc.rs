@@ -12,7 +12,9 @@ pub fn zeroed(len: usize, what: &str) -> Result<Vec<u8>> {
         Error::failed(format!(
             "cannot allocate {len} bytes for {what}: more memory than this machine can give"
         ))
-        .with_hint("make the data smaller (fewer or smaller images), or run on a machine with more memory")
+        .with_hint(
+            "make the data smaller (fewer or smaller images), or run on a machine with more memory",
+        )
     })?;
     buf.resize(len, 0);
     Ok(buf)

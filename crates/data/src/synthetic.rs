@@ -51,24 +51,36 @@ impl Spec {
     /// [`MAX_SPLIT_BYTES`].
     pub fn too_large(&self) -> Option<(&'static str, String)> {
         if self.image_size > MAX_SIDE {
-            return Some(("image_size", format!(
-                "`image_size: {}` is larger than {MAX_SIDE} pixels",
-                self.image_size
-            )));
+            return Some((
+                "image_size",
+                format!(
+                    "`image_size: {}` is larger than {MAX_SIDE} pixels",
+                    self.image_size
+                ),
+            ));
         }
         for (name, per_class) in [
             ("train_per_class", self.train_per_class),
             ("test_per_class", self.test_per_class),
         ] {
-            let bytes = [NUM_CLASSES, per_class, CHANNELS, self.image_size, self.image_size]
-                .iter()
-                .try_fold(1u64, |n, &k| n.checked_mul(k as u64));
+            let bytes = [
+                NUM_CLASSES,
+                per_class,
+                CHANNELS,
+                self.image_size,
+                self.image_size,
+            ]
+            .iter()
+            .try_fold(1u64, |n, &k| n.checked_mul(k as u64));
             if bytes.is_none_or(|b| b > MAX_SPLIT_BYTES) {
-                return Some((name, format!(
+                return Some((
+                    name,
+                    format!(
                     "`{name}: {per_class}` with `image_size: {}` makes a split of more than {} GiB",
                     self.image_size,
                     MAX_SPLIT_BYTES >> 30
-                )));
+                ),
+                ));
             }
         }
         None

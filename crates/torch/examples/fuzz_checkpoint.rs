@@ -26,14 +26,55 @@ use pipe_torch::checkpoint;
 
 /// Byte strings a pickle is made of, inserted whole.
 const TOKENS: &[&[u8]] = &[
-    b"(", b")", b"]", b"}", b"N", b".", b"0", b"1", b"2", b"a", b"e", b"l", b"t", b"d", b"s", b"u",
-    b"R", b"b", b"Q", b"\x85", b"\x86", b"\x87", b"\x88", b"\x94", b"h\x00", b"h\x01", b"q\x00",
-    b"q\x01", b"j\xff\xff\xff\x00", b"r\xff\xff\xff\x00", b"K\x00", b"K\xff",
-    b"J\xff\xff\xff\x7f", b"J\x00\x00\x00\x80", b"M\xff\xff", b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f",
-    b"X\xff\xff\xff\x7f", b"X\x00\x00\x00\x00", b"\x8c\x07storage", b"\x8c\x01k", b"G\x7f\xf0\x00\x00\x00\x00\x00\x00",
-    b"ctorch._utils\n_rebuild_tensor_v2\n", b"ctorch._utils\n_rebuild_parameter\n",
-    b"ccollections\nOrderedDict\n", b"ctorch\nFloatStorage\n", b"ctorch\nSize\n",
-    b"cos\nsystem\n", b"\x80\x02", b"\x95\x00\x00\x00\x00\x00\x00\x00\x00",
+    b"(",
+    b")",
+    b"]",
+    b"}",
+    b"N",
+    b".",
+    b"0",
+    b"1",
+    b"2",
+    b"a",
+    b"e",
+    b"l",
+    b"t",
+    b"d",
+    b"s",
+    b"u",
+    b"R",
+    b"b",
+    b"Q",
+    b"\x85",
+    b"\x86",
+    b"\x87",
+    b"\x88",
+    b"\x94",
+    b"h\x00",
+    b"h\x01",
+    b"q\x00",
+    b"q\x01",
+    b"j\xff\xff\xff\x00",
+    b"r\xff\xff\xff\x00",
+    b"K\x00",
+    b"K\xff",
+    b"J\xff\xff\xff\x7f",
+    b"J\x00\x00\x00\x80",
+    b"M\xff\xff",
+    b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f",
+    b"X\xff\xff\xff\x7f",
+    b"X\x00\x00\x00\x00",
+    b"\x8c\x07storage",
+    b"\x8c\x01k",
+    b"G\x7f\xf0\x00\x00\x00\x00\x00\x00",
+    b"ctorch._utils\n_rebuild_tensor_v2\n",
+    b"ctorch._utils\n_rebuild_parameter\n",
+    b"ccollections\nOrderedDict\n",
+    b"ctorch\nFloatStorage\n",
+    b"ctorch\nSize\n",
+    b"cos\nsystem\n",
+    b"\x80\x02",
+    b"\x95\x00\x00\x00\x00\x00\x00\x00\x00",
 ];
 
 const INTERESTING: &[u8] = &[0, 1, 0x7f, 0x80, 0xff, b'(', b'.', b'h', b'q', b'2'];
@@ -105,7 +146,10 @@ fn main() {
             pool.push(std::fs::read(&f).expect("corpus file"));
         }
     }
-    assert!(!pool.is_empty(), "usage: fuzz_checkpoint [options] CORPUS_DIR...");
+    assert!(
+        !pool.is_empty(),
+        "usage: fuzz_checkpoint [options] CORPUS_DIR..."
+    );
     std::fs::create_dir_all(&args.out).expect("out dir");
     let work = tempfile::tempdir_in(shm_or_tmp()).expect("temp dir");
     let input = work.path().join("input.pth");
@@ -115,15 +159,22 @@ fn main() {
     let started = Arc::new(AtomicU64::new(0));
     let epoch = Instant::now();
     {
-        let (started, input, out, timeout) =
-            (Arc::clone(&started), input.clone(), args.out.clone(), args.timeout);
+        let (started, input, out, timeout) = (
+            Arc::clone(&started),
+            input.clone(),
+            args.out.clone(),
+            args.timeout,
+        );
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(500));
             let at = started.load(Ordering::Relaxed);
             let now = epoch.elapsed().as_millis() as u64;
             if at != 0 && now.saturating_sub(at) > timeout * 1000 {
                 let _ = std::fs::copy(&input, out.join("hang.pth"));
-                eprintln!("HANG: a read took over {timeout} s; input kept in {}", out.join("hang.pth").display());
+                eprintln!(
+                    "HANG: a read took over {timeout} s; input kept in {}",
+                    out.join("hang.pth").display()
+                );
                 std::process::exit(3);
             }
         });
@@ -150,7 +201,10 @@ fn main() {
             Err(_) => {
                 let kept = args.out.join(format!("crash-{execs}.pth"));
                 std::fs::write(&kept, &data).expect("keep crash");
-                eprintln!("CRASH: the reader panicked; input kept in {}", kept.display());
+                eprintln!(
+                    "CRASH: the reader panicked; input kept in {}",
+                    kept.display()
+                );
                 std::process::exit(1);
             }
             Ok(Ok(_)) => oks += 1,
@@ -165,7 +219,10 @@ fn main() {
             if rss > args.rss_limit_mb {
                 let kept = args.out.join(format!("oom-{execs}.pth"));
                 std::fs::write(&kept, &data).expect("keep input");
-                eprintln!("OOM: peak RSS {rss} MB over the limit; last input kept in {}", kept.display());
+                eprintln!(
+                    "OOM: peak RSS {rss} MB over the limit; last input kept in {}",
+                    kept.display()
+                );
                 std::process::exit(2);
             }
         }
@@ -251,7 +308,11 @@ fn mutate_zip(base: &[u8], other: &[u8], rng: &mut Rng, max_len: usize) -> Optio
             entries.remove(which);
         }
         _ => {
-            let inner = if rng.below(3) == 0 { other } else { &entries[which].1.clone() };
+            let inner = if rng.below(3) == 0 {
+                other
+            } else {
+                &entries[which].1.clone()
+            };
             for _ in 0..1 + rng.below(4) {
                 mutate_bytes(&mut entries[which].1, inner, rng);
             }

@@ -218,7 +218,11 @@ fn a_deeply_nested_pickle_is_refused_before_it_overflows_the_stack() {
 #[test]
 fn views_may_not_copy_much_more_than_the_file_stores() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = read_err(dir.path(), "views.pth", &hostile::transposed_views(512, 1000));
+    let err = read_err(
+        dir.path(),
+        "views.pth",
+        &hostile::transposed_views(512, 1000),
+    );
     assert!(
         err.contains("its views copy more than the file's 1 MB of storages plus 64 MB"),
         "{err}"
@@ -254,11 +258,13 @@ fn a_zip_whose_storage_expands_past_the_allowance_is_refused() {
     assert!(size < 1 << 20, "{size} bytes");
     let err = checkpoint::read(&path).expect_err("refused");
     assert!(
-        err.to_string().contains("expands to more than 16 times its"),
+        err.to_string()
+            .contains("expands to more than 16 times its"),
         "{err}"
     );
     assert!(
-        err.hint().is_some_and(|h| h.contains("re-save the checkpoint")),
+        err.hint()
+            .is_some_and(|h| h.contains("re-save the checkpoint")),
         "{err}"
     );
 }

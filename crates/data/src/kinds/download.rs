@@ -121,7 +121,10 @@ impl Kind for Download {
         match file_name(params) {
             Ok(Some(name)) => {
                 if let Some(problem) = name_problem(&name) {
-                    problems.push(("filename".to_string(), format!("{problem}\nhint: {NAME_HINT}")));
+                    problems.push((
+                        "filename".to_string(),
+                        format!("{problem}\nhint: {NAME_HINT}"),
+                    ));
                 }
             }
             Ok(None) => problems.push((

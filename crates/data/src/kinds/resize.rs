@@ -75,8 +75,14 @@ pub fn resize_file(
     let (in_len, out_len) = (c * h * w, resizer.out_len(c));
     let mut writer = Writer::create(output, &Dataset::plan(n, c, size, size))?;
     let chunk = CHUNK.min(n.max(1));
-    let mut src = zeroed(product(chunk, in_len, "a chunk of images")?, "a chunk of images")?;
-    let mut dst = zeroed(product(chunk, out_len, "a chunk of images")?, "resized images")?;
+    let mut src = zeroed(
+        product(chunk, in_len, "a chunk of images")?,
+        "a chunk of images",
+    )?;
+    let mut dst = zeroed(
+        product(chunk, out_len, "a chunk of images")?,
+        "resized images",
+    )?;
     let mut done = 0;
     while done < n {
         if cancel.load(Ordering::Relaxed) {

@@ -107,7 +107,10 @@ impl Kind for Synthetic {
         }
         if let Ok(spec) = spec(params) {
             if let Some((name, problem)) = spec.too_large() {
-                problems.push((name.to_string(), format!("{problem}\nhint: {TOO_LARGE_HINT}")));
+                problems.push((
+                    name.to_string(),
+                    format!("{problem}\nhint: {TOO_LARGE_HINT}"),
+                ));
             }
         }
         problems

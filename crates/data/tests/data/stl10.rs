@@ -146,7 +146,10 @@ fn synthetic_is_seeded() {
         task: 0,
         noise: 0.1,
     };
-    assert_eq!(split(&spec, 0, 2).expect("fits"), split(&spec, 0, 2).expect("fits"));
+    assert_eq!(
+        split(&spec, 0, 2).expect("fits"),
+        split(&spec, 0, 2).expect("fits")
+    );
     assert_ne!(
         split(&spec, 0, 2).expect("fits").images,
         split(
@@ -157,6 +160,7 @@ fn synthetic_is_seeded() {
             0,
             2
         )
+        .expect("fits")
         .images
     );
 }

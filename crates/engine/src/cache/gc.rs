@@ -88,7 +88,9 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
                 report.bytes_freed += dir_size(&entry.path());
                 if !dry_run {
                     if let Err(e) = remove_any(&entry.path()) {
-                        report.left.push(Error::io(entry.path(), "remove", e).to_string());
+                        report
+                            .left
+                            .push(Error::io(entry.path(), "remove", e).to_string());
                     }
                 }
             }

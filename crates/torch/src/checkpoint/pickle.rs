@@ -508,9 +508,17 @@ impl Vm<'_> {
 
     /// Memoises a copy of the top of the stack, charged like any build.
     fn put(&mut self, i: usize) -> Result<(), PickleError> {
-        let bytes = self.stack.last().ok_or("memoising from an empty stack")?.bytes;
+        let bytes = self
+            .stack
+            .last()
+            .ok_or("memoising from an empty stack")?
+            .bytes;
         self.charge(bytes)?;
-        let copy = self.stack.last().cloned().ok_or("memoising from an empty stack")?;
+        let copy = self
+            .stack
+            .last()
+            .cloned()
+            .ok_or("memoising from an empty stack")?;
         self.memo.insert(i, copy);
         Ok(())
     }

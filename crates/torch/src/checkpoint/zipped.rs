@@ -31,7 +31,10 @@ const EXPANSION_SLACK: u64 = 64 << 20;
 pub fn read(path: &Path) -> Result<(Object, Storages)> {
     let bad = |m: String| Error::bad_data(path, m);
     let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let on_disk = file.metadata().map_err(|e| Error::io(path, "read", e))?.len();
+    let on_disk = file
+        .metadata()
+        .map_err(|e| Error::io(path, "read", e))?
+        .len();
     let mut allowance = on_disk
         .saturating_mul(EXPANSION)
         .saturating_add(EXPANSION_SLACK);
@@ -73,8 +76,8 @@ pub fn read(path: &Path) -> Result<(Object, Storages)> {
         allowance -= got;
         Ok(Some(buf))
     };
-    let data = entry(&mut zip, &pkl, MAX_PICKLE + 1)?
-        .ok_or_else(|| bad(format!("`{pkl}` vanished")))?;
+    let data =
+        entry(&mut zip, &pkl, MAX_PICKLE + 1)?.ok_or_else(|| bad(format!("`{pkl}` vanished")))?;
     if data.len() as u64 > MAX_PICKLE {
         return Err(bad(format!(
             "`{pkl}` is larger than {} MB: not the pickle of a state dict",
