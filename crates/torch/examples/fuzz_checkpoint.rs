@@ -13,6 +13,7 @@
 //! ```sh
 //! cargo run -p pipe-torch --example fuzz_checkpoint --locked -- \
 //!     --seconds 600 --rss-limit-mb 2048 fuzz/corpus/checkpoint
+//! cargo run -p pipe-torch --example fuzz_checkpoint --locked -- --replay FILE
 //! ```
 
 use std::collections::HashSet;
@@ -104,6 +105,8 @@ struct Args {
     max_len: usize,
     out: PathBuf,
     corpus: Vec<PathBuf>,
+    /// Reads this one file, timed, instead of fuzzing.
+    replay: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -115,6 +118,7 @@ fn args() -> Args {
         max_len: 64 << 10,
         out: PathBuf::from("target/fuzz-checkpoint"),
         corpus: Vec::new(),
+        replay: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -126,6 +130,7 @@ fn args() -> Args {
             "--timeout" => a.timeout = value().parse().expect("--timeout SECONDS"),
             "--max-len" => a.max_len = value().parse().expect("--max-len BYTES"),
             "--out" => a.out = PathBuf::from(value()),
+            "--replay" => a.replay = Some(PathBuf::from(value())),
             _ => a.corpus.push(PathBuf::from(arg)),
         }
     }
@@ -134,6 +139,17 @@ fn args() -> Args {
 
 fn main() {
     let args = args();
+    if let Some(file) = &args.replay {
+        let t0 = Instant::now();
+        let result = checkpoint::read(file).map(|t| t.len());
+        println!(
+            "{}: {result:?} in {:.1} ms, peak RSS {} MB",
+            file.display(),
+            t0.elapsed().as_secs_f64() * 1000.0,
+            peak_rss_mb()
+        );
+        return;
+    }
     let mut pool: Vec<Vec<u8>> = Vec::new();
     for dir in &args.corpus {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
