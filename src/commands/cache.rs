@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use pipe_engine::cache::{gc, verify, Cache};
 use pipe_engine::{lock, Result};
 
+use super::output::{err, out};
 use super::Config;
 use crate::cli::{CacheCommand, GcArgs};
 
@@ -14,7 +15,7 @@ fn exclusive(config: &Config, cache: &Cache) -> Result<lock::Lock> {
     let quiet = config.quiet;
     lock::acquire(&cache.dir("lock"), true, |_| {
         if !quiet {
-            eprintln!("waiting for other `pipe` processes to finish with the cache");
+            err("waiting for other `pipe` processes to finish with the cache\n");
         }
     })
 }
@@ -49,8 +50,8 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
             } else {
                 ("deleted", "dropped", "they will be recomputed")
             };
-            println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped} ({derived}{then})",
+            out(&format!(
+                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped} ({derived}{then})\n",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,
@@ -58,7 +59,7 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
                 if r.corrupt_objects == 1 { "" } else { "s" },
                 r.dropped_manifests,
                 if r.dropped_manifests == 1 { "" } else { "s" },
-            );
+            ))?;
             Ok(0)
         }
     }
@@ -81,13 +82,16 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         keep.extend(statuses.iter().filter_map(|s| s.key));
     }
     let r = gc::gc(&cache, &keep, args.dry_run)?;
+    for left in &r.left {
+        err(&format!("warning: left in place: {left}\n"));
+    }
     let (verb, freed) = if args.dry_run {
         ("would delete", "would be freed")
     } else {
         ("deleted", "freed")
     };
-    println!(
-        "{verb} {} result{} and {} object{}, {} {freed}; kept {} results and {} objects",
+    out(&format!(
+        "{verb} {} result{} and {} object{}, {} {freed}; kept {} results and {} objects\n",
         r.deleted_manifests,
         if r.deleted_manifests == 1 { "" } else { "s" },
         r.deleted_objects,
@@ -95,7 +99,7 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         bytes(r.bytes_freed),
         r.kept_manifests,
         r.kept_objects,
-    );
+    ))?;
     Ok(0)
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use pipe_engine::run::RunOptions;
 use pipe_engine::{gpu, Error, Result};
 
+use super::output::err;
 use super::Config;
 use crate::cli::{PipelineArgs, RunArgs, StatusFormat};
 
@@ -45,7 +46,7 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         let mut statuses =
             pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
         pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
-        super::status::print(config, &statuses, StatusFormat::Text);
+        super::status::print(config, &statuses, StatusFormat::Text)?;
         // What would not start in the run is an error here too.
         let selected = pipe_engine::run::select::targets(&pipeline, &opts.targets)?;
         pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
@@ -61,11 +62,11 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
     }
     remove_orphans(config, &pipeline, &results_dir, args.results_dir.is_none());
     if !args.pipeline.set.is_empty() && args.results_dir.is_none() && !config.quiet {
-        eprintln!(
-            "results of this `--set` run: {} ({} keeps the file's configuration)",
+        err(&format!(
+            "results of this `--set` run: {} ({} keeps the file's configuration)\n",
             shown(&results_dir).display(),
             shown(&config.results_dir(file)).display()
-        );
+        ));
     }
     Ok(0)
 }
@@ -78,16 +79,16 @@ fn remove_orphans(config: &Config, pipeline: &pipe_engine::Pipeline, dir: &Path,
     for orphan in pipe_engine::run::results::orphans(dir, names) {
         if own && std::fs::remove_dir_all(&orphan).is_ok() {
             if !config.quiet {
-                eprintln!(
-                    "removed {}: no stage of the file has that name any more",
+                err(&format!(
+                    "removed {}: no stage of the file has that name any more\n",
                     shown(&orphan).display()
-                );
+                ));
             }
         } else {
-            eprintln!(
-                "{} is not a stage of the file any more; delete it if it is stale",
+            err(&format!(
+                "{} is not a stage of the file any more; delete it if it is stale\n",
                 shown(&orphan).display()
-            );
+            ));
         }
     }
 }
