@@ -3,9 +3,7 @@
 //! check` with a hint; and `pipe gc` survives whatever it finds in
 //! cache/work.
 
-mod common;
-
-use common::project::Project;
+use crate::common::project::Project;
 
 /// `pipe check` and `pipe run` refuse `yaml` with a located error carrying
 /// `message` and `hint`; nothing runs.

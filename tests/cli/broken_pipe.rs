@@ -2,11 +2,9 @@
 //! gone (`pipe kinds | head` once `head` has exited): `pipe` ends quietly
 //! with exit 0 instead of panicking with exit 101.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::project::Project;
+use crate::common::project::Project;
 
 const PIPELINE: &str = r#"version: 1
 stages:

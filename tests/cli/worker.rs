@@ -1,15 +1,13 @@
 //! The libtorch kinds run in the `pipe-torch` worker: driven through the
 //! real `pipe` and the real worker, a stage's error comes back with its
 //! message and hint and nothing is cached, and a missing worker is a clear
-//! environment error. (tests/e2e_quick.rs runs whole trainings through it.)
+//! environment error. (tests/cli/e2e_quick.rs runs whole trainings through it.)
 #![cfg(feature = "torch")]
 
-mod common;
-
-#[path = "../crates/torch/tests/support/hostile.rs"]
+#[path = "../../crates/torch/tests/support/hostile.rs"]
 mod hostile;
 
-use common::project::Project;
+use crate::common::project::Project;
 
 const WEIGHTS: &str = r#"version: 1
 stages:

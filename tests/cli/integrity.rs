@@ -2,12 +2,10 @@
 //! outputs that are links or special files, corrupt objects, edited
 //! manifests, results/ under concurrent runs.
 
-mod common;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common::project::{names, Out, Project};
+use crate::common::project::{names, Out, Project};
 
 /// `b` turns `a`'s lines into one word, so corrupt bytes show in its result.
 const AB: &str = r#"version: 1

@@ -1,14 +1,12 @@
 //! `pipe run` under process-level stress: kill -9 mid-stage, Ctrl-C, two
 //! runs on one cache at once, and GPU hand-out with fake GPU counts.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::project::{names, Out, Project};
+use crate::common::project::{names, Out, Project};
 
 /// `slow` blocks (until killed) while the file `hold` exists; the file is
 /// not a declared dep, so it does not change the key.
