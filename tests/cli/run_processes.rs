@@ -45,6 +45,24 @@ fn wait_for(path: &Path, child: &mut Child) {
     }
 }
 
+/// The committed manifests in the project's cache.
+fn manifests(p: &Project) -> usize {
+    std::fs::read_dir(p.join("cache/keys")).map_or(0, |d| {
+        d.flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter(|e| !e.file_name().to_string_lossy().starts_with(".tmp"))
+            .count()
+    })
+}
+
+fn wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn spawn(p: &Project, args: &[&str]) -> Child {
     let mut cmd = p.command(args);
     cmd.stdout(Stdio::piped())
@@ -91,6 +109,10 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
     p.write("s.yaml", SLOW).write("hold", "");
     let mut child = spawn(&p, &["run", "s.yaml"]);
     wait_for(&p.join("started"), &mut child);
+    // `first` is committed in the background (group commit) while `slow`
+    // already runs: wait for its manifest, so that what the kill loses is
+    // exactly `slow`.
+    wait_until(|| manifests(&p) == 1);
     // The whole process group we created for this pipe.
     signal("KILL", &format!("-{}", child.id()));
     child.wait().unwrap();
