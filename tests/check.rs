@@ -6,8 +6,9 @@
 //!   # what the file gets wrong
 //!   # args: --set epochs=abc          (optional: extra arguments)
 //!   # expect: 12:11 unknown stage kind `trian`     (`-` for no location)
-//!   # hint: did you mean `train`?      (the hint of the `expect` above; none if absent)
-//! The diagnostics reported must be exactly the expected ones.
+//!   # hint: did you mean `train`?      (the hint of the `expect` above)
+//! The diagnostics reported must be exactly the expected ones, and every
+//! one has a hint.
 
 mod common;
 
@@ -65,6 +66,13 @@ fn read_case(path: &Path) -> Case {
         }
     }
     assert!(!expected.is_empty(), "{name}: no `# expect:` lines");
+    // docs/pipeline-format.md promises a hint for every problem.
+    for (loc, message, hint) in &expected {
+        assert!(
+            hint.is_some(),
+            "{name}: `{loc} {message}` has no `# hint:` line"
+        );
+    }
     Case {
         name,
         args,
