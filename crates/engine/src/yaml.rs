@@ -296,11 +296,16 @@ enum Open {
     Map(OpenMap),
 }
 
+/// Mappings up to this many keys are scanned for duplicates.
+const SCAN_KEYS: usize = 8;
+
 struct OpenMap {
     pos: Pos,
     entries: Vec<(Node, Node)>,
-    /// Scalar key -> its index in `entries`: duplicates are found in O(1)
-    /// per key (a linear scan made a mapping of n keys cost O(n^2)).
+    /// Scalar key -> its index in `entries`, once there are more than
+    /// [`SCAN_KEYS`]: duplicates are found in O(1) per key (a scan made a
+    /// mapping of n keys cost O(n^2)); small mappings, nearly all of them,
+    /// are scanned and spared the allocations.
     keys: HashMap<String, usize>,
     key: Option<Node>,
     anchor: Option<usize>,
@@ -376,11 +381,14 @@ impl Builder {
             Some(Open::Map(map)) => match map.key.take() {
                 None => map.key = Some(node),
                 Some(k) => {
-                    let duplicate = k
-                        .as_scalar()
-                        .and_then(|text| map.keys.get(text))
-                        .map(|i| &map.entries[*i].0);
-                    if let Some(old) = duplicate {
+                    let duplicate = k.as_scalar().and_then(|text| {
+                        if map.entries.len() <= SCAN_KEYS {
+                            map.entries.iter().find(|(old, _)| old.as_scalar() == Some(text))
+                        } else {
+                            map.keys.get(text).map(|i| &map.entries[*i])
+                        }
+                    });
+                    if let Some((old, _)) = duplicate {
                         self.errors.push(SyntaxError {
                             message: format!(
                                 "duplicate key `{}`",
@@ -394,10 +402,18 @@ impl Builder {
                             )),
                         });
                     } else {
-                        if let Some(text) = k.as_scalar() {
-                            map.keys.insert(text.to_string(), map.entries.len());
-                        }
                         map.entries.push((k, node));
+                        // The index starts when scanning stops, with every key so far.
+                        let from = match map.entries.len() {
+                            n if n <= SCAN_KEYS => n,
+                            n if n == SCAN_KEYS + 1 => 0,
+                            n => n - 1,
+                        };
+                        for (i, (key, _)) in map.entries.iter().enumerate().skip(from) {
+                            if let Some(text) = key.as_scalar() {
+                                map.keys.insert(text.to_string(), i);
+                            }
+                        }
                     }
                 }
             },
