@@ -7,7 +7,7 @@
 //! equal to that variable's scalar default (`train[vit_b_16,transfer,adam]`
 //! differs from its siblings only where it says so).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::spec::{MatrixSpec, Spanned};
 use crate::validate::resolve::{resolve, Scope};
@@ -270,11 +270,19 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
             })
             .collect();
     }
+    // Excludes are grouped by the variables they name, each group a set of
+    // encoded values: checking every entry against every exclude cost
+    // entries x excludes.
+    let mut groups: BTreeMap<Vec<&str>, HashSet<Vec<u8>>> = BTreeMap::new();
+    for ex in matrix.exclude.iter().filter(|ex| !ex.is_empty()) {
+        let keys = ex.keys().map(String::as_str).collect();
+        groups.entry(keys).or_default().insert(encode(ex.values()));
+    }
     combos.retain(|c| {
-        !matrix
-            .exclude
-            .iter()
-            .any(|ex| !ex.is_empty() && ex.iter().all(|(k, v)| c.get(k) == Some(v)))
+        !groups.iter().any(|(keys, values)| {
+            let picked: Option<Vec<&Value>> = keys.iter().map(|k| c.get(*k)).collect();
+            picked.is_some_and(|vs| values.contains(&encode(vs)))
+        })
     });
     let mut entries: Vec<Entry> = combos
         .into_iter()
@@ -299,6 +307,15 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
         });
     }
     entries
+}
+
+/// The canonical encoding of a sequence of values (a hashable key).
+fn encode<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        v.canonical(&mut out);
+    }
+    out
 }
 
 fn name(
