@@ -10,18 +10,14 @@
 # about ten times it. Target: under 2 s at 100,000 stages. Builds the
 # release binary without the `torch` feature (as benches/engine.sh). Not a
 # test. Usage: benches/check.sh   (env RUNS=3, SIZES="10000 100000",
-# PIPE_BIN=path to an already built binary)
+# PIPE_BIN=path to an already built binary; REF_BIN=another binary, e.g.
+# one built from `main`, timed on the flat files of at most REF_MAX=20000
+# stages, since it may be quadratic)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-3}
 sizes=${SIZES:-"10000 100000"}
-if [ -n "${PIPE_BIN:-}" ]; then
-    pipe=$(realpath "$PIPE_BIN")
-else
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/bench-engine}
-    cargo build --release --no-default-features --manifest-path "$root/Cargo.toml" --bin pipe >&2
-    pipe="$CARGO_TARGET_DIR/release/pipe"
-fi
+pipe=$("$root/benches/pipe-bin.sh")
 work=$(mktemp -d /tmp/pipe-check-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -36,28 +32,43 @@ flat() {
     }'
 }
 
-# Median wall time (s) and the largest peak RSS (MiB) of RUNS checks of $1.
+# Median wall time (s), median CPU time (user + sys, s) and the largest
+# peak RSS (MiB) of RUNS checks of $1. On a loaded machine the CPU time is
+# the steadier figure.
 measure() {
-    local times=() peak=0
+    local times=() cpus=() peak=0
     for _ in $(seq "$runs"); do
-        /usr/bin/time -o "$work/time" -f '%e %M' "$pipe" check "$1" >/dev/null
-        read -r t kb < "$work/time"
+        /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$pipe" check "$1" >/dev/null
+        read -r t user sys kb < "$work/time"
         times+=("$t")
+        cpus+=("$(echo "$user + $sys" | bc)")
         [ "$kb" -gt "$peak" ] && peak=$kb
     done
-    local median
-    median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    echo "$median $((peak / 1024))"
+    echo "$(median "${times[@]}") $(median "${cpus[@]}") $((peak / 1024))"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
 echo "binary: $pipe; $(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %-8s %-10s %-12s %s\n' shape stages "size (KB)" "check (s)" "peak RSS (MiB)"
+row() { printf '%-8s %-8s %-10s %-10s %-10s %s\n' "$@"; }
+row shape stages "size (KB)" "wall (s)" "CPU (s)" "peak RSS (MiB)"
 for n in $sizes; do
     flat "$n" > "$work/flat$n.yaml"
-    read -r t mem < <(measure "$work/flat$n.yaml")
-    printf '%-8s %-8s %-10s %-12s %s\n' flat "$n" "$(( $(stat -c %s "$work/flat$n.yaml") / 1024 ))" "$t" "$mem"
+    read -r t cpu mem < <(measure "$work/flat$n.yaml")
+    row flat "$n" "$(( $(stat -c %s "$work/flat$n.yaml") / 1024 ))" "$t" "$cpu" "$mem"
     trains=$(( (n - 13) / 2 ))
     "$root/benches/gen-pipeline.sh" "$trains" > "$work/matrix$n.yaml"
-    read -r t mem < <(measure "$work/matrix$n.yaml")
-    printf '%-8s %-8s %-10s %-12s %s\n' matrix "$((13 + 2 * trains))" "$(( $(stat -c %s "$work/matrix$n.yaml") / 1024 ))" "$t" "$mem"
+    read -r t cpu mem < <(measure "$work/matrix$n.yaml")
+    row matrix "$((13 + 2 * trains))" "$(( $(stat -c %s "$work/matrix$n.yaml") / 1024 ))" "$t" "$cpu" "$mem"
 done
+if [ -n "${REF_BIN:-}" ]; then
+    pipe=$(realpath "$REF_BIN")
+    echo "reference: $pipe"
+    for n in $sizes; do
+        [ "$n" -le "${REF_MAX:-20000}" ] || continue
+        read -r t cpu mem < <(measure "$work/flat$n.yaml")
+        row flat "$n" "$(( $(stat -c %s "$work/flat$n.yaml") / 1024 ))" "$t" "$cpu" "$mem"
+    done
+fi

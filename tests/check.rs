@@ -461,28 +461,85 @@ fn kinds_markdown_is_a_reference_page() {
 /// pipeline, broken in the ways people break it, says how to fix each.
 #[test]
 fn a_mutated_paper_pipeline_has_a_hint_for_every_problem() {
-    let paper = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/paper.yaml"),
-    )
-    .unwrap();
+    let paper =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/paper.yaml"))
+            .unwrap();
     // (what is broken, from, to, the message expected among the problems)
     let mutations = [
-        ("a typo in a kind", "kind: resize", "kind: resise", "unknown stage kind `resise`"),
-        ("a typo in a stage key", "    inputs: {data: stl10}", "    input: {data: stl10}", "unknown key `input` in stage `data`"),
-        ("a typo in a top-level key", "stages:", "stagse:", "unknown top-level key `stagse`"),
-        ("a string for an integer", "  epochs: 50", "  epochs: fifty", "expected an integer, found the string `fifty`"),
-        ("a list for a number", "  lr: 0.001", "  lr: [0.001]", "expected a number, found a list"),
-        ("NaN for a number", "  momentum: 0.9", "  momentum: .nan", "expected a finite number, found `.nan`"),
-        ("a missing required param", "      url: http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz\n", "", "missing required parameter `url` for kind `download`"),
+        (
+            "a typo in a kind",
+            "kind: resize",
+            "kind: resise",
+            "unknown stage kind `resise`",
+        ),
+        (
+            "a typo in a stage key",
+            "    inputs: {data: stl10}",
+            "    input: {data: stl10}",
+            "unknown key `input` in stage `data`",
+        ),
+        (
+            "a typo in a top-level key",
+            "stages:",
+            "stagse:",
+            "unknown top-level key `stagse`",
+        ),
+        (
+            "a string for an integer",
+            "  epochs: 50",
+            "  epochs: fifty",
+            "expected an integer, found the string `fifty`",
+        ),
+        (
+            "a list for a number",
+            "  lr: 0.001",
+            "  lr: [0.001]",
+            "expected a number, found a list",
+        ),
+        (
+            "NaN for a number",
+            "  momentum: 0.9",
+            "  momentum: .nan",
+            "expected a finite number, found `.nan`",
+        ),
+        (
+            "a missing required param",
+            "      url: http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz\n",
+            "",
+            "missing required parameter `url` for kind `download`",
+        ),
         ("a missing version", "version: 1\n", "", "missing `version`"),
-        ("a mapping for a list", "runs: [train, train_adam, train_aug]", "runs: {a: train}", "input `runs` must name stages, found a mapping"),
-        ("an unknown input", "inputs: {model: train_adam, data: data}", "inputs: {modle: train_adam, data: data}", "unknown input `modle` for kind `evaluate`"),
-        ("a bad enum value", "variant: DEFAULT", "variant: 7", "expected a string, found an integer"),
-        ("a stages list", "  archive:\n    kind: download", "  - archive:\n    kind: download", "invalid YAML"),
+        (
+            "a mapping for a list",
+            "runs: [train, train_adam, train_aug]",
+            "runs: {a: train}",
+            "input `runs` must name stages, found a mapping",
+        ),
+        (
+            "an unknown input",
+            "inputs: {model: train_adam, data: data}",
+            "inputs: {modle: train_adam, data: data}",
+            "unknown input `modle` for kind `evaluate`",
+        ),
+        (
+            "a bad enum value",
+            "variant: DEFAULT",
+            "variant: 7",
+            "expected a string, found an integer",
+        ),
+        (
+            "a stages list",
+            "  archive:\n    kind: download",
+            "  - archive:\n    kind: download",
+            "invalid YAML",
+        ),
     ];
     let p = Project::new();
     for (what, from, to, expected) in mutations {
-        assert!(paper.contains(from), "{what}: `{from}` is not in paper.yaml");
+        assert!(
+            paper.contains(from),
+            "{what}: `{from}` is not in paper.yaml"
+        );
         p.write("paper.yaml", &paper.replacen(from, to, 1));
         let out = p.pipe(&["check", "--format", "json", "paper.yaml"]);
         assert_eq!(out.code, 2, "{what}: {}", out.stderr);
@@ -520,7 +577,10 @@ stages:
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let problems = json.as_array().unwrap();
     assert_eq!(problems.len(), 1, "{json:#}");
-    assert_eq!((&problems[0]["line"], &problems[0]["column"]), (&2.into(), &16.into()));
+    assert_eq!(
+        (&problems[0]["line"], &problems[0]["column"]),
+        (&2.into(), &16.into())
+    );
     assert_eq!(
         problems[0]["hint"],
         "`${params.size}` passes this value to `image_size` of kind `synthetic`, which takes an integer"
@@ -528,7 +588,12 @@ stages:
     // Set on the command line, it has no place in the file: each use says.
     let out = p.pipe(&["check", "--format", "json", "p.yaml", "--set", "size=x"]);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let lines: Vec<&serde_json::Value> = json.as_array().unwrap().iter().map(|d| &d["line"]).collect();
+    let lines: Vec<&serde_json::Value> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["line"])
+        .collect();
     assert_eq!(lines, [4, 5, 6], "{json:#}");
 }
 
@@ -586,7 +651,8 @@ stages:
     let out = p.pipe(&["run", "p.yaml"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("error: expected a finite number, found `.nan`\n --> p.yaml:2:20\n"),
+        out.stderr
+            .contains("error: expected a finite number, found `.nan`\n --> p.yaml:2:20\n"),
         "{}",
         out.stderr
     );

@@ -435,7 +435,7 @@ fn expand_stage(
 /// ([`crate::pipeline::results_dir_name`]); two stages must not share one,
 /// and the name must be one a file system takes.
 fn check_dir_names(drafts: &[Draft], sink: &mut Sink) {
-    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut first: HashMap<std::borrow::Cow<str>, usize> = HashMap::with_capacity(drafts.len());
     for (i, d) in drafts.iter().enumerate() {
         let dir = crate::pipeline::results_dir_name(&d.name);
         if dir.len() > 255 || dir.contains('\0') {

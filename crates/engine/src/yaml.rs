@@ -383,7 +383,9 @@ impl Builder {
                 Some(k) => {
                     let duplicate = k.as_scalar().and_then(|text| {
                         if map.entries.len() <= SCAN_KEYS {
-                            map.entries.iter().find(|(old, _)| old.as_scalar() == Some(text))
+                            map.entries
+                                .iter()
+                                .find(|(old, _)| old.as_scalar() == Some(text))
                         } else {
                             map.keys.get(text).map(|i| &map.entries[*i])
                         }

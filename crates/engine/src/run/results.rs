@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// The directory of one stage's results. `/` in a name would nest, so it
 /// is replaced.
 pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
-    root.join(crate::pipeline::results_dir_name(stage))
+    root.join(&*crate::pipeline::results_dir_name(stage))
 }
 
 pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<()> {
