@@ -85,7 +85,7 @@ impl Kind for Cmd {
         let outs = params.list("outs").unwrap_or_default();
         outs.iter()
             .filter_map(|v| v.as_str())
-            .filter_map(|name| out_path_problem(name))
+            .filter_map(out_path_problem)
             .map(|problem| ("outs".to_string(), problem))
             .collect()
     }
