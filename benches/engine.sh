@@ -13,13 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-11}
 sizes=${SIZES:-"12 1000"}
-if [ -n "${PIPE_BIN:-}" ]; then
-    pipe=$(realpath "$PIPE_BIN")
-else
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/bench-engine}
-    cargo build --release --no-default-features --manifest-path "$root/Cargo.toml" --bin pipe >&2
-    pipe="$CARGO_TARGET_DIR/release/pipe"
-fi
+pipe=$("$root/benches/pipe-bin.sh")
 work=$(mktemp -d /tmp/pipe-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

@@ -6,8 +6,9 @@
 //!   # what the file gets wrong
 //!   # args: --set epochs=abc          (optional: extra arguments)
 //!   # expect: 12:11 unknown stage kind `trian`     (`-` for no location)
-//!   # hint: did you mean `train`?      (the hint of the `expect` above; none if absent)
-//! The diagnostics reported must be exactly the expected ones.
+//!   # hint: did you mean `train`?      (the hint of the `expect` above)
+//! The diagnostics reported must be exactly the expected ones, and every
+//! one has a hint.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +64,13 @@ fn read_case(path: &Path) -> Case {
         }
     }
     assert!(!expected.is_empty(), "{name}: no `# expect:` lines");
+    // docs/pipeline-format.md promises a hint for every problem.
+    for (loc, message, hint) in &expected {
+        assert!(
+            hint.is_some(),
+            "{name}: `{loc} {message}` has no `# hint:` line"
+        );
+    }
     Case {
         name,
         args,
@@ -446,4 +454,206 @@ fn kinds_markdown_is_a_reference_page() {
     );
     let text = p.pipe(&["kinds"]);
     assert!(text.stdout.contains("cmd (v1): "), "{}", text.stdout);
+}
+
+/// docs/pipeline-format.md promises a hint for every problem: the paper's
+/// pipeline, broken in the ways people break it, says how to fix each.
+#[test]
+fn a_mutated_paper_pipeline_has_a_hint_for_every_problem() {
+    let paper =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/paper.yaml"))
+            .unwrap();
+    // (what is broken, from, to, the message expected among the problems)
+    let mutations = [
+        (
+            "a typo in a kind",
+            "kind: resize",
+            "kind: resise",
+            "unknown stage kind `resise`",
+        ),
+        (
+            "a typo in a stage key",
+            "    inputs: {data: stl10}",
+            "    input: {data: stl10}",
+            "unknown key `input` in stage `data`",
+        ),
+        (
+            "a typo in a top-level key",
+            "stages:",
+            "stagse:",
+            "unknown top-level key `stagse`",
+        ),
+        (
+            "a string for an integer",
+            "  epochs: 50",
+            "  epochs: fifty",
+            "expected an integer, found the string `fifty`",
+        ),
+        (
+            "a list for a number",
+            "  lr: 0.001",
+            "  lr: [0.001]",
+            "expected a number, found a list",
+        ),
+        (
+            "NaN for a number",
+            "  momentum: 0.9",
+            "  momentum: .nan",
+            "expected a finite number, found `.nan`",
+        ),
+        (
+            "a missing required param",
+            "      url: http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz\n",
+            "",
+            "missing required parameter `url` for kind `download`",
+        ),
+        ("a missing version", "version: 1\n", "", "missing `version`"),
+        (
+            "a mapping for a list",
+            "runs: [train, train_adam, train_aug]",
+            "runs: {a: train}",
+            "input `runs` must name stages, found a mapping",
+        ),
+        (
+            "an unknown input",
+            "inputs: {model: train_adam, data: data}",
+            "inputs: {modle: train_adam, data: data}",
+            "unknown input `modle` for kind `evaluate`",
+        ),
+        (
+            "a bad enum value",
+            "variant: DEFAULT",
+            "variant: 7",
+            "expected a string, found an integer",
+        ),
+        (
+            "a stages list",
+            "  archive:\n    kind: download",
+            "  - archive:\n    kind: download",
+            "invalid YAML",
+        ),
+    ];
+    let p = Project::new();
+    for (what, from, to, expected) in mutations {
+        assert!(
+            paper.contains(from),
+            "{what}: `{from}` is not in paper.yaml"
+        );
+        p.write("paper.yaml", &paper.replacen(from, to, 1));
+        let out = p.pipe(&["check", "--format", "json", "paper.yaml"]);
+        assert_eq!(out.code, 2, "{what}: {}", out.stderr);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let problems = json.as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|d| d["message"].as_str().unwrap().starts_with(expected)),
+            "{what}: no `{expected}` in {json:#}"
+        );
+        for d in problems {
+            assert!(d["hint"].is_string(), "{what}: no hint in {d:#}");
+        }
+    }
+}
+
+/// A wrong value written once under `params:` and used three times is
+/// reported once, where it was written (not at each `${params.NAME}`).
+#[test]
+fn a_wrong_top_level_param_is_reported_where_it_is_written() {
+    let p = Project::new();
+    p.write(
+        "p.yaml",
+        "version: 1
+params: {size: big}
+stages:
+  a: {kind: synthetic, params: {image_size: '${params.size}'}}
+  b: {kind: synthetic, params: {image_size: '${params.size}'}}
+  c: {kind: synthetic, params: {image_size: '${params.size}'}}
+",
+    );
+    let out = p.pipe(&["check", "--format", "json", "p.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let problems = json.as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{json:#}");
+    assert_eq!(
+        (&problems[0]["line"], &problems[0]["column"]),
+        (&2.into(), &16.into())
+    );
+    assert_eq!(
+        problems[0]["hint"],
+        "`${params.size}` passes this value to `image_size` of kind `synthetic`, which takes an integer"
+    );
+    // Set on the command line, it has no place in the file: each use says.
+    let out = p.pipe(&["check", "--format", "json", "p.yaml", "--set", "size=x"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let lines: Vec<&serde_json::Value> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["line"])
+        .collect();
+    assert_eq!(lines, [4, 5, 6], "{json:#}");
+}
+
+/// A UTF-8 byte-order mark is valid YAML (editors on Windows write one).
+#[test]
+fn a_file_with_a_byte_order_mark_passes() {
+    let p = Project::new();
+    p.write("p.yaml", &format!("\u{feff}{VALID}"));
+    let out = p.pipe(&["check", "p.yaml"]);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    assert_eq!(out.stdout, "ok: p.yaml (12 stages)\n");
+}
+
+/// A file that is not UTF-8 (Latin-1 here) is located at its first bad byte.
+#[test]
+fn a_non_utf8_byte_is_located() {
+    let p = Project::new();
+    let mut bytes = b"version: 1\nstages:\n  a:\n    kind: cmd\n    doc: caf".to_vec();
+    bytes.extend_from_slice(b"\xe9 au lait\n    params: {run: \"true\"}\n");
+    std::fs::write(p.join("p.yaml"), bytes).unwrap();
+    let out = p.pipe(&["check", "--format", "json", "p.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{
+            "severity": "error",
+            "message": "the file is not UTF-8 text: byte 0xe9",
+            "file": "p.yaml",
+            "line": 5,
+            "column": 13,
+            "len": 1,
+            "hint": "save the file as UTF-8 (pipeline files are UTF-8 YAML)"
+        }])
+    );
+}
+
+/// NaN once failed at run time as "internal error ... a bug in pipe" (it
+/// has no JSON form for the worker); `pipe run` now refuses the file.
+#[test]
+fn run_refuses_a_non_finite_float_before_anything_runs() {
+    let p = Project::new();
+    p.write(
+        "p.yaml",
+        "version: 1
+params: {momentum: .nan}
+stages:
+  data: {kind: synthetic}
+  t:
+    kind: train
+    inputs: {data: data}
+    params: {model: resnet50, mode: scratch, epochs: 1, momentum: '${params.momentum}'}
+",
+    );
+    let out = p.pipe(&["run", "p.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: expected a finite number, found `.nan`\n --> p.yaml:2:20\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.join("results").exists());
 }

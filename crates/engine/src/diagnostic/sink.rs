@@ -8,6 +8,9 @@ use crate::diagnostic::{suggest, Diagnostic, Pos, Span};
 pub struct Sink {
     file: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
+    /// What `${...}` has copied so far, in the units of
+    /// [`crate::format::validate::resolve::MAX_COPIED`].
+    pub copied: usize,
 }
 
 impl Sink {
@@ -15,6 +18,7 @@ impl Sink {
         Sink {
             file: file.to_path_buf(),
             diagnostics: Vec::new(),
+            copied: 0,
         }
     }
 
@@ -52,9 +56,21 @@ impl Sink {
         word: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> &mut Diagnostic {
-        let hint = suggest(word, candidates).map(|s| format!("did you mean `{s}`?"));
+        let candidates: Vec<&str> = candidates.into_iter().collect();
+        let hint = match suggest(word, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if candidates.is_empty() => "nothing of that name is declared here".into(),
+            None => {
+                let shown: Vec<String> = candidates
+                    .iter()
+                    .take(12)
+                    .map(|c| format!("`{c}`"))
+                    .collect();
+                format!("expected one of {}", shown.join(", "))
+            }
+        };
         let d = self.error(pos, message);
-        d.hint = hint;
+        d.hint = Some(hint);
         d
     }
 

@@ -7,7 +7,7 @@
 //! equal to that variable's scalar default (`train[vit_b_16,transfer,adam]`
 //! differs from its siblings only where it says so).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::diagnostic::sink::{SetHint, Sink};
 use crate::format::spec::{MatrixSpec, Spanned};
@@ -205,10 +205,40 @@ fn scalar(key: &Spanned<String>, node: &Node, scope: &Scope, sink: &mut Sink) ->
                 key.value,
                 v.type_name()
             ),
-        );
+        )
+        .set_hint("an `include` or `exclude` entry gives each variable one value");
         return None;
     }
     Some(v)
+}
+
+/// The most stages one pipeline file may expand to. Each stage costs about
+/// a kilobyte while it is validated; a sweep of a few axes can ask for
+/// billions (ten axes of ten values is 10^10), so the size is computed and
+/// checked before anything is built.
+pub const MAX_STAGES: usize = 200_000;
+
+/// How many entries [`expand`] would make (before `exclude` drops any),
+/// saturating at `u128::MAX`.
+pub fn size(matrix: &Matrix) -> u128 {
+    let product = matrix.vars.iter().fold(1u128, |n, (_, var)| match var {
+        Var::Axis(values) => n.saturating_mul(values.len() as u128),
+        Var::Default(_) => n,
+    });
+    product.saturating_add(matrix.include.len() as u128)
+}
+
+/// The axes' lengths as a product, for messages: `10 × 10 × 3`.
+pub fn shape(matrix: &Matrix) -> String {
+    let lengths: Vec<String> = matrix
+        .vars
+        .iter()
+        .filter_map(|(_, var)| match var {
+            Var::Axis(values) => Some(values.len().to_string()),
+            Var::Default(_) => None,
+        })
+        .collect();
+    lengths.join(" × ")
 }
 
 /// All entries of the matrix of stage `template`, product entries first in
@@ -240,11 +270,19 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
             })
             .collect();
     }
+    // Excludes are grouped by the variables they name, each group a set of
+    // encoded values: checking every entry against every exclude cost
+    // entries x excludes.
+    let mut groups: BTreeMap<Vec<&str>, HashSet<Vec<u8>>> = BTreeMap::new();
+    for ex in matrix.exclude.iter().filter(|ex| !ex.is_empty()) {
+        let keys = ex.keys().map(String::as_str).collect();
+        groups.entry(keys).or_default().insert(encode(ex.values()));
+    }
     combos.retain(|c| {
-        !matrix
-            .exclude
-            .iter()
-            .any(|ex| !ex.is_empty() && ex.iter().all(|(k, v)| c.get(k) == Some(v)))
+        !groups.iter().any(|(keys, values)| {
+            let picked: Option<Vec<&Value>> = keys.iter().map(|k| c.get(*k)).collect();
+            picked.is_some_and(|vs| values.contains(&encode(vs)))
+        })
     });
     let mut entries: Vec<Entry> = combos
         .into_iter()
@@ -269,6 +307,15 @@ pub fn expand(template: &str, matrix: &Matrix) -> Vec<Entry> {
         });
     }
     entries
+}
+
+/// The canonical encoding of a sequence of values (a hashable key).
+fn encode<'a>(values: impl IntoIterator<Item = &'a Value>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        v.canonical(&mut out);
+    }
+    out
 }
 
 fn name(
@@ -379,6 +426,23 @@ mod tests {
         };
         let names: Vec<String> = expand("t", &m).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["t[0.001]", "t[1]"]);
+    }
+
+    #[test]
+    fn size_is_known_before_expanding() {
+        let axis10 = Var::Axis((0..10).map(Value::Int).collect());
+        let m = Matrix {
+            vars: (0..10).map(|i| (format!("v{i}"), axis10.clone())).collect(),
+            ..Matrix::default()
+        };
+        assert_eq!(size(&m), 10_000_000_000);
+        assert_eq!(size(&paper()), 3 * 3 + 1);
+        assert_eq!(shape(&paper()), "3 × 3");
+        let huge = Matrix {
+            vars: (0..40).map(|i| (format!("v{i}"), axis10.clone())).collect(),
+            ..Matrix::default()
+        };
+        assert_eq!(size(&huge), u128::MAX);
     }
 
     #[test]

@@ -83,3 +83,14 @@ impl Pipeline {
         self.by_name.get(name).map(|id| self.stage(*id))
     }
 }
+
+/// The name of a stage's directory under `results/`: its name with `/`
+/// (which would nest) replaced by `_`. Validation rejects two stages that
+/// would share one.
+pub fn results_dir_name(stage: &str) -> std::borrow::Cow<'_, str> {
+    if stage.contains('/') {
+        stage.replace('/', "_").into()
+    } else {
+        stage.into()
+    }
+}

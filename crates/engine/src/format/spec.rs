@@ -204,7 +204,8 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                     sink.error(
                         value.pos,
                         format!("`doc` must be a string, found {}", value.describe()),
-                    );
+                    )
+                    .set_hint("`doc:` is one line of text describing the stage");
                 }
             }
             "gpus" => stage.gpus = Some(value.clone()),
@@ -229,9 +230,7 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                                         slot.value
                                     ),
                                 )
-                                .set_hint(
-                                    "write a stage name, a list of them, or a glob like `train[*]`",
-                                );
+                                .set_hint(INPUT_HINT);
                                 continue;
                             }
                             Data::Scalar { .. } => (vec![refs.clone()], false),
@@ -245,7 +244,8 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                                         slot.value,
                                         item.describe()
                                     ),
-                                );
+                                )
+                                .set_hint(INPUT_HINT);
                             }
                         }
                         stage.inputs.push(Slot {
@@ -300,7 +300,8 @@ fn read_matrix(node: &Node, sink: &mut Sink) -> Option<MatrixSpec> {
                             k.value,
                             value.describe()
                         ),
-                    );
+                    )
+                    .set_hint(ENTRY_HINT);
                     continue;
                 };
                 let mut maps = Vec::new();
@@ -336,9 +337,26 @@ fn mapping<'a>(node: &'a Node, what: &str, sink: &mut Sink) -> Option<&'a [(Node
             sink.error(
                 node.pos,
                 format!("{what} must be a mapping, found {}", node.describe()),
-            );
+            )
+            .set_hint(mapping_hint(what));
             None
         }
+    }
+}
+
+const INPUT_HINT: &str = "write a stage name, a list of them, or a glob like `train[*]`";
+const ENTRY_HINT: &str =
+    "each entry maps matrix variables to values, e.g. `- {model: resnet50, mode: transfer}`";
+
+/// How the mapping `what` is written.
+fn mapping_hint(what: &str) -> String {
+    match what {
+        "the pipeline file" => "a pipeline file maps `version`, `params` and `stages` to their values".into(),
+        "`stages`" => "`stages:` maps each stage name to a stage, e.g. `train: {kind: cmd, params: {run: ...}}`".into(),
+        "`matrix`" => "`matrix:` maps each variable to a list of values (an axis) or one value".into(),
+        "`params`" | "`inputs`" => format!("write one `name: value` per line under {what}"),
+        _ if what.starts_with("an entry of") => ENTRY_HINT.into(),
+        _ => "a stage maps `kind`, `params`, `inputs` (and `matrix`, `gpus`, `doc`) to their values".into(),
     }
 }
 
@@ -364,7 +382,8 @@ fn key_name(key: &Node, sink: &mut Sink) -> Option<Spanned<String>> {
             sink.error(
                 key.pos,
                 format!("a key must be a plain name, found {}", key.describe()),
-            );
+            )
+            .set_hint("write the key as a word, e.g. `name: value`");
             None
         }
     }

@@ -66,13 +66,18 @@ type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
-    let params = top_params(spec, input.overrides, sink);
+    let (params, written) = top_params(spec, input.overrides, sink);
     let mut drafts = Vec::new();
     for stage in &spec.stages {
-        expand_stage(stage, &params, input, sink, &mut drafts);
+        let top = Top {
+            values: &params,
+            written: &written,
+        };
+        expand_stage(stage, &top, input, sink, &mut drafts);
     }
     let names: Vec<String> = drafts.iter().map(|d| d.name.clone()).collect();
     check_duplicates(&drafts, sink);
+    check_dir_names(&drafts, sink);
     let lookup = inputs::Names::new(
         &names,
         drafts
@@ -137,13 +142,25 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
     })
 }
 
-/// The top-level params with `--set` overrides applied.
-fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMap<String, Value> {
+/// The top-level params: their values, and the nodes of those whose value
+/// is the one written in the file (not replaced by `--set`).
+struct Top<'a> {
+    values: &'a BTreeMap<String, Value>,
+    written: &'a HashMap<&'a str, &'a yaml::Node>,
+}
+
+/// The top-level params with `--set` overrides applied, and the nodes of
+/// those not overridden.
+fn top_params<'a>(
+    spec: &'a FileSpec,
+    overrides: &[String],
+    sink: &mut Sink,
+) -> (BTreeMap<String, Value>, HashMap<&'a str, &'a yaml::Node>) {
     let mut params: BTreeMap<String, Value> = BTreeMap::new();
-    let mut written: HashMap<&str, Pos> = HashMap::new();
+    let mut written: HashMap<&str, &yaml::Node> = HashMap::new();
     for (key, node) in &spec.params {
         params.insert(key.value.clone(), node.to_value());
-        written.insert(&key.value, node.pos);
+        written.insert(&key.value, node);
     }
     for raw in overrides {
         let Some((key, text)) = raw.split_once('=') else {
@@ -197,13 +214,28 @@ fn top_params(spec: &FileSpec, overrides: &[String], sink: &mut Sink) -> BTreeMa
             }
         };
         params.insert(key.to_string(), new);
+        written.remove(key);
     }
-    params
+    (params, written)
+}
+
+/// `NAME` if `node` is exactly `${params.NAME}`.
+fn whole_param_ref(node: &yaml::Node) -> Option<String> {
+    let text = node.as_scalar()?;
+    if !crate::format::interp::has_dollar_brace(text) {
+        return None;
+    }
+    match crate::format::interp::parse(text).ok()?.as_slice() {
+        [crate::format::interp::Piece::Ref { namespace, key, .. }] if namespace == "params" => {
+            Some(key.clone())
+        }
+        _ => None,
+    }
 }
 
 fn expand_stage(
     stage: &StageSpec,
-    params: &BTreeMap<String, Value>,
+    top: &Top,
     input: &Input,
     sink: &mut Sink,
     out: &mut Vec<Draft>,
@@ -233,9 +265,30 @@ fn expand_stage(
             Vec::new(),
         ),
         Some(spec) => {
-            let Some(m) = matrix::read(spec, params, template, sink) else {
+            let Some(m) = matrix::read(spec, top.values, template, sink) else {
                 return;
             };
+            let room = matrix::MAX_STAGES.saturating_sub(out.len());
+            let size = matrix::size(&m);
+            if size > room as u128 {
+                let shown = if size == u128::MAX {
+                    "more than 10^38".to_string()
+                } else {
+                    size.to_string()
+                };
+                sink.error(
+                    spec.pos,
+                    format!(
+                        "the matrix of stage `{template}` makes {shown} stages; a pipeline may have at most {}",
+                        matrix::MAX_STAGES
+                    ),
+                )
+                .set_hint(format!(
+                    "its axes multiply ({}); narrow them, or split the sweep into several pipeline files",
+                    matrix::shape(&m)
+                ));
+                return;
+            }
             (matrix::expand(template, &m), m.var_names())
         }
     };
@@ -248,7 +301,7 @@ fn expand_stage(
     }
     for entry in entries {
         let scope = Scope {
-            params,
+            params: top.values,
             matrix: stage.matrix.as_ref().map(|_| &entry.vars),
             matrix_vars: &vars,
             stage: &entry.name,
@@ -281,10 +334,14 @@ fn expand_stage(
             let value = resolve(node, &scope, sink);
             ok &= value.is_some();
             param_spans.insert(key.value.clone(), sink.span(node.pos));
+            let via = whole_param_ref(node)
+                .and_then(|name| top.written.get_key_value(name.as_str()))
+                .map(|(name, node)| (*name, *node));
             written.push(params::Written {
                 name: &key.value,
                 key_pos: key.pos,
-                node,
+                node: via.map_or(node, |(_, top_node)| top_node),
+                via: via.map(|(name, _)| name),
                 value,
             });
         }
@@ -297,11 +354,19 @@ fn expand_stage(
                     .iter()
                     .find(|(p, _)| p.value == param)
                     .map_or(missing_pos, |(_, n)| n.pos);
-                match message.split_once("\nhint: ") {
-                    Some((message, hint)) => sink.error(pos, message).set_hint(hint),
-                    None => {
-                        sink.error(pos, message);
-                    }
+                let (message, hint) = match message.split_once("\nhint: ") {
+                    Some((m, h)) => (m.to_string(), Some(h.to_string())),
+                    None => (message, None),
+                };
+                let d = sink.error(pos, message);
+                // Kinds word the problem, and may give a hint after
+                // "\nhint: "; else what the param is for is the hint.
+                if let Some(hint) = hint {
+                    d.set_hint(hint);
+                } else if let Some(spec) = k.params().iter().find(|s| s.name == param) {
+                    let doc = spec.doc.split(". ").next().unwrap_or_default();
+                    let doc = doc.trim_end_matches('.');
+                    d.set_hint(format!("`{param}`: {doc}"));
                 }
             }
             ok.then_some(typed)
@@ -330,7 +395,8 @@ fn expand_stage(
                                             slot.value,
                                             other.type_name()
                                         ),
-                                    );
+                                    )
+                                    .set_hint("the list's items are stage names (strings), e.g. `[\"train[a]\", \"train[b]\"]`");
                                 }
                             }
                         }
@@ -339,6 +405,9 @@ fn expand_stage(
                         sink.error(
                             node.pos,
                             format!("input `{}` must name stages, found a mapping", slot.value),
+                        )
+                        .set_hint(
+                            "an input is a stage name, a list of them, or a glob like `train[*]`",
                         );
                     }
                     Some(v) => named.push((v.to_string(), node.pos)),
@@ -365,6 +434,40 @@ fn expand_stage(
             refs,
             inputs_pos: stage.inputs_pos.unwrap_or(stage.name.pos),
         });
+    }
+}
+
+/// Each stage's results go to a directory named after it
+/// ([`crate::format::pipeline::results_dir_name`]); two stages must not share one,
+/// and the name must be one a file system takes.
+fn check_dir_names(drafts: &[Draft], sink: &mut Sink) {
+    let mut first: HashMap<std::borrow::Cow<str>, usize> = HashMap::with_capacity(drafts.len());
+    for (i, d) in drafts.iter().enumerate() {
+        let dir = crate::format::pipeline::results_dir_name(&d.name);
+        if dir.len() > 255 || dir.contains('\0') {
+            sink.error(
+                d.origin,
+                format!("stage name `{}` cannot name a results directory", d.name.escape_debug()),
+            )
+            .set_hint("a stage's name is its results directory: at most 255 bytes, no NUL; shorten the matrix values");
+            continue;
+        }
+        match first.get(&dir) {
+            None => {
+                first.insert(dir, i);
+            }
+            Some(&j) if drafts[j].name != d.name => {
+                sink.error(
+                    d.origin,
+                    format!(
+                        "stages `{}` and `{}` would share the results directory `{dir}`",
+                        drafts[j].name, d.name
+                    ),
+                )
+                .set_hint("`/` in a stage name becomes `_` in its results directory; change one of the matrix values");
+            }
+            Some(_) => {}
+        }
     }
 }
 

@@ -140,9 +140,24 @@ pub fn resolve_plain(text: &str) -> Value {
     Value::Str(text.to_string())
 }
 
+/// How many nodes aliases may add to a document, in all. Each alias is
+/// expanded into a copy of its anchor's tree; without a bound, a few hundred
+/// bytes of nested aliases ("billion laughs") expand to billions of nodes.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// How deeply collections may nest. The tree is walked recursively (clone,
+/// drop, interpolation), so depth must stay far from the stack's limit; a
+/// pipeline file needs a handful of levels.
+pub const MAX_DEPTH: usize = 128;
+
 /// Parses one YAML document. `Ok(None)` for an empty file. Duplicate keys are
 /// reported in the error list but the tree is still returned (first wins).
+/// A leading byte-order mark is skipped, as YAML allows.
 pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxError> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if let Some(e) = forbidden_char(source) {
+        return Err(e);
+    }
     let mut builder = Builder {
         source: source.chars().collect(),
         stack: Vec::new(),
@@ -150,9 +165,25 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
         root: None,
         errors: Vec::new(),
         documents: 0,
+        nodes: 0,
+        alias_nodes: 0,
+        fatal: None,
     };
+    // Events are pulled one by one: `Parser::load` recurses once per level
+    // of nesting, which overflows the stack on a deeply nested file before
+    // the builder can refuse it.
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut builder, true).map_err(|e| {
+    let loaded = loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break Ok(()),
+            Ok((event, mark)) => builder.on_event(event, mark),
+            Err(e) => break Err(e),
+        }
+        if let Some(e) = builder.fatal.take() {
+            return Err(e);
+        }
+    };
+    loaded.map_err(|e| {
         // The scanner's words for a tab are unhelpful, and tabs are the most
         // common mistake; tabs inside block scalars are fine and never get here.
         if let Some((line, column)) = tab_indent(source, e.marker().line() + 1) {
@@ -169,7 +200,10 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
         SyntaxError {
             message: syntax_message(e.info()),
             pos: pos_of(e.marker(), 1),
-            hint: None,
+            hint: Some(
+                "look here and just above for a wrong indentation, an unclosed quote or bracket, or a `: ` in an unquoted value (quote it)"
+                    .into(),
+            ),
         }
     })?;
     if let Some(e) = builder
@@ -180,6 +214,43 @@ pub fn parse(source: &str) -> Result<(Option<Node>, Vec<SyntaxError>), SyntaxErr
         return Err(e.clone());
     }
     Ok((builder.root, builder.errors))
+}
+
+/// The first character YAML does not allow in a stream (NUL and the other
+/// C0 controls but tab and line breaks, DEL, C1 controls, U+FFFE/U+FFFF).
+/// The scanner takes NUL for the end of the input, so a NUL would silently
+/// drop everything after it.
+fn forbidden_char(source: &str) -> Option<SyntaxError> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}')
+            || ('\u{a0}'..='\u{d7ff}').contains(&c)
+            || ('\u{e000}'..='\u{fffd}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    let (index, c) = source.char_indices().find(|(_, c)| !printable(*c))?;
+    let before = &source[..index];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    let what = if c == '\0' {
+        "a NUL byte".to_string()
+    } else {
+        format!("the control character U+{:04X}", u32::from(c))
+    };
+    Some(SyntaxError {
+        message: format!("{what} in the file"),
+        pos: Pos {
+            line,
+            column,
+            len: 1,
+        },
+        hint: Some(
+            "a pipeline file is text; remove the character (was the file saved as binary or UTF-16?)"
+                .into(),
+        ),
+    })
 }
 
 /// The first tab used as indentation up to line `last`.
@@ -213,18 +284,45 @@ fn pos_of(mark: &Marker, len: usize) -> Pos {
 }
 
 enum Open {
-    Seq(Pos, Vec<Node>, Option<usize>),
-    /// Start, entries, pending key, anchor, written in flow style (`{...}`).
-    Map(Pos, Vec<(Node, Node)>, Option<Node>, Option<usize>, bool),
+    /// Start, items, anchor, nodes made before it started.
+    Seq(Pos, Vec<Node>, Option<usize>, usize),
+    /// A mapping being built.
+    Map(OpenMap),
+}
+
+/// Mappings up to this many keys are scanned for duplicates.
+const SCAN_KEYS: usize = 8;
+
+struct OpenMap {
+    pos: Pos,
+    entries: Vec<(Node, Node)>,
+    /// Scalar key -> its index in `entries`, once there are more than
+    /// [`SCAN_KEYS`]: duplicates are found in O(1) per key (a scan made a
+    /// mapping of n keys cost O(n^2)); small mappings, nearly all of them,
+    /// are scanned and spared the allocations.
+    keys: HashMap<String, usize>,
+    key: Option<Node>,
+    anchor: Option<usize>,
+    /// Written in flow style (`{...}`).
+    flow: bool,
+    /// Nodes made before it started.
+    start: usize,
 }
 
 struct Builder {
     source: Vec<char>,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchor id -> its node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
     errors: Vec<SyntaxError>,
     documents: usize,
+    /// Nodes made so far, aliases counted by what they expand to.
+    nodes: usize,
+    /// Nodes added by aliases so far (bounded by [`MAX_ALIAS_NODES`]).
+    alias_nodes: usize,
+    /// A problem that stops building; later events are ignored.
+    fatal: Option<SyntaxError>,
 }
 
 impl Builder {
@@ -264,18 +362,27 @@ impl Builder {
         }
     }
 
-    fn finish(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+    /// Adds a finished node holding `size` nodes to its parent.
+    fn finish(&mut self, node: Node, anchor: usize, size: usize) {
+        // Anchored trees are copied too (nested anchors copy a tree once per
+        // level), so the copy counts against the alias budget.
+        if anchor > 0 && self.charge(size, node.pos) {
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Open::Seq(_, items, _)) => items.push(node),
-            Some(Open::Map(_, entries, key, _, _)) => match key.take() {
-                None => *key = Some(node),
+            Some(Open::Seq(_, items, _, _)) => items.push(node),
+            Some(Open::Map(map)) => match map.key.take() {
+                None => map.key = Some(node),
                 Some(k) => {
-                    let duplicate = entries.iter().find(|(old, _)| {
-                        old.as_scalar().is_some() && old.as_scalar() == k.as_scalar()
+                    let duplicate = k.as_scalar().and_then(|text| {
+                        if map.entries.len() <= SCAN_KEYS {
+                            map.entries
+                                .iter()
+                                .find(|(old, _)| old.as_scalar() == Some(text))
+                        } else {
+                            map.keys.get(text).map(|i| &map.entries[*i])
+                        }
                     });
                     if let Some((old, _)) = duplicate {
                         self.errors.push(SyntaxError {
@@ -291,16 +398,79 @@ impl Builder {
                             )),
                         });
                     } else {
-                        entries.push((k, node));
+                        map.entries.push((k, node));
+                        // The index starts when scanning stops, with every key so far.
+                        let from = match map.entries.len() {
+                            n if n <= SCAN_KEYS => n,
+                            n if n == SCAN_KEYS + 1 => 0,
+                            n => n - 1,
+                        };
+                        for (i, (key, _)) in map.entries.iter().enumerate().skip(from) {
+                            if let Some(text) = key.as_scalar() {
+                                map.keys.insert(text.to_string(), i);
+                            }
+                        }
                     }
                 }
             },
         }
     }
+
+    /// Opens a collection, unless that nests too deeply.
+    fn open(&mut self, open: Open, mark: &Marker) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fatal = Some(SyntaxError {
+                message: format!("YAML nested more than {MAX_DEPTH} levels deep"),
+                pos: pos_of(mark, 1),
+                hint: Some("a pipeline file needs a few levels; flatten the structure".into()),
+            });
+            return;
+        }
+        self.stack.push(open);
+    }
+
+    /// A copy of anchor `id`'s tree, within the alias budget.
+    fn alias(&mut self, id: usize, mark: &Marker) -> Option<(Node, usize)> {
+        let pos = pos_of(mark, 1);
+        let Some((_, size)) = self.anchors.get(&id) else {
+            let empty = Data::Scalar {
+                text: String::new(),
+                quoted: false,
+            };
+            return Some((Node { pos, data: empty }, 1));
+        };
+        let size = *size;
+        if !self.charge(size, pos) {
+            return None;
+        }
+        let data = self.anchors[&id].0.data.clone();
+        Some((Node { pos, data }, size))
+    }
+
+    /// Counts `size` copied nodes against [`MAX_ALIAS_NODES`]; false (and
+    /// building stops) once it is spent.
+    fn charge(&mut self, size: usize, pos: Pos) -> bool {
+        self.alias_nodes = self.alias_nodes.saturating_add(size);
+        if self.alias_nodes <= MAX_ALIAS_NODES {
+            return true;
+        }
+        self.fatal = Some(SyntaxError {
+            message: format!("YAML aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+            pos,
+            hint: Some(
+                "each `*alias` is a full copy of its anchor, and nested aliases multiply (an \"alias bomb\"); write the values out or use fewer aliases"
+                    .into(),
+            ),
+        });
+        false
+    }
 }
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.fatal.is_some() {
+            return;
+        }
         match event {
             Event::DocumentStart => {
                 self.documents += 1;
@@ -319,65 +489,62 @@ impl MarkedEventReceiver for Builder {
                     pos: pos_of(&mark, len),
                     data: Data::Scalar { text, quoted },
                 };
-                self.finish(node, anchor);
+                self.nodes += 1;
+                self.finish(node, anchor, 1);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack
-                    .push(Open::Seq(pos_of(&mark, 0), Vec::new(), Some(anchor)));
+                let open = Open::Seq(pos_of(&mark, 0), Vec::new(), Some(anchor), self.nodes);
+                self.open(open, &mark);
             }
             Event::MappingStart(anchor, _) => {
-                let flow = self.source.get(mark.index()) == Some(&'{');
-                self.stack.push(Open::Map(
-                    pos_of(&mark, 0),
-                    Vec::new(),
-                    None,
-                    Some(anchor),
-                    flow,
-                ));
+                let open = Open::Map(OpenMap {
+                    pos: pos_of(&mark, 0),
+                    entries: Vec::new(),
+                    keys: HashMap::new(),
+                    key: None,
+                    anchor: Some(anchor),
+                    flow: self.source.get(mark.index()) == Some(&'{'),
+                    start: self.nodes,
+                });
+                self.open(open, &mark);
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq(pos, items, anchor)) => (
+                let (node, anchor, start) = match self.stack.pop() {
+                    Some(Open::Seq(pos, items, anchor, start)) => (
                         Node {
                             pos,
                             data: Data::Seq(items),
                         },
                         anchor,
+                        start,
                     ),
-                    Some(Open::Map(pos, entries, _, anchor, flow)) => {
+                    Some(Open::Map(map)) => {
                         // A block mapping's start mark lies after its first
                         // key; its first key is where a reader looks.
-                        let pos = match entries.first() {
-                            Some((k, _)) if !flow => Pos { len: 0, ..k.pos },
-                            _ => pos,
+                        let pos = match map.entries.first() {
+                            Some((k, _)) if !map.flow => Pos { len: 0, ..k.pos },
+                            _ => map.pos,
                         };
                         (
                             Node {
                                 pos,
-                                data: Data::Map(entries),
+                                data: Data::Map(map.entries),
                             },
-                            anchor,
+                            map.anchor,
+                            map.start,
                         )
                     }
                     None => return,
                 };
-                self.finish(node, anchor.unwrap_or(0));
+                self.nodes += 1;
+                let size = self.nodes - start;
+                self.finish(node, anchor.unwrap_or(0), size);
             }
             Event::Alias(id) => {
-                let node = match self.anchors.get(&id) {
-                    Some(n) => Node {
-                        pos: pos_of(&mark, 1),
-                        data: n.data.clone(),
-                    },
-                    None => Node {
-                        pos: pos_of(&mark, 1),
-                        data: Data::Scalar {
-                            text: String::new(),
-                            quoted: false,
-                        },
-                    },
-                };
-                self.finish(node, 0);
+                if let Some((node, size)) = self.alias(id, &mark) {
+                    self.nodes += size;
+                    self.finish(node, 0, size);
+                }
             }
             _ => {}
         }
@@ -448,6 +615,66 @@ mod tests {
         assert_eq!(
             block.to_value(),
             Value::Map([("a".to_string(), Value::Str("x\n\ty\n".into()))].into())
+        );
+    }
+
+    #[test]
+    fn a_bom_is_skipped_and_control_characters_are_located() {
+        let n = root("\u{feff}version: 1\n");
+        assert_eq!(n.as_map().unwrap()[0].0.as_scalar(), Some("version"));
+        // The scanner reads NUL as the end of the input: everything after
+        // it would be silently dropped.
+        let e = parse("a: 1\nb: 2\0\nc: 3\n").unwrap_err();
+        assert_eq!(e.message, "a NUL byte in the file");
+        assert_eq!((e.pos.line, e.pos.column), (2, 5));
+        let e = parse("a: é\u{7}\n").unwrap_err();
+        assert_eq!(e.message, "the control character U+0007 in the file");
+        assert_eq!((e.pos.line, e.pos.column), (1, 5));
+        assert!(parse("a: \"tab\there\"\r\nb: \u{e9}\u{1F600}\n").is_ok());
+    }
+
+    #[test]
+    fn aliases_expand_within_a_budget() {
+        let ok = root("a: &x [1, 2]\nb: *x\nc: *x\n");
+        assert_eq!(
+            ok.as_map().unwrap()[2].1.to_value(),
+            root("[1, 2]").to_value()
+        );
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let e = parse(&bomb).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("YAML aliases expand to more than {MAX_ALIAS_NODES} nodes")
+        );
+        assert_eq!(e.pos.line, 6);
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+        assert!(parse(&deep(MAX_DEPTH - 1)).is_ok());
+        let e = parse(&deep(MAX_DEPTH + 1)).unwrap_err();
+        assert!(e.message.contains("nested more than"), "{}", e.message);
+        // Block collections have no nesting limit of their own.
+        let block = format!("{}x\n", "- ".repeat(10_000));
+        assert!(parse(&block).is_err());
+    }
+
+    #[test]
+    fn duplicates_are_found_among_many_keys() {
+        let mut src: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+        src.push_str("k49999: again\nk7: again\n");
+        let (node, errors) = parse(&src).unwrap();
+        assert_eq!(node.unwrap().as_map().unwrap().len(), 50_000);
+        let lines: Vec<usize> = errors.iter().map(|e| e.pos.line).collect();
+        assert_eq!(lines, [50_001, 50_002]);
+        assert_eq!(
+            errors[1].hint.as_deref(),
+            Some("`k7` is already set on line 8; remove one of them")
         );
     }
 

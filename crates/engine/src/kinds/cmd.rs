@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::kind::param::{Lit, ParamSpec, ParamType};
+use crate::kind::param::{Lit, ParamSpec, ParamType, Params};
 use crate::kind::{Context, InputSpec, Kind, Registry};
 
 /// Adds the engine's own kinds (`cmd`) to `registry`.
@@ -81,6 +81,15 @@ impl Kind for Cmd {
 
     fn any_inputs(&self) -> bool {
         true
+    }
+
+    fn check(&self, params: &Params) -> Vec<(String, String)> {
+        let outs = params.list("outs").unwrap_or_default();
+        outs.iter()
+            .filter_map(|v| v.as_str())
+            .filter_map(out_path_problem)
+            .map(|problem| ("outs".to_string(), problem))
+            .collect()
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
@@ -305,6 +314,30 @@ extern "C" fn parent_died(_: libc::c_int) {
     }
 }
 
+/// Why `name` cannot be a file in `$PIPE_OUT`, if it cannot: an absolute
+/// path, or one that leaves the directory through `..`, would make pipe
+/// check (and store) something outside the stage's output.
+pub fn out_path_problem(name: &str) -> Option<String> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return Some(format!(
+            "output `{name}` is an absolute path; outputs are files in `$PIPE_OUT`"
+        ));
+    }
+    let mut depth = 0usize;
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir if depth == 0 => {
+                return Some(format!("output `{name}` leaves `$PIPE_OUT` through `..`"));
+            }
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    (depth == 0).then(|| format!("output `{name}` names `$PIPE_OUT` itself, not a file in it"))
+}
+
 /// SIGTERM to the command's process group, SIGKILL if it lingers. The
 /// group outlives its leader, so it is signalled by id, not through `Child`.
 fn kill_group(pid: u32) {
@@ -392,6 +425,16 @@ fn link_or_copy(source: &Path, target: &PathBuf) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_stay_in_pipe_out() {
+        assert_eq!(out_path_problem("model.pt"), None);
+        assert_eq!(out_path_problem("a/../b.txt"), None);
+        assert_eq!(out_path_problem("./sub/c"), None);
+        for bad in ["/etc/passwd", "../x", "a/../../x", ".", "a/..", ""] {
+            assert!(out_path_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn env_names_are_shell_safe() {

@@ -19,7 +19,7 @@ use crate::execution::cache::Cache;
 /// The directory of one stage's results. `/` in a name would nest, so it
 /// is replaced.
 pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
-    root.join(stage.replace('/', "_"))
+    root.join(&*crate::format::pipeline::results_dir_name(stage))
 }
 
 /// Whether `<root>/<stage>/` shows exactly `manifest`'s files: what

@@ -52,6 +52,8 @@ pub fn cycles<P: Clone>(edges: &Edges<P>) -> Vec<(Vec<usize>, P)> {
 /// back to `start` (breadth-first, neighbours in written order).
 fn path_back<P>(edges: &Edges<P>, members: &[usize], start: usize) -> Vec<usize> {
     let mut parent: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    // A set: `members.contains` made a cycle of n stages cost O(n^2).
+    let members: std::collections::HashSet<usize> = members.iter().copied().collect();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(at) = queue.pop_front() {
         for (up, _) in &edges[at] {

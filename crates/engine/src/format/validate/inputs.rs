@@ -20,7 +20,18 @@ pub struct Names<'a> {
     /// glob once per entry (1,000 times in a large sweep); matching it
     /// against every name each time made loading quadratic.
     globs: RefCell<HashMap<String, Vec<usize>>>,
+    /// Stage indices sorted by name: a glob is matched only against the
+    /// names that start with its literal prefix (`train[7,*]` against the
+    /// `train[7,` entries), so that a glob per matrix entry, each different,
+    /// does not cost the whole name list each.
+    sorted: Vec<usize>,
+    /// Unknown references given a "did you mean" so far: each search costs
+    /// the whole name list, so only the first [`SUGGESTED`] get one.
+    suggested: RefCell<usize>,
 }
+
+/// How many unknown references get a "did you mean" searched for.
+const SUGGESTED: usize = 100;
 
 impl<'a> Names<'a> {
     pub fn new(
@@ -35,11 +46,15 @@ impl<'a> Names<'a> {
         for (template, i) in templates {
             map.entry(template).or_default().push(i);
         }
+        let mut sorted: Vec<usize> = (0..stages.len()).collect();
+        sorted.sort_by(|a, b| stages[*a].cmp(&stages[*b]));
         Names {
             stages,
             by_name,
             templates: map,
             globs: RefCell::new(HashMap::new()),
+            sorted,
+            suggested: RefCell::new(0),
         }
     }
 
@@ -49,15 +64,21 @@ impl<'a> Names<'a> {
             if let Some(hits) = self.globs.borrow().get(reference) {
                 return Some(hits.clone());
             }
-            let mut hits: Vec<usize> = (0..self.stages.len())
-                .filter(|i| glob(reference, &self.stages[*i]))
+            let prefix = &reference[..reference.find(['*', '?']).unwrap_or(reference.len())];
+            let from = self
+                .sorted
+                .partition_point(|i| self.stages[*i].as_str() < prefix);
+            let hits: Vec<usize> = self.sorted[from..]
+                .iter()
+                .take_while(|i| self.stages[**i].starts_with(prefix))
+                .filter(|i| glob(reference, &self.stages[**i]))
+                .copied()
                 .collect();
             if hits.is_empty() {
                 sink.error(pos, format!("`{reference}` matches no stage"))
                     .set_hint("globs match expanded stage names such as `train[resnet50,transfer]`; `pipe dag` lists them");
                 return None;
             }
-            hits.sort_by(|a, b| self.stages[*a].cmp(&self.stages[*b]));
             self.globs
                 .borrow_mut()
                 .insert(reference.to_string(), hits.clone());
@@ -75,7 +96,14 @@ impl<'a> Names<'a> {
             .map(String::as_str)
             .chain(self.templates.keys().copied());
         let d = sink.error(pos, format!("unknown stage `{reference}`"));
-        match crate::diagnostic::suggest(reference, candidates) {
+        let mut suggested = self.suggested.borrow_mut();
+        *suggested += 1;
+        let close = if *suggested <= SUGGESTED {
+            crate::diagnostic::suggest(reference, candidates)
+        } else {
+            None
+        };
+        match close {
             Some(s) => d.set_hint(format!("did you mean `{s}`?")),
             None => d.set_hint("an input names another stage of this file"),
         }

@@ -15,9 +15,73 @@ use crate::kind::value::Value;
 pub struct Written<'a> {
     pub name: &'a str,
     pub key_pos: Pos,
+    /// Where the value was written: the stage's param, or, for a whole
+    /// `${params.NAME}`, the top-level param it copies (so that a wrong
+    /// value is reported once, where it was written).
     pub node: &'a Node,
+    /// `NAME` when the value is a whole `${params.NAME}` and `node` is the
+    /// top-level param's.
+    pub via: Option<&'a str>,
     /// `None` when interpolating it already failed (and was reported).
     pub value: Option<Value>,
+}
+
+/// Which param of which kind a value is checked for, to word hints.
+struct For<'a> {
+    param: &'a str,
+    kind: &'a str,
+    /// The param's type (a list item's hint shows the whole list).
+    ty: &'a ParamType,
+    via: Option<&'a str>,
+}
+
+impl For<'_> {
+    /// The hint for a value of the wrong type.
+    fn hint(&self) -> String {
+        let ty = self.ty;
+        match self.via {
+            Some(name) => format!(
+                "`${{params.{name}}}` passes this value to `{}` of kind `{}`, which takes {}",
+                self.param,
+                self.kind,
+                ty.describe()
+            ),
+            None => format!(
+                "`{}` of kind `{}` takes {}, e.g. `{}: {}`",
+                self.param,
+                self.kind,
+                ty.describe(),
+                self.param,
+                example(ty)
+            ),
+        }
+    }
+}
+
+/// A value of type `ty` as it would be written.
+fn example(ty: &ParamType) -> String {
+    match ty {
+        ParamType::Bool => "true".into(),
+        ParamType::Int => "3".into(),
+        ParamType::Float => "0.01".into(),
+        ParamType::Str => "\"text\"".into(),
+        ParamType::Enum(options) => options.first().copied().unwrap_or("").into(),
+        ParamType::List(item) => format!("[{}]", example(item)),
+        ParamType::Path => "data/file.csv".into(),
+        ParamType::Map => "{name: value}".into(),
+        ParamType::Any => "value".into(),
+    }
+}
+
+/// The first NaN or infinity in `value`: they have no JSON form, so they
+/// cannot reach a stage (the worker reads its params as JSON).
+fn non_finite(value: &Value) -> Option<f64> {
+    match value {
+        Value::Float(f) if !f.is_finite() => Some(*f),
+        Value::List(items) => items.iter().find_map(non_finite),
+        Value::Map(entries) => entries.values().find_map(non_finite),
+        _ => None,
+    }
 }
 
 /// Types and defaults the written params; `None` after reporting errors.
@@ -54,7 +118,15 @@ pub fn check(
             continue;
         };
         let nullable = spec.default == Some(Lit::Null);
-        match typed(&spec.ty, value, nullable, w.node, w.node.pos, dir, sink) {
+        let place = For {
+            param: w.name,
+            kind,
+            ty: &spec.ty,
+            via: w.via,
+        };
+        match typed(
+            &spec.ty, value, nullable, w.node, w.node.pos, dir, &place, sink,
+        ) {
             Some(v) => {
                 out.insert(w.name.to_string(), v);
             }
@@ -91,6 +163,7 @@ pub fn check(
 
 /// Checks one value against a type; `node` is where it was written, if it
 /// still corresponds (list items are located through it).
+#[allow(clippy::too_many_arguments)]
 fn typed(
     ty: &ParamType,
     value: Value,
@@ -98,17 +171,36 @@ fn typed(
     node: &Node,
     pos: Pos,
     dir: &Path,
+    place: &For,
     sink: &mut Sink,
 ) -> Option<Value> {
     if nullable && value == Value::Null {
         return Some(value);
+    }
+    let is_list = matches!(ty, ParamType::List(_)) && matches!(value, Value::List(_));
+    if let Some(f) = non_finite(&value).filter(|_| !is_list) {
+        let written = if f.is_nan() {
+            ".nan"
+        } else if f > 0.0 {
+            ".inf"
+        } else {
+            "-.inf"
+        };
+        sink.error(pos, format!("expected a finite number, found `{written}`"))
+            .set_hint(format!(
+                "NaN and infinity cannot be passed to a stage; give `{}` a number such as `{}`",
+                place.param,
+                example(&ParamType::Float)
+            ));
+        return None;
     }
     let mismatch = |sink: &mut Sink, value: &Value| {
         let found = match value {
             Value::Str(s) => format!("the string `{s}`"),
             other => other.type_name().to_string(),
         };
-        sink.error(pos, format!("expected {}, found {found}", ty.describe()));
+        sink.error(pos, format!("expected {}, found {found}", ty.describe()))
+            .set_hint(place.hint());
     };
     match (ty, value) {
         (ParamType::Any, v) => Some(v),
@@ -121,14 +213,16 @@ fn typed(
                 return Some(Value::Str(s));
             }
             let d = sink.error(pos, format!("expected {}, found `{s}`", ty.describe()));
-            if let Some(close) = crate::diagnostic::suggest(&s, options.iter().copied()) {
-                d.set_hint(format!("did you mean `{close}`?"));
+            match crate::diagnostic::suggest(&s, options.iter().copied()) {
+                Some(close) => d.set_hint(format!("did you mean `{close}`?")),
+                None => d.set_hint(place.hint()),
             }
             None
         }
         (ParamType::Path, Value::Str(s)) => {
             if s.is_empty() {
-                sink.error(pos, "expected a path, found an empty string");
+                sink.error(pos, "expected a path, found an empty string")
+                    .set_hint(place.hint());
                 return None;
             }
             let full = dir.join(&s);
@@ -148,7 +242,7 @@ fn typed(
             let mut ok = true;
             for (i, v) in items.into_iter().enumerate() {
                 let (n, p) = nodes.map_or((node, pos), |s| (&s[i], s[i].pos));
-                match typed(item, v, false, n, p, dir, sink) {
+                match typed(item, v, false, n, p, dir, place, sink) {
                     Some(v) => out.push(v),
                     None => ok = false,
                 }
@@ -194,6 +288,7 @@ mod tests {
                 name: k.as_scalar().unwrap(),
                 key_pos: k.pos,
                 node: v,
+                via: None,
                 value: Some(v.to_value()),
             })
             .collect();

@@ -24,6 +24,60 @@ pub struct Scope<'a> {
 
 const NAMESPACES: &[&str] = &["params", "matrix"];
 
+/// How much `${...}` may copy in one file: value nodes, a string counting
+/// one per 16 bytes. A whole-value reference copies its value, a reference
+/// inside a string its text; a large param used by every entry of a large
+/// matrix would otherwise multiply into more than any memory holds.
+pub const MAX_COPIED: usize = 5_000_000;
+
+/// The cost of copying `value`, counted up to just past `limit` (so that
+/// counting costs no more than the copy it guards).
+fn weight(value: &Value, limit: usize) -> usize {
+    match value {
+        Value::Str(s) => 1 + s.len() / 16,
+        Value::List(items) => {
+            let mut total = 1;
+            for item in items {
+                if total > limit {
+                    break;
+                }
+                total += weight(item, limit - total);
+            }
+            total
+        }
+        Value::Map(entries) => {
+            let mut total = 1;
+            for (key, item) in entries {
+                if total > limit {
+                    break;
+                }
+                total += 1 + key.len() / 16 + weight(item, limit.saturating_sub(total));
+            }
+            total
+        }
+        _ => 1,
+    }
+}
+
+/// `value` if copying it stays within [`MAX_COPIED`]; reported once when not.
+fn copy(value: &Value, pos: Pos, sink: &mut Sink) -> Option<Value> {
+    let left = MAX_COPIED.saturating_sub(sink.copied);
+    let cost = weight(value, left);
+    let first = sink.copied <= MAX_COPIED;
+    sink.copied = sink.copied.saturating_add(cost);
+    if cost <= left {
+        return Some(value.clone());
+    }
+    if first {
+        sink.error(
+            pos,
+            format!("`${{...}}` copies more than {MAX_COPIED} values in this file"),
+        )
+        .set_hint("a large param is copied into every stage that uses it; pass it in fewer places or make it smaller");
+    }
+    None
+}
+
 /// The node's value with interpolation done; `None` after reporting errors.
 pub fn resolve(node: &Node, scope: &Scope, sink: &mut Sink) -> Option<Value> {
     match &node.data {
@@ -99,7 +153,7 @@ fn string(text: &str, pos: Pos, quoted: bool, scope: &Scope, sink: &mut Sink) ->
 fn lookup(namespace: &str, key: &str, pos: Pos, scope: &Scope, sink: &mut Sink) -> Option<Value> {
     match namespace {
         "params" => match scope.params.get(key) {
-            Some(v) => Some(v.clone()),
+            Some(v) => copy(v, pos, sink),
             None => {
                 let d = sink.error(
                     pos,
@@ -133,7 +187,7 @@ fn lookup(namespace: &str, key: &str, pos: Pos, scope: &Scope, sink: &mut Sink) 
                 return None;
             };
             if let Some(v) = vars.get(key) {
-                return Some(v.clone());
+                return copy(v, pos, sink);
             }
             if scope.matrix_vars.iter().any(|v| v == key) {
                 sink.error(pos, format!("matrix variable `{key}` is not set for `{}`", scope.stage))
