@@ -75,7 +75,10 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let work = env.cache.work_path(&job.hash);
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
     let params = absolute_params(env.pipeline, job.stage);
-    let progress = env.ui.start(name);
+    let log_path = env.cache.log_path(&job.hash);
+    // A log from an earlier attempt would pass for this one's.
+    let _ = std::fs::remove_file(&log_path);
+    let progress = env.ui.start(name, log_path.clone());
     let history = CacheHistory {
         cache: env.cache.clone(),
         key: job.key.clone(),
@@ -105,12 +108,10 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let elapsed = started.elapsed();
     env.ui.finish(&progress);
     let lines = progress.lines();
-    let log_path = env.cache.log_path(&job.hash);
-    if !lines.is_empty() || result.is_err() {
-        let mut text = lines.join("\n");
-        text.push('\n');
-        // Not atomic: a log is for humans and names no object.
-        let _ = std::fs::write(&log_path, text);
+    // The lines were appended as they came; a failure leaves a log even
+    // when it printed nothing, for the hint to point at.
+    if lines.is_empty() && result.is_err() {
+        let _ = std::fs::write(&log_path, "\n");
     }
     let stored = result.and_then(|()| {
         // Not fsynced here: the committer syncs whole batches.
