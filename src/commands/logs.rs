@@ -20,15 +20,13 @@ pub fn logs(config: &Config, args: LogsArgs) -> Result<u8> {
     let file = &args.pipeline.file;
     let pipeline = pipe_engine::load(file, &registry, &args.pipeline.set)?;
     let cache = pipe_engine::cache::Cache::existing(&config.cache_dir(Some(file)))?;
-    let statuses = pipe_engine::status::status(
-        &pipeline,
-        &cache,
-        std::slice::from_ref(&args.stage),
-        &[],
-    )?;
+    let statuses =
+        pipe_engine::status::status(&pipeline, &cache, std::slice::from_ref(&args.stage), &[])?;
     let Some(status) = statuses.iter().find(|s| s.name == args.stage) else {
-        return Err(Error::failed(format!("`{}` names no single stage", args.stage))
-            .with_hint("give a stage's full name, as `pipe status` lists them"));
+        return Err(
+            Error::failed(format!("`{}` names no single stage", args.stage))
+                .with_hint("give a stage's full name, as `pipe status` lists them"),
+        );
     };
     let Some(key) = status.key else {
         return Err(no_log(&args.stage, " yet: an upstream stage has not run"));
@@ -57,8 +55,9 @@ pub fn logs(config: &Config, args: LogsArgs) -> Result<u8> {
 }
 
 fn no_log(stage: &str, why: &str) -> Error {
-    Error::failed(format!("`{stage}` has no log{why}"))
-        .with_hint("`pipe run FILE STAGE` runs it; `pipe logs FILE STAGE -f` follows it while it runs")
+    Error::failed(format!("`{stage}` has no log{why}")).with_hint(
+        "`pipe run FILE STAGE` runs it; `pipe logs FILE STAGE -f` follows it while it runs",
+    )
 }
 
 /// Whether a `pipe` holds the stage's key lock, i.e. computes it now.
@@ -78,7 +77,10 @@ fn copy_from(log: &Path, offset: u64, out: &mut impl Write) -> Result<u64> {
         Err(e) => return Err(Error::io(log, "read", e)),
     };
     // A rerun truncates the log: start over.
-    let len = file.metadata().map_err(|e| Error::io(log, "read", e))?.len();
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(log, "read", e))?
+        .len();
     let offset = if len < offset { 0 } else { offset };
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| Error::io(log, "read", e))?;
