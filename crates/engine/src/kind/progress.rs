@@ -250,3 +250,25 @@ pub fn style(bytes: bool) -> indicatif::ProgressStyle {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A continued training starts at its resumed position; the jump from 0
+    /// must not count as speed, or "eta 3s" shows for 30 s of work.
+    #[test]
+    fn a_resumed_position_is_not_speed() {
+        let bar = ProgressBar::hidden();
+        let progress = Progress::new(Some(bar.clone()));
+        progress.set_total(1000, false);
+        std::thread::sleep(Duration::from_millis(200));
+        progress.set_position(900);
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(100));
+            progress.inc(1);
+        }
+        // 4 steps in 0.4 s: about 10 per second, nowhere near 900 in 0.6 s.
+        assert!(bar.per_sec() < 100.0, "{} steps/s", bar.per_sec());
+    }
+}
