@@ -3,6 +3,9 @@
 # needed (scripts/setup.sh), generates the reference fixtures with PyTorch
 # and torchvision (scripts/make-fixtures.sh), then lints and runs the whole
 # test suite. Needs no GPU and no network beyond the package registries.
+# As root it also starts the one-node SLURM the SLURM client's tests run on
+# (scripts/slurm-up.sh, idempotent); elsewhere those tests skip with a note
+# unless CI=true, where they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +14,11 @@ scripts/setup.sh --no-build
 export PATH="$VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1 PIPE_PYTHON="$VENV/bin/python"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+if [ "$(id -u)" = 0 ]; then
+  step "starting the local one-node SLURM"
+  scripts/slurm-up.sh
+fi
 
 step "generating test fixtures with torch/torchvision"
 scripts/make-fixtures.sh

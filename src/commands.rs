@@ -9,6 +9,7 @@ mod exp_plot;
 mod exp_show;
 mod kinds;
 mod logs;
+mod output;
 mod run;
 mod schema;
 mod status;
@@ -104,5 +105,5 @@ pub fn main(cli: Cli) -> ExitCode {
 /// Prints an error to stderr: diagnostics with their source lines, other
 /// errors as one line plus a hint.
 pub fn report(config: &Config, error: &Error) {
-    eprint!("{}", pipe_engine::render::error(error, config.color));
+    output::err(&pipe_engine::render::error(error, config.color));
 }

@@ -28,7 +28,9 @@ fn main() -> ExitCode {
             }
         }
         Some("doctor") => {
-            print!("{}", pipe_torch::doctor::report().render());
+            // `pipe doctor | head`: a closed stdout ends the report quietly.
+            let text = pipe_torch::doctor::report().render();
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
             ExitCode::SUCCESS
         }
         _ => {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use pipe_engine::cache::{gc, verify, Cache};
 use pipe_engine::{lock, Result};
 
+use super::output::{err, out};
 use super::Config;
 use crate::cli::{CacheCommand, GcArgs};
 
@@ -14,7 +15,7 @@ fn exclusive(config: &Config, cache: &Cache) -> Result<lock::Lock> {
     let quiet = config.quiet;
     lock::acquire(&cache.dir("lock"), true, |_| {
         if !quiet {
-            eprintln!("waiting for other `pipe` processes to finish with the cache");
+            err("waiting for other `pipe` processes to finish with the cache\n");
         }
     })
 }
@@ -32,13 +33,25 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
                 (cache, Some(held))
             };
             let r = verify::verify_with(&cache, dry_run)?;
-            let (deleted, dropped) = if dry_run {
-                ("would be deleted", "would be dropped")
+            let derived = if r.derived_manifests > 0 {
+                format!(
+                    "{} of them computed from a dropped result; ",
+                    r.derived_manifests
+                )
             } else {
-                ("deleted", "dropped (they will be recomputed)")
+                String::new()
             };
-            println!(
-                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped}",
+            let (deleted, dropped, then) = if dry_run {
+                (
+                    "would be deleted",
+                    "would be dropped",
+                    "they would be recomputed",
+                )
+            } else {
+                ("deleted", "dropped", "they will be recomputed")
+            };
+            out(&format!(
+                "checked {} objects ({}) and {} results: {} corrupt object{} {deleted}, {} result{} {dropped} ({derived}{then})\n",
                 r.objects,
                 bytes(r.bytes),
                 r.manifests,
@@ -46,7 +59,7 @@ pub fn cache(config: &Config, cmd: CacheCommand) -> Result<u8> {
                 if r.corrupt_objects == 1 { "" } else { "s" },
                 r.dropped_manifests,
                 if r.dropped_manifests == 1 { "" } else { "s" },
-            );
+            ))?;
             Ok(0)
         }
     }
@@ -69,13 +82,16 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         keep.extend(statuses.iter().filter_map(|s| s.key));
     }
     let r = gc::gc(&cache, &keep, args.dry_run)?;
+    for left in &r.left {
+        err(&format!("warning: left in place: {left}\n"));
+    }
     let (verb, freed) = if args.dry_run {
         ("would delete", "would be freed")
     } else {
         ("deleted", "freed")
     };
-    println!(
-        "{verb} {} result{} and {} object{}, {} {freed}; kept {} results and {} objects",
+    out(&format!(
+        "{verb} {} result{} and {} object{}, {} {freed}; kept {} results and {} objects\n",
         r.deleted_manifests,
         if r.deleted_manifests == 1 { "" } else { "s" },
         r.deleted_objects,
@@ -83,7 +99,7 @@ pub fn gc(config: &Config, args: GcArgs) -> Result<u8> {
         bytes(r.bytes_freed),
         r.kept_manifests,
         r.kept_objects,
-    );
+    ))?;
     Ok(0)
 }
 

@@ -3,6 +3,7 @@
 
 use pipe_engine::{render, Diagnostic, Result, Severity};
 
+use super::output::{err, out};
 use super::Config;
 use crate::cli::{CheckArgs, CheckFormat};
 
@@ -15,7 +16,11 @@ pub fn check(config: &Config, args: CheckArgs) -> Result<u8> {
         let diagnostics = match pipe_engine::check(file, &registry, &args.set) {
             Ok(pipeline) => {
                 if args.format == CheckFormat::Text && !config.quiet {
-                    println!("ok: {} ({} stages)", file.display(), pipeline.stages.len());
+                    out(&format!(
+                        "ok: {} ({} stages)\n",
+                        file.display(),
+                        pipeline.stages.len()
+                    ))?;
                 }
                 Vec::new()
             }
@@ -25,20 +30,20 @@ pub fn check(config: &Config, args: CheckArgs) -> Result<u8> {
             invalid += 1;
         }
         if args.format == CheckFormat::Text && !diagnostics.is_empty() {
-            eprint!("{}", render::text(&diagnostics, config.color));
+            err(&render::text(&diagnostics, config.color));
             let n = diagnostics.len();
-            eprintln!(
-                "\n{}: {n} problem{}\n",
+            err(&format!(
+                "\n{}: {n} problem{}\n\n",
                 file.display(),
                 if n == 1 { "" } else { "s" }
-            );
+            ));
         }
         all.extend(diagnostics);
     }
     match args.format {
         CheckFormat::Text => {}
-        CheckFormat::Json => println!("{}", render::diagnostics_json(&all)),
-        CheckFormat::Github => print!("{}", render::github(&all)),
+        CheckFormat::Json => out(&format!("{}\n", render::diagnostics_json(&all)))?,
+        CheckFormat::Github => out(&render::github(&all))?,
     }
     Ok(if invalid > 0 { 2 } else { 0 })
 }

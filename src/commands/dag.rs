@@ -14,6 +14,6 @@ pub fn dag(_config: &Config, args: DagArgs) -> Result<u8> {
         DagFormat::Dot => Format::Dot,
         DagFormat::Mermaid => Format::Mermaid,
     };
-    print!("{}", dag::render(&pipeline, format));
+    super::output::out(&dag::render(&pipeline, format))?;
     Ok(0)
 }

@@ -1,7 +1,5 @@
 //! `pipe exp diff`: per stage, what changed between two cached results.
 
-use std::io::Write;
-
 use pipe_engine::Result;
 use pipe_report::experiments::{by_key, default_pairs, diff, Row};
 
@@ -32,7 +30,7 @@ pub fn exp_diff(config: &Config, args: &ExpDiffArgs) -> Result<u8> {
         let d = diff(old, new);
         out.push_str(&if args.md { d.markdown() } else { d.text() });
     }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    super::output::out(&out)?;
     Ok(0)
 }
 

@@ -32,13 +32,13 @@ pub fn exp_plot(config: &Config, args: &ExpPlotArgs) -> Result<u8> {
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, "write", e))?;
     }
     if !config.quiet {
-        eprintln!(
-            "drew {} curve{} of `{}` into {}",
+        super::output::err(&format!(
+            "drew {} curve{} of `{}` into {}\n",
             labels.len(),
             if labels.len() == 1 { "" } else { "s" },
             args.metric,
             dir.display()
-        );
+        ));
     }
     Ok(0)
 }

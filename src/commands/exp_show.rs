@@ -1,7 +1,5 @@
 //! `pipe exp show`: every cached result of the selected stages as a table.
 
-use std::io::Write;
-
 use pipe_engine::cache::Cache;
 use pipe_engine::Result;
 use pipe_report::experiments::{self, Format, Row, Table};
@@ -26,9 +24,7 @@ pub fn exp_show(config: &Config, args: &ExpShowArgs) -> Result<u8> {
         args.sort_by.as_deref(),
         args.reverse,
     )?;
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(table.render(format)?.as_bytes());
+    super::output::out(&table.render(format)?)?;
     Ok(0)
 }
 

@@ -23,7 +23,7 @@ pub fn kinds(_config: &Config, args: &KindsArgs) -> Result<u8> {
             s
         }
     };
-    print!("{out}");
+    super::output::out(&out)?;
     Ok(0)
 }
 

@@ -2,12 +2,11 @@
 //! [`RunOptions`], run, and turn the summary into an exit code.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use pipe_engine::run::RunOptions;
-use pipe_engine::{gpu, Result};
+use pipe_engine::{gpu, Error, Result};
 
+use super::output::err;
 use super::Config;
 use crate::cli::{PipelineArgs, RunArgs, StatusFormat};
 
@@ -19,7 +18,8 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         .results_dir
         .clone()
         .unwrap_or_else(|| results_dir(config, &args.pipeline));
-    let cancel = Arc::new(AtomicBool::new(false));
+    // Ctrl-C, SIGTERM and SIGHUP: the first stops cleanly, a second exits.
+    let cancel = crate::signals::install();
     let opts = RunOptions {
         cache_dir: config.cache_dir(Some(file)),
         results_dir: Some(results_dir.clone()),
@@ -38,7 +38,7 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         quiet: config.quiet,
         color: config.color,
         durable: std::env::var_os("PIPE_NO_FSYNC").is_none(),
-        cancel: Arc::clone(&cancel),
+        cancel,
     };
     if args.dry_run {
         // Reads only: a dry run creates no cache and no results.
@@ -46,26 +46,27 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         let mut statuses =
             pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
         pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
-        super::status::print(config, &statuses, StatusFormat::Text);
+        super::status::print(config, &statuses, StatusFormat::Text)?;
         // What would not start in the run is an error here too.
         let selected = pipe_engine::run::select::targets(&pipeline, &opts.targets)?;
         pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
         return Ok(0);
     }
-    // The first Ctrl-C stops cleanly; a second one gives up waiting.
-    let _ = ctrlc::set_handler(move || {
-        if cancel.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+    match pipe_engine::run::run(&pipeline, &opts)?.into_result() {
+        Ok(_) => {}
+        Err(Error::Cancelled) => {
+            super::report(config, &Error::Cancelled);
+            return Ok(crate::signals::exit_code());
         }
-    });
-    pipe_engine::run::run(&pipeline, &opts)?.into_result()?;
+        Err(e) => return Err(e),
+    }
     remove_orphans(config, &pipeline, &results_dir, args.results_dir.is_none());
     if !args.pipeline.set.is_empty() && args.results_dir.is_none() && !config.quiet {
-        eprintln!(
-            "results of this `--set` run: {} ({} keeps the file's configuration)",
+        err(&format!(
+            "results of this `--set` run: {} ({} keeps the file's configuration)\n",
             shown(&results_dir).display(),
             shown(&config.results_dir(file)).display()
-        );
+        ));
     }
     Ok(0)
 }
@@ -78,16 +79,16 @@ fn remove_orphans(config: &Config, pipeline: &pipe_engine::Pipeline, dir: &Path,
     for orphan in pipe_engine::run::results::orphans(dir, names) {
         if own && std::fs::remove_dir_all(&orphan).is_ok() {
             if !config.quiet {
-                eprintln!(
-                    "removed {}: no stage of the file has that name any more",
+                err(&format!(
+                    "removed {}: no stage of the file has that name any more\n",
                     shown(&orphan).display()
-                );
+                ));
             }
         } else {
-            eprintln!(
-                "{} is not a stage of the file any more; delete it if it is stale",
+            err(&format!(
+                "{} is not a stage of the file any more; delete it if it is stale\n",
                 shown(&orphan).display()
-            );
+            ));
         }
     }
 }

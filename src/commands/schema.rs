@@ -7,6 +7,6 @@ pub fn schema() -> Result<u8> {
     let schema = pipe_engine::schema::json_schema(&registry);
     let text = serde_json::to_string_pretty(&schema)
         .map_err(|e| pipe_engine::Error::internal(format!("cannot serialise the schema: {e}")))?;
-    println!("{text}");
+    super::output::out(&format!("{text}\n"))?;
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! `pipe status`: every stage up to date or would run, and why. Exit 0 when
 //! all are up to date, 1 when something would run.
 
-use std::io::Write;
+use std::fmt::Write as _;
 
 use pipe_engine::status::StageStatus;
 use pipe_engine::Result;
@@ -20,14 +20,14 @@ pub fn status(config: &Config, args: StatusArgs) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| super::run::results_dir(config, &args.pipeline));
     pipe_engine::status::compare_results(&cache, &results, &mut statuses);
-    print(config, &statuses, args.format);
+    print(config, &statuses, args.format)?;
     Ok(u8::from(statuses.iter().any(|s| !s.up_to_date())))
 }
 
 /// Prints statuses to stdout: one line per stage (`up to date  NAME` or
 /// `would run   NAME: reason; reason`) and a count, or one JSON document.
-pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) -> Result<()> {
+    let mut out = String::new();
     let stale = statuses.iter().filter(|s| !s.up_to_date()).count();
     match format {
         StatusFormat::Json => {
@@ -73,4 +73,5 @@ pub fn print(config: &Config, statuses: &[StageStatus], format: StatusFormat) {
             }
         }
     }
+    super::output::out(&out)
 }

@@ -35,7 +35,7 @@ fn main() {
                 task: 0,
                 noise: 0.1,
             };
-            let mut d = split(&spec, 0, spec.train_per_class);
+            let mut d = split(&spec, 0, spec.train_per_class).expect("fits in memory");
             d.n = n;
             d.images.truncate(n * d.image_len());
             d.labels.truncate(n);

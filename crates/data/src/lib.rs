@@ -2,6 +2,7 @@
 //! `augment`, and the training data loader. Pure Rust (no libtorch): images
 //! are uint8 CHW buffers; safetensors files are the interchange format.
 
+pub mod alloc;
 pub mod archive;
 pub mod augment;
 pub mod checksum;

@@ -100,7 +100,7 @@ pub fn extract(
             let len = usize::try_from(size).map_err(|_| {
                 Error::bad_data(archive_path, format!("member `{name}` is too large"))
             })?;
-            let mut buf = vec![0u8; len];
+            let mut buf = crate::alloc::zeroed(len, &format!("member `{name}`"))?;
             read_member(archive_path, name, r, &mut buf)?;
             raw.insert(name.rsplit('/').next().unwrap_or(name).to_string(), buf);
             Ok(())

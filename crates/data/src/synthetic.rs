@@ -19,11 +19,19 @@ use flate2::Compression;
 use pipe_engine::{Error, Result};
 use rayon::prelude::*;
 
+use crate::alloc::{product, zeroed};
 use crate::dataset::Dataset;
 use crate::rng::Rng;
 use crate::stl10::{transpose_image, CHANNELS, DIR};
 
 pub const NUM_CLASSES: usize = 10;
+
+/// The largest image side (as `resize`'s largest `size`).
+pub const MAX_SIDE: usize = 4096;
+
+/// The most pixel bytes one split may hold (it is held in memory twice
+/// while the archive is written); STL-10's test split holds 221 MB.
+pub const MAX_SPLIT_BYTES: u64 = 4 << 30;
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +44,52 @@ pub struct Spec {
     /// Standard deviation of the pixel noise as a fraction of 255.
     pub noise: f64,
 }
+
+impl Spec {
+    /// Why this spec cannot be generated, if it cannot, and the parameter
+    /// to blame: a side above [`MAX_SIDE`] or a split above
+    /// [`MAX_SPLIT_BYTES`].
+    pub fn too_large(&self) -> Option<(&'static str, String)> {
+        if self.image_size > MAX_SIDE {
+            return Some((
+                "image_size",
+                format!(
+                    "`image_size: {}` is larger than {MAX_SIDE} pixels",
+                    self.image_size
+                ),
+            ));
+        }
+        for (name, per_class) in [
+            ("train_per_class", self.train_per_class),
+            ("test_per_class", self.test_per_class),
+        ] {
+            let bytes = [
+                NUM_CLASSES,
+                per_class,
+                CHANNELS,
+                self.image_size,
+                self.image_size,
+            ]
+            .iter()
+            .try_fold(1u64, |n, &k| n.checked_mul(k as u64));
+            if bytes.is_none_or(|b| b > MAX_SPLIT_BYTES) {
+                return Some((
+                    name,
+                    format!(
+                    "`{name}: {per_class}` with `image_size: {}` makes a split of more than {} GiB",
+                    self.image_size,
+                    MAX_SPLIT_BYTES >> 30
+                ),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// What to change when [`Spec::too_large`] says no.
+pub const TOO_LARGE_HINT: &str =
+    "generate fewer or smaller images (STL-10: `image_size: 96`, 500 and 800 per class)";
 
 /// The pattern of one class: colours, grating orientation and frequency.
 struct Pattern {
@@ -76,7 +130,7 @@ fn patterns(task: u64) -> Vec<Pattern> {
 }
 
 /// One image as row-major CHW bytes.
-fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
+fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng, out: &mut [u8]) {
     let angle = p.angle + rng.uniform(-0.12, 0.12);
     let phase = rng.uniform(0.0, std::f64::consts::TAU);
     let contrast = rng.uniform(0.6, 1.0);
@@ -89,7 +143,6 @@ fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
     let (c, s) = (angle.cos(), angle.sin());
     let k = std::f64::consts::TAU * p.cycles / side as f64;
     let plane = side * side;
-    let mut out = vec![0u8; CHANNELS * plane];
     for y in 0..side {
         for x in 0..side {
             let g = 0.5 + 0.5 * contrast * (k * (x as f64 * c + y as f64 * s) + phase).sin();
@@ -102,45 +155,45 @@ fn render(p: &Pattern, side: usize, noise: f64, rng: &mut Rng) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// Split `which` (0 train, 1 test) as decoded images: CHW, labels 0..=9.
-pub fn split(spec: &Spec, which: u64, per_class: usize) -> Dataset {
+/// Fails, rather than aborting, when the images do not fit in memory.
+pub fn split(spec: &Spec, which: u64, per_class: usize) -> Result<Dataset> {
     let pats = patterns(spec.task);
     let mut labels: Vec<i64> = (0..NUM_CLASSES * per_class)
         .map(|i| (i % NUM_CLASSES) as i64)
         .collect();
     Rng::keyed(spec.seed, which, 0, 1).shuffle(&mut labels);
     let side = spec.image_size;
-    let per = CHANNELS * side * side;
-    let mut images = vec![0u8; labels.len() * per];
+    let per = product(CHANNELS, product(side, side, "an image")?, "an image")?;
+    let mut images = zeroed(product(labels.len(), per, "a split")?, "the split's images")?;
     images
         .par_chunks_mut(per)
         .zip(labels.par_iter())
         .enumerate()
         .for_each(|(i, (img, &l))| {
             let mut rng = Rng::keyed(spec.seed, which, i as u64, 2);
-            img.copy_from_slice(&render(&pats[l as usize], side, spec.noise, &mut rng));
+            render(&pats[l as usize], side, spec.noise, &mut rng, img);
         });
-    Dataset {
+    Ok(Dataset {
         n: labels.len(),
         images,
         labels,
         channels: CHANNELS,
         height: side,
         width: side,
-    }
+    })
 }
 
 /// A split in the file layout: column-major images and 1-based labels.
-fn file_layout(data: &Dataset) -> (Vec<u8>, Vec<u8>) {
+fn file_layout(data: &Dataset) -> Result<(Vec<u8>, Vec<u8>)> {
     let per = data.image_len();
-    let mut x = vec![0u8; data.images.len()];
+    let mut x = zeroed(data.images.len(), "the split in the file layout")?;
     x.par_chunks_mut(per)
         .zip(data.images.par_chunks(per))
         .for_each(|(dst, src)| transpose_image(src, dst, data.height));
-    (x, data.labels.iter().map(|&l| l as u8 + 1).collect())
+    Ok((x, data.labels.iter().map(|&l| l as u8 + 1).collect()))
 }
 
 /// Writes `stl10_binary.tar.gz` in STL-10's layout to `dest`.
@@ -149,6 +202,9 @@ pub fn write_archive(spec: &Spec, dest: &Path) -> Result<()> {
         return Err(Error::failed(
             "`image_size`, `train_per_class` and `test_per_class` must be positive",
         ));
+    }
+    if let Some((_, problem)) = spec.too_large() {
+        return Err(Error::failed(problem).with_hint(TOO_LARGE_HINT));
     }
     let file = File::create(dest).map_err(|e| Error::io(dest, "create", e))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
@@ -168,7 +224,7 @@ pub fn write_archive(spec: &Spec, dest: &Path) -> Result<()> {
         (0, "train", spec.train_per_class),
         (1, "test", spec.test_per_class),
     ] {
-        let (x, y) = file_layout(&split(spec, which, per_class));
+        let (x, y) = file_layout(&split(spec, which, per_class)?)?;
         add(&format!("{name}_X.bin"), &x)?;
         add(&format!("{name}_y.bin"), &y)?;
     }

@@ -93,7 +93,9 @@ pub trait Kind: Send + Sync + 'static {
         &[]
     }
     /// Checks beyond the declared types (ranges, combinations). Each entry is
-    /// (parameter name, message); the engine attaches the location.
+    /// (parameter name, message); the engine attaches the location. A
+    /// message may end with `"\nhint: ..."`, which becomes the diagnostic's
+    /// hint.
     fn check(&self, _params: &Params) -> Vec<(String, String)> {
         Vec::new()
     }

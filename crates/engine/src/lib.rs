@@ -1,7 +1,7 @@
 //! The engine of `pipe`: pipeline files in, cached results out.
 //!
 //! Three layers, as folders, imports pointing down only (see
-//! docs/ARCHITECTURE.md; `tests/architecture.rs` checks it):
+//! docs/ARCHITECTURE.md; `tests/cli/architecture.rs` checks it):
 //! - [`kind`]: the kind API, how stage kinds plug in ([`Kind`],
 //!   [`Declaration`], params, values, progress, the worker protocol);
 //! - [`format`]: the pipeline file format, text -> [`Pipeline`];

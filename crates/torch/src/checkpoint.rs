@@ -17,6 +17,7 @@ mod rename;
 mod storage;
 mod zipped;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use pipe_engine::{Error, Result};
@@ -94,25 +95,27 @@ fn is_safetensors(data: &[u8]) -> bool {
 
 /// Every storage the object refers to, each key once, in first-use order.
 fn storage_refs(object: &Object) -> Vec<StorageRef> {
-    fn walk(o: &Object, out: &mut Vec<StorageRef>) {
+    fn walk<'a>(o: &'a Object, seen: &mut HashSet<&'a str>, out: &mut Vec<StorageRef>) {
         match o {
-            Object::Storage(s) => push(s, out),
-            Object::Tensor(t) => push(&t.storage, out),
-            Object::Tuple(items) | Object::List(items) => items.iter().for_each(|i| walk(i, out)),
+            Object::Storage(s) => push(s, seen, out),
+            Object::Tensor(t) => push(&t.storage, seen, out),
+            Object::Tuple(items) | Object::List(items) => {
+                items.iter().for_each(|i| walk(i, seen, out));
+            }
             Object::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
-                walk(k, out);
-                walk(v, out);
+                walk(k, seen, out);
+                walk(v, seen, out);
             }),
             _ => {}
         }
     }
-    fn push(s: &StorageRef, out: &mut Vec<StorageRef>) {
-        if !out.iter().any(|o| o.key == s.key) {
+    fn push<'a>(s: &'a StorageRef, seen: &mut HashSet<&'a str>, out: &mut Vec<StorageRef>) {
+        if seen.insert(&s.key) {
             out.push(s.clone());
         }
     }
     let mut out = Vec::new();
-    walk(object, &mut out);
+    walk(object, &mut HashSet::new(), &mut out);
     out
 }
 

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use pipe_torch::checkpoint;
 use tch::{nn, Device, Kind, Tensor};
 
+#[path = "support/hostile.rs"]
+mod hostile;
+
 fn fixture(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/generated/models")
@@ -173,6 +176,111 @@ fn refuses_a_zip_file_whose_pickle_names_a_foreign_global() {
         err.to_string().contains("refusing to load `builtins.eval`"),
         "{err}"
     );
+}
+
+fn read_err(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write");
+    checkpoint::read(&path).expect_err("refused").to_string()
+}
+
+/// 170 levels of memo copies would be 2^170 lists; the budget stops it at
+/// a few hundred megabytes (F6).
+#[test]
+fn a_pickle_whose_memo_copies_double_per_level_is_refused_within_the_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bomb = hostile::legacy(&hostile::doubling_memo(170), &[], &[]);
+    assert!(bomb.len() < 1500, "{} bytes", bomb.len());
+    let err = read_err(dir.path(), "bomb.pth", &bomb);
+    assert!(
+        err.contains("the pickle builds more than 256 MB of values (memo copies count)"),
+        "{err}"
+    );
+    // The same shape a few levels deep is an ordinary (if odd) pickle.
+    let small = hostile::legacy(&hostile::doubling_memo(4), &[], &[]);
+    let err = read_err(dir.path(), "small.pth", &small);
+    assert!(err.contains("not a dict of tensors"), "{err}");
+}
+
+/// A million nested lists would overflow the stack when dropped (F7).
+#[test]
+fn a_deeply_nested_pickle_is_refused_before_it_overflows_the_stack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deep = hostile::legacy(&hostile::deep_nesting(1_000_000), &[], &[]);
+    let err = read_err(dir.path(), "deep.pth", &deep);
+    assert!(err.contains("values nested more than 100 deep"), "{err}");
+    let ok = hostile::legacy(&hostile::deep_nesting(50), &[], &[]);
+    let err = read_err(dir.path(), "fifty.pth", &ok);
+    assert!(err.contains("not a dict of tensors"), "{err}");
+}
+
+/// One 1 MB storage viewed transposed 1000 times would copy 1 GB.
+#[test]
+fn views_may_not_copy_much_more_than_the_file_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = read_err(
+        dir.path(),
+        "views.pth",
+        &hostile::transposed_views(512, 1000),
+    );
+    assert!(
+        err.contains("its views copy more than the file's 1 MB of storages plus 64 MB"),
+        "{err}"
+    );
+    let path = dir.path().join("few.pth");
+    std::fs::write(&path, hostile::transposed_views(512, 3)).expect("write");
+    let got = checkpoint::read(&path).expect("three copies are fine");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2].1.size(), [512, 512]);
+}
+
+/// A deflated storage entry of zeros far bigger than the file (a zip bomb)
+/// is refused once it expands past 16 times the file plus 64 MB.
+#[test]
+fn a_zip_whose_storage_expands_past_the_allowance_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bomb.pt");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut zip = zip::ZipWriter::new(file);
+    let deflate = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("bomb/data.pkl", deflate).expect("entry");
+    // {'t0': a 1x1 tensor of storage `0`, said to hold 2^28 floats (1 GiB)}
+    let p = hostile::views(1, 1, 1 << 28);
+    zip.write_all(&p).expect("write");
+    zip.start_file("bomb/data/0", deflate).expect("entry");
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..128 {
+        zip.write_all(&zeros).expect("write");
+    }
+    zip.finish().expect("finish");
+    let size = std::fs::metadata(&path).expect("size").len();
+    assert!(size < 1 << 20, "{size} bytes");
+    let err = checkpoint::read(&path).expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("expands to more than 16 times its"),
+        "{err}"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("re-save the checkpoint")),
+        "{err}"
+    );
+}
+
+/// The fuzzer's seeds (fuzz/corpus/checkpoint) are valid checkpoints.
+#[test]
+fn every_file_of_the_fuzz_corpus_reads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/checkpoint");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus") {
+        let path = entry.expect("entry").path();
+        let got = checkpoint::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!got.is_empty(), "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 4, "{n} corpus files");
 }
 
 #[test]

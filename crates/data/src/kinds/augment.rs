@@ -196,6 +196,8 @@ impl Kind for Augment {
     }
 
     fn check(&self, p: &Params) -> Vec<(String, String)> {
+        const MAX_STEPS: i64 = 16;
+        const MAX_KERNEL: i64 = 255;
         let mut problems = Vec::new();
         let mut bad = |name: &str, ok: bool, msg: &str| {
             if !ok {
@@ -209,20 +211,25 @@ impl Kind for Augment {
             (1..=10).contains(&i("severity")),
             "must be between 1 and 10",
         );
+        // Upper bounds too: each step allocates per image (AugMix: 3 and 1-3).
         bad(
             "mixture_width",
-            i("mixture_width") >= 1,
-            "must be at least 1",
+            (1..=MAX_STEPS).contains(&i("mixture_width")),
+            "must be between 1 and 16",
         );
         bad(
             "chain_depth",
-            i("chain_depth") == -1 || i("chain_depth") >= 1,
-            "must be -1 or at least 1",
+            i("chain_depth") == -1 || (1..=MAX_STEPS).contains(&i("chain_depth")),
+            "must be -1 or between 1 and 16",
         );
         for n in ["alpha", "cutmix_alpha", "mixup_alpha"] {
             bad(n, f(n) > 0.0, "must be positive");
         }
-        bad("num_classes", i("num_classes") >= 2, "must be at least 2");
+        bad(
+            "num_classes",
+            (2..=100_000).contains(&i("num_classes")),
+            "must be between 2 and 100000",
+        );
         bad(
             "scale_min",
             f("scale_min") > 0.0 && f("scale_min") <= f("scale_max"),
@@ -243,8 +250,8 @@ impl Kind for Augment {
         bad("blur_sigma", f("blur_sigma") > 0.0, "must be positive");
         bad(
             "blur_kernel",
-            i("blur_kernel") >= 1 && i("blur_kernel") % 2 == 1,
-            "must be odd and positive",
+            (1..=MAX_KERNEL).contains(&i("blur_kernel")) && i("blur_kernel") % 2 == 1,
+            "must be odd, between 1 and 255",
         );
         if let Err(e) = policy_of(p) {
             problems.push(("fill".to_string(), e.to_string()));

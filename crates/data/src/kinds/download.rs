@@ -65,6 +65,22 @@ fn file_name(params: &Params) -> Result<Option<String>> {
     })
 }
 
+/// Why `name` cannot be the name of the output file, if it cannot: the
+/// file is written into the stage's work and output directories, so only
+/// a plain name may be used (no `/`, no `..`, not empty).
+fn name_problem(name: &str) -> Option<String> {
+    let what = match name {
+        "" => "an empty file name",
+        "." | ".." => "a directory, not a file name",
+        _ if name.contains(['/', '\\']) => "a path, not a plain file name",
+        _ if name.contains('\0') => "a file name with a NUL byte",
+        _ => return None,
+    };
+    Some(format!("`filename: {name:?}` is {what}"))
+}
+
+const NAME_HINT: &str = "give the downloaded file a plain name, e.g. `filename: data.tar.gz`";
+
 impl Kind for Download {
     fn name(&self) -> &'static str {
         "download"
@@ -103,11 +119,14 @@ impl Kind for Download {
             Err(e) => problems.push(("url".to_string(), e.to_string())),
         }
         match file_name(params) {
-            Ok(Some(name)) if name.contains('/') || name.contains('\\') || name == ".." => problems
-                .push((
-                    "filename".to_string(),
-                    format!("`{name}` must be a plain file name"),
-                )),
+            Ok(Some(name)) => {
+                if let Some(problem) = name_problem(&name) {
+                    problems.push((
+                        "filename".to_string(),
+                        format!("{problem}\nhint: {NAME_HINT}"),
+                    ));
+                }
+            }
             Ok(None) => problems.push((
                 "filename".to_string(),
                 "the URL ends without a file name; set `filename`".to_string(),
@@ -127,6 +146,9 @@ impl Kind for Download {
         };
         let name = file_name(ctx.params)?
             .ok_or_else(|| Error::failed("no file name").with_hint("set `filename`"))?;
+        if let Some(problem) = name_problem(&name) {
+            return Err(Error::failed(problem).with_hint(NAME_HINT));
+        }
         let staged = ctx.work.join(&name);
         ctx.progress.message(name.clone());
         fetch(url, &staged, primary, ctx.progress, ctx.cancel)?;

@@ -14,6 +14,7 @@ use pipe_engine::{
 };
 use rayon::prelude::*;
 
+use crate::alloc::{product, zeroed};
 use crate::dataset::Dataset;
 use crate::resize::Resizer;
 use crate::tensors::{Reader, Writer};
@@ -73,8 +74,15 @@ pub fn resize_file(
     let resizer = Resizer::new(h, w, size, size);
     let (in_len, out_len) = (c * h * w, resizer.out_len(c));
     let mut writer = Writer::create(output, &Dataset::plan(n, c, size, size))?;
-    let mut src = vec![0u8; CHUNK.min(n.max(1)) * in_len];
-    let mut dst = vec![0u8; CHUNK.min(n.max(1)) * out_len];
+    let chunk = CHUNK.min(n.max(1));
+    let mut src = zeroed(
+        product(chunk, in_len, "a chunk of images")?,
+        "a chunk of images",
+    )?;
+    let mut dst = zeroed(
+        product(chunk, out_len, "a chunk of images")?,
+        "resized images",
+    )?;
     let mut done = 0;
     while done < n {
         if cancel.load(Ordering::Relaxed) {

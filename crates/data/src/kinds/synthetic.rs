@@ -3,7 +3,7 @@
 
 use pipe_engine::{Context, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
 
-use crate::synthetic::{write_archive, Spec};
+use crate::synthetic::{write_archive, Spec, TOO_LARGE_HINT};
 
 pub struct Synthetic;
 
@@ -104,6 +104,14 @@ impl Kind for Synthetic {
                 "noise".to_string(),
                 "`noise` must be between 0 and 1".to_string(),
             ));
+        }
+        if let Ok(spec) = spec(params) {
+            if let Some((name, problem)) = spec.too_large() {
+                problems.push((
+                    name.to_string(),
+                    format!("{problem}\nhint: {TOO_LARGE_HINT}"),
+                ));
+            }
         }
         problems
     }

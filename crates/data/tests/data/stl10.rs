@@ -113,10 +113,10 @@ fn synthetic_round_trips_through_the_real_decoder() {
     };
     assert_eq!(
         train,
-        split(&spec, 0, 3),
+        split(&spec, 0, 3).expect("fits"),
         "decoding undoes the file layout exactly"
     );
-    assert_eq!(test, split(&spec, 1, 2));
+    assert_eq!(test, split(&spec, 1, 2).expect("fits"));
     let classes: Vec<String> =
         serde_json::from_slice(&std::fs::read(out.file("classes.json").unwrap()).unwrap()).unwrap();
     assert_eq!(classes.len(), 10);
@@ -146,9 +146,12 @@ fn synthetic_is_seeded() {
         task: 0,
         noise: 0.1,
     };
-    assert_eq!(split(&spec, 0, 2), split(&spec, 0, 2));
+    assert_eq!(
+        split(&spec, 0, 2).expect("fits"),
+        split(&spec, 0, 2).expect("fits")
+    );
     assert_ne!(
-        split(&spec, 0, 2).images,
+        split(&spec, 0, 2).expect("fits").images,
         split(
             &Spec {
                 seed: 2,
@@ -157,6 +160,7 @@ fn synthetic_is_seeded() {
             0,
             2
         )
+        .expect("fits")
         .images
     );
 }

@@ -95,13 +95,43 @@ impl Cache {
         self.root.join(sub)
     }
 
-    /// The manifest of `key` if it and every object it names exist: a hit.
+    /// The manifest of `key` if it and every object it names are intact: a
+    /// hit.
     pub fn lookup(&self, key: &StageHash) -> Option<Manifest> {
-        let manifest = Manifest::read(&self.manifest_path(key)).ok()?;
-        let complete = manifest
-            .files
-            .values()
-            .all(|f| self.object_path(&f.hash).is_file());
-        complete.then_some(manifest)
+        match self.find(key) {
+            Found::Hit(m) => Some(m),
+            Found::Miss | Found::Corrupt(_) => None,
+        }
     }
+
+    /// Looks `key` up and checks its objects: a `stat` each (size and seal,
+    /// see [`objects`]); an object whose seal is broken is rehashed, and
+    /// deleted when its bytes do not match its name.
+    pub fn find(&self, key: &StageHash) -> Found {
+        let Ok(manifest) = Manifest::read(&self.manifest_path(key)) else {
+            return Found::Miss;
+        };
+        for entry in manifest.files.values() {
+            match objects::check(self, entry) {
+                objects::Check::Sealed => {}
+                objects::Check::Missing => return Found::Miss,
+                objects::Check::Unsealed => {
+                    if !objects::reverify(self, &entry.hash) {
+                        return Found::Corrupt(manifest);
+                    }
+                }
+            }
+        }
+        Found::Hit(manifest)
+    }
+}
+
+/// What the cache holds for a key.
+pub enum Found {
+    Hit(Manifest),
+    /// No manifest, or an object of it is missing.
+    Miss,
+    /// An object of this manifest did not match its hash and was deleted:
+    /// whatever was computed from this result may be wrong too.
+    Corrupt(Manifest),
 }

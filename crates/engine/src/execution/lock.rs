@@ -73,7 +73,7 @@ pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Resu
         // Tell waiters who we are.
         let _ = file.set_len(0);
         let _ = file.rewind();
-        let _ = write!(file, "pid {}", std::process::id());
+        let _ = write!(file, "{}", holder_id());
     }
     Ok(Lock { _file: Some(file) })
 }
@@ -83,6 +83,26 @@ fn is_read_only(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
     )
+}
+
+/// What a holder writes into an exclusive lock: `pid 123`.
+pub fn holder_id() -> String {
+    format!("pid {}", std::process::id())
+}
+
+/// Waits until no process holds a lock on the directory `dir` (the
+/// supervisor of a running command holds its work dir shared), calling
+/// `on_wait` first if it must wait. Takes nothing: returns once free.
+pub fn await_dir(dir: &Path, on_wait: impl FnOnce()) -> Result<()> {
+    let file = File::open(dir).map_err(|e| Error::io(dir, "open", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => {
+            on_wait();
+            file.lock().map_err(|e| Error::io(dir, "lock", e))
+        }
+        Err(TryLockError::Error(e)) => Err(Error::io(dir, "lock", e)),
+    }
 }
 
 /// Takes `path` exclusive if free right now; `None` if another process holds it.

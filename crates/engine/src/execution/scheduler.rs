@@ -25,7 +25,7 @@ use crate::error::{panic_message, Error, Result};
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::Manifest;
 use crate::execution::cache::state::{PathHasher, State};
-use crate::execution::cache::Cache;
+use crate::execution::cache::{Cache, Found};
 use crate::execution::gpu::GpuPool;
 use crate::execution::lock;
 use crate::execution::status::pipeline_path;
@@ -125,7 +125,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         ui.always("waiting for `pipe gc` or `pipe cache verify` to finish with the cache");
     })?;
     let selected = select::targets(pipeline, &opts.targets)?;
-    let forced = select::matching(pipeline, &opts.force, "`--force` pattern")?;
+    let mut forced = select::matching(pipeline, &opts.force, "`--force` pattern")?;
     check_gpus(pipeline, &cache, opts, &selected)?;
     let file = pipeline_path(pipeline);
     let mut state = State::load(&cache, &file);
@@ -203,7 +203,16 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                 };
                 let hash = key.hash();
                 if !forced[id.0] {
-                    if let Some(m) = cache.lookup(&hash) {
+                    let found = cache.find(&hash);
+                    if let Found::Corrupt(_) = found {
+                        // What was computed from the bad bytes may be bad too.
+                        ui.always(&format!(
+                            "the cached result of `{}` was corrupt and is deleted: it and the stages after it rerun",
+                            stage.name
+                        ));
+                        sched.taint(id, &mut forced);
+                    }
+                    if let Found::Hit(m) = found {
                         ui.cached(&stage.name);
                         if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
                             fail(
@@ -505,6 +514,19 @@ impl Scheduler {
             self.pending[d.0] -= 1;
             if self.pending[d.0] == 0 && self.phase[d.0] == Phase::Waiting {
                 self.ready.insert(d);
+            }
+        }
+    }
+
+    /// Forces every stage downstream of `id` to run.
+    fn taint(&self, id: StageId, forced: &mut [bool]) {
+        let mut stack = vec![id];
+        while let Some(s) = stack.pop() {
+            for &d in &self.dependents[s.0] {
+                if !forced[d.0] {
+                    forced[d.0] = true;
+                    stack.push(d);
+                }
             }
         }
     }

@@ -297,7 +297,12 @@ fn expand_stage(
                     .iter()
                     .find(|(p, _)| p.value == param)
                     .map_or(missing_pos, |(_, n)| n.pos);
-                sink.error(pos, message);
+                match message.split_once("\nhint: ") {
+                    Some((message, hint)) => sink.error(pos, message).set_hint(hint),
+                    None => {
+                        sink.error(pos, message);
+                    }
+                }
             }
             ok.then_some(typed)
         });

@@ -54,7 +54,9 @@ enum LogFile {
     #[default]
     None,
     Pending(PathBuf),
-    Open(File),
+    Open(File, PathBuf),
+    /// A write failed (a full disk): the partial log was deleted.
+    Broken,
 }
 
 type Forward = Box<dyn Fn(Update) + Send + Sync>;
@@ -223,13 +225,23 @@ impl Progress {
         if let LogFile::Pending(path) = &*file {
             // Not atomic: a log is for humans and names no object.
             *file = match File::create(path) {
-                Ok(f) => LogFile::Open(f),
-                Err(_) => LogFile::None,
+                Ok(f) => LogFile::Open(f, path.clone()),
+                Err(_) => LogFile::Broken,
             };
         }
-        if let LogFile::Open(f) = &mut *file {
-            let _ = writeln!(f, "{line}");
+        if let LogFile::Open(f, path) = &mut *file {
+            if writeln!(f, "{line}").is_err() {
+                let _ = std::fs::remove_file(&*path);
+                *file = LogFile::Broken;
+            }
         }
+    }
+
+    /// False when the log file could not be written whole.
+    pub fn log_intact(&self) -> bool {
+        self.file
+            .lock()
+            .map_or(false, |f| !matches!(*f, LogFile::Broken))
     }
 }
 

@@ -63,7 +63,7 @@ pub fn read(path: &Path, data: &[u8]) -> Result<(Object, Storages)> {
             .get(&key)
             .ok_or_else(|| bad(format!("storage `{key}` is stored but never used")))?;
         let count = data
-            .get(pos..pos + 8)
+            .get(pos..pos.saturating_add(8))
             .ok_or_else(|| bad(format!("storage `{key}` is truncated")))?;
         let mut n = [0u8; 8];
         n.copy_from_slice(count);
@@ -76,7 +76,7 @@ pub fn read(path: &Path, data: &[u8]) -> Result<(Object, Storages)> {
         let len = usize::try_from(n)
             .ok()
             .and_then(|n| n.checked_mul(dtype.size()))
-            .filter(|len| pos + len <= data.len())
+            .filter(|len| pos.checked_add(*len).is_some_and(|end| end <= data.len()))
             .ok_or_else(|| bad(format!("storage `{key}` is truncated (file cut short?)")))?;
         storages
             .insert(&key, dtype, &data[pos..pos + len], little)

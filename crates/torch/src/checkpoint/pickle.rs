@@ -8,6 +8,16 @@
 //! `_rebuild_tensor_v2`'s arguments). Memo entries are copies, so a container
 //! filled after it was memoised and fetched again later reads as it was when
 //! stored; `torch.save` never emits that for a state dict.
+//!
+//! A hostile pickle is bounded, not just refused: every value on the stack
+//! carries its size and nesting depth ([`Node`]); whatever the machine builds
+//! (a pushed value, a memo copy, a DUP) is charged to a budget of
+//! [`BUDGET`] bytes, and no value nests deeper than [`MAX_DEPTH`]. So a
+//! 1 KB pickle whose memo copies double per level, or one nesting a million
+//! lists, fails with a message instead of eating the worker's memory or
+//! overflowing its stack (the values' `Drop` and `Clone` recurse).
+
+use std::collections::HashMap;
 
 use super::dtype::Dtype;
 
@@ -83,6 +93,18 @@ impl Object {
 /// Why a pickle could not be read; the caller adds the file name.
 pub type PickleError = String;
 
+/// The most bytes of values one pickle may build, counting every memo copy
+/// and DUP. A state dict's pickle builds a few megabytes at most (ViT-L/16:
+/// about 2 MB); the tensors' data lies outside it.
+pub const BUDGET: u64 = 256 << 20;
+
+/// The deepest nesting of containers a pickle may build. A state dict nests
+/// about five deep (a nested dict, a tensor's arguments, its size tuple).
+pub const MAX_DEPTH: u32 = 100;
+
+/// What one value costs against [`BUDGET`] besides the bytes it holds.
+const NODE_BYTES: u64 = std::mem::size_of::<Object>() as u64;
+
 /// Runs the pickle at the start of `data`; returns the result and the
 /// number of bytes it took (legacy files hold several pickles in a row).
 pub fn load(data: &[u8]) -> Result<(Object, usize), PickleError> {
@@ -91,18 +113,92 @@ pub fn load(data: &[u8]) -> Result<(Object, usize), PickleError> {
         pos: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: Vec::new(),
+        memo: HashMap::new(),
+        spent: 0,
     };
     let result = vm.run()?;
-    Ok((result, vm.pos))
+    Ok((result.object, vm.pos))
+}
+
+/// A value on the stack with what it cost to build and how deep it nests,
+/// so copies are charged and nesting is checked without walking the value.
+#[derive(Clone)]
+struct Node {
+    object: Object,
+    bytes: u64,
+    depth: u32,
+}
+
+impl Node {
+    /// A value without children: one node plus its bytes.
+    fn leaf(object: Object) -> Node {
+        let payload = match &object {
+            Object::Str(s) => s.len(),
+            Object::Bytes(b) => b.len(),
+            _ => 0,
+        };
+        Node {
+            object,
+            bytes: NODE_BYTES + payload as u64,
+            depth: 0,
+        }
+    }
+
+    /// A container of `items`, checked against [`MAX_DEPTH`].
+    fn container(items: Vec<Node>, make: fn(Vec<Object>) -> Object) -> Result<Node, PickleError> {
+        let (bytes, depth) = measure(&items)?;
+        Ok(Node {
+            object: make(items.into_iter().map(|n| n.object).collect()),
+            bytes,
+            depth,
+        })
+    }
+
+    fn dict(items: Vec<Node>) -> Result<Node, PickleError> {
+        let (bytes, depth) = measure(&items)?;
+        let pairs = pairs(items.into_iter().map(|n| n.object).collect())?;
+        Ok(Node {
+            object: Object::Dict(pairs),
+            bytes,
+            depth,
+        })
+    }
+
+    /// Takes `item` in as a child (APPEND, SETITEM).
+    fn adopt(&mut self, item: &Node) -> Result<(), PickleError> {
+        self.bytes = self.bytes.saturating_add(item.bytes);
+        self.depth = self.depth.max(deeper(item.depth)?);
+        Ok(())
+    }
+}
+
+/// The size and depth of a container holding `items`.
+fn measure(items: &[Node]) -> Result<(u64, u32), PickleError> {
+    let bytes = items
+        .iter()
+        .fold(NODE_BYTES, |sum, n| sum.saturating_add(n.bytes));
+    let depth = deeper(items.iter().map(|n| n.depth).max().unwrap_or(0))?;
+    Ok((bytes, depth))
+}
+
+/// The depth of a container around a child of `depth`.
+fn deeper(depth: u32) -> Result<u32, PickleError> {
+    if depth >= MAX_DEPTH {
+        return Err(format!(
+            "values nested more than {MAX_DEPTH} deep: not a tensor checkpoint (a state dict nests a few levels)"
+        ));
+    }
+    Ok(depth + 1)
 }
 
 struct Vm<'a> {
     data: &'a [u8],
     pos: usize,
-    stack: Vec<Object>,
+    stack: Vec<Node>,
     marks: Vec<usize>,
-    memo: Vec<Option<Object>>,
+    memo: HashMap<usize, Node>,
+    /// Bytes built so far, against [`BUDGET`].
+    spent: u64,
 }
 
 /// The globals a checkpoint may name, and nothing else.
@@ -130,7 +226,7 @@ fn refuse(module: &str, name: &str) -> PickleError {
 }
 
 impl Vm<'_> {
-    fn run(&mut self) -> Result<Object, PickleError> {
+    fn run(&mut self) -> Result<Node, PickleError> {
         loop {
             let at = self.pos;
             let op = self.byte()?;
@@ -142,75 +238,74 @@ impl Vm<'_> {
                     self.take(8)?; // FRAME: a length hint only.
                 }
                 b'.' => return self.pop(),
-                b'(' => self.marks.push(self.stack.len()),
-                b')' => self.stack.push(Object::Tuple(Vec::new())),
-                b']' => self.stack.push(Object::List(Vec::new())),
-                b'}' => self.stack.push(Object::Dict(Vec::new())),
-                b'N' => self.stack.push(Object::None),
-                0x88 => self.stack.push(Object::Bool(true)),
-                0x89 => self.stack.push(Object::Bool(false)),
+                b'(' => {
+                    self.charge(std::mem::size_of::<usize>() as u64)?;
+                    self.marks.push(self.stack.len());
+                }
+                b')' => self.push(Object::Tuple(Vec::new()))?,
+                b']' => self.push(Object::List(Vec::new()))?,
+                b'}' => self.push(Object::Dict(Vec::new()))?,
+                b'N' => self.push(Object::None)?,
+                0x88 => self.push(Object::Bool(true))?,
+                0x89 => self.push(Object::Bool(false))?,
                 b'J' => {
                     let v = i32::from_le_bytes(self.array()?);
-                    self.stack.push(Object::Int(v.into()));
+                    self.push(Object::Int(v.into()))?;
                 }
                 b'K' => {
                     let v = self.byte()?;
-                    self.stack.push(Object::Int(v.into()));
+                    self.push(Object::Int(v.into()))?;
                 }
                 b'M' => {
                     let v = u16::from_le_bytes(self.array()?);
-                    self.stack.push(Object::Int(v.into()));
+                    self.push(Object::Int(v.into()))?;
                 }
                 0x8a => {
                     let n = usize::from(self.byte()?);
                     let v = long(self.take(n)?)?;
-                    self.stack.push(Object::Int(v));
+                    self.push(Object::Int(v))?;
                 }
                 b'G' => {
                     let v = f64::from_be_bytes(self.array()?);
-                    self.stack.push(Object::Float(v));
+                    self.push(Object::Float(v))?;
                 }
-                b'X' => {
+                b'X' | b'T' => {
                     let n = u32::from_le_bytes(self.array()?) as usize;
                     let s = self.text(n)?;
-                    self.stack.push(Object::Str(s));
+                    self.push(Object::Str(s))?;
                 }
                 0x8c | b'U' => {
                     let n = usize::from(self.byte()?);
                     let s = self.text(n)?;
-                    self.stack.push(Object::Str(s));
+                    self.push(Object::Str(s))?;
                 }
                 0x8d => {
-                    let n = usize::try_from(u64::from_le_bytes(self.array()?)).map_err(|_| "string too long")?;
+                    let n = usize::try_from(u64::from_le_bytes(self.array()?))
+                        .map_err(|_| "string too long")?;
                     let s = self.text(n)?;
-                    self.stack.push(Object::Str(s));
-                }
-                b'T' => {
-                    let n = u32::from_le_bytes(self.array()?) as usize;
-                    let s = self.text(n)?;
-                    self.stack.push(Object::Str(s));
+                    self.push(Object::Str(s))?;
                 }
                 b'B' => {
                     let n = u32::from_le_bytes(self.array()?) as usize;
                     let b = self.take(n)?.to_vec();
-                    self.stack.push(Object::Bytes(b));
+                    self.push(Object::Bytes(b))?;
                 }
                 b'C' => {
                     let n = usize::from(self.byte()?);
                     let b = self.take(n)?.to_vec();
-                    self.stack.push(Object::Bytes(b));
+                    self.push(Object::Bytes(b))?;
                 }
                 b'c' => {
                     let module = self.line()?;
                     let name = self.line()?;
                     let g = resolve(&module, &name)?;
-                    self.stack.push(Object::Global(g));
+                    self.push(Object::Global(g))?;
                 }
                 0x93 => {
                     let name = self.pop_str()?;
                     let module = self.pop_str()?;
                     let g = resolve(&module, &name)?;
-                    self.stack.push(Object::Global(g));
+                    self.push(Object::Global(g))?;
                 }
                 b'q' => {
                     let i = usize::from(self.byte()?);
@@ -239,12 +334,14 @@ impl Vm<'_> {
                     self.pop_mark()?;
                 }
                 b'2' => {
-                    let top = self.stack.last().cloned().ok_or("DUP on an empty stack")?;
-                    self.stack.push(top);
+                    let bytes = self.stack.last().ok_or("DUP on an empty stack")?.bytes;
+                    self.charge(bytes)?;
+                    let copy = self.stack.last().cloned().ok_or("DUP on an empty stack")?;
+                    self.stack.push(copy);
                 }
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Object::Tuple(items));
+                    self.build_container(Node::container(items, Object::Tuple)?)?;
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
@@ -252,49 +349,57 @@ impl Vm<'_> {
                         return Err("TUPLE on a short stack".into());
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Object::Tuple(items));
+                    self.build_container(Node::container(items, Object::Tuple)?)?;
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Object::List(items));
+                    self.build_container(Node::container(items, Object::List)?)?;
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let pairs = pairs(items)?;
-                    self.stack.push(Object::Dict(pairs));
+                    self.build_container(Node::dict(items)?)?;
                 }
                 b'a' => {
                     let v = self.pop()?;
-                    self.list_mut()?.push(v);
+                    self.append(vec![v])?;
                 }
                 b'e' => {
                     let items = self.pop_mark()?;
-                    self.list_mut()?.extend(items);
+                    self.append(items)?;
                 }
                 b's' => {
                     let v = self.pop()?;
                     let k = self.pop()?;
-                    self.dict_mut()?.push((k, v));
+                    self.set_items(vec![k, v])?;
                 }
                 b'u' => {
                     let items = self.pop_mark()?;
-                    let new = pairs(items)?;
-                    self.dict_mut()?.extend(new);
+                    self.set_items(items)?;
                 }
                 b'R' | 0x81 => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    let result = reduce(callable, args)?;
-                    self.stack.push(result);
+                    // The result is made of the arguments' parts, moved.
+                    let node = Node {
+                        bytes: args.bytes.saturating_add(callable.bytes),
+                        depth: args.depth,
+                        object: reduce(callable.object, args.object)?,
+                    };
+                    self.stack.push(node);
                 }
                 b'b' => {
                     let state = self.pop()?;
-                    build(self.stack.last_mut().ok_or("BUILD on an empty stack")?, state)?;
+                    let top = self.stack.last_mut().ok_or("BUILD on an empty stack")?;
+                    build(&mut top.object, state.object)?;
                 }
                 b'Q' => {
                     let pid = self.pop()?;
-                    let storage = persistent(pid)?;
-                    self.stack.push(Object::Storage(storage));
+                    let node = Node {
+                        bytes: pid.bytes,
+                        depth: 0,
+                        object: Object::Storage(persistent(pid.object)?),
+                    };
+                    self.stack.push(node);
                 }
                 _ => {
                     return Err(format!(
@@ -303,6 +408,32 @@ impl Vm<'_> {
                 }
             }
         }
+    }
+
+    /// Counts `bytes` of built values against [`BUDGET`].
+    fn charge(&mut self, bytes: u64) -> Result<(), PickleError> {
+        self.spent = self.spent.saturating_add(bytes);
+        if self.spent > BUDGET {
+            return Err(format!(
+                "the pickle builds more than {} MB of values (memo copies count): not a tensor checkpoint",
+                BUDGET >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, object: Object) -> Result<(), PickleError> {
+        let node = Node::leaf(object);
+        self.charge(node.bytes)?;
+        self.stack.push(node);
+        Ok(())
+    }
+
+    /// Pushes a new container; its items were charged when they were built.
+    fn build_container(&mut self, node: Node) -> Result<(), PickleError> {
+        self.charge(NODE_BYTES)?;
+        self.stack.push(node);
+        Ok(())
     }
 
     fn byte(&mut self) -> Result<u8, PickleError> {
@@ -348,7 +479,7 @@ impl Vm<'_> {
         Ok(s)
     }
 
-    fn pop(&mut self) -> Result<Object, PickleError> {
+    fn pop(&mut self) -> Result<Node, PickleError> {
         if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
             return Err("pop across a mark".into());
         }
@@ -358,7 +489,7 @@ impl Vm<'_> {
     }
 
     fn pop_str(&mut self) -> Result<String, PickleError> {
-        match self.pop()? {
+        match self.pop()?.object {
             Object::Str(s) => Ok(s),
             other => Err(format!(
                 "expected a string for a global's name, got {}",
@@ -367,7 +498,7 @@ impl Vm<'_> {
         }
     }
 
-    fn pop_mark(&mut self) -> Result<Vec<Object>, PickleError> {
+    fn pop_mark(&mut self) -> Result<Vec<Node>, PickleError> {
         let m = self.marks.pop().ok_or("no mark on the stack")?;
         if m > self.stack.len() {
             return Err("a mark above the stack".into());
@@ -375,49 +506,71 @@ impl Vm<'_> {
         Ok(self.stack.split_off(m))
     }
 
+    /// Memoises a copy of the top of the stack, charged like any build.
     fn put(&mut self, i: usize) -> Result<(), PickleError> {
-        let top = self
+        let bytes = self
+            .stack
+            .last()
+            .ok_or("memoising from an empty stack")?
+            .bytes;
+        self.charge(bytes)?;
+        let copy = self
             .stack
             .last()
             .cloned()
             .ok_or("memoising from an empty stack")?;
-        if i > 10_000_000 {
-            return Err("memo index out of range".into());
-        }
-        if self.memo.len() <= i {
-            self.memo.resize(i + 1, None);
-        }
-        self.memo[i] = Some(top);
+        self.memo.insert(i, copy);
         Ok(())
     }
 
+    /// Pushes a copy of memo entry `i`, charged before it is made.
     fn get(&mut self, i: usize) -> Result<(), PickleError> {
-        let v = self
+        let bytes = self
             .memo
-            .get(i)
-            .cloned()
-            .flatten()
+            .get(&i)
+            .map(|n| n.bytes)
             .ok_or_else(|| format!("memo entry {i} is not set"))?;
-        self.stack.push(v);
+        self.charge(bytes)?;
+        let copy = self.memo[&i].clone();
+        self.stack.push(copy);
         Ok(())
     }
 
-    fn list_mut(&mut self) -> Result<&mut Vec<Object>, PickleError> {
+    /// APPEND/APPENDS: `items` into the list on top of the stack.
+    fn append(&mut self, items: Vec<Node>) -> Result<(), PickleError> {
         match self.stack.last_mut() {
-            Some(Object::List(l)) => Ok(l),
+            Some(top) if matches!(top.object, Object::List(_)) => {
+                for item in &items {
+                    top.adopt(item)?;
+                }
+                if let Object::List(list) = &mut top.object {
+                    list.extend(items.into_iter().map(|n| n.object));
+                }
+                Ok(())
+            }
             other => Err(format!(
                 "APPEND to {}",
-                other.map_or("nothing", |o| o.describe())
+                other.map_or("nothing", |n| n.object.describe())
             )),
         }
     }
 
-    fn dict_mut(&mut self) -> Result<&mut Vec<(Object, Object)>, PickleError> {
+    /// SETITEM/SETITEMS: key, value, ... into the dict on top of the stack.
+    fn set_items(&mut self, items: Vec<Node>) -> Result<(), PickleError> {
         match self.stack.last_mut() {
-            Some(Object::Dict(d)) => Ok(d),
+            Some(top) if matches!(top.object, Object::Dict(_)) => {
+                for item in &items {
+                    top.adopt(item)?;
+                }
+                let new = pairs(items.into_iter().map(|n| n.object).collect())?;
+                if let Object::Dict(dict) = &mut top.object {
+                    dict.extend(new);
+                }
+                Ok(())
+            }
             other => Err(format!(
                 "SETITEM on {}",
-                other.map_or("nothing", |o| o.describe())
+                other.map_or("nothing", |n| n.object.describe())
             )),
         }
     }
@@ -467,20 +620,23 @@ fn reduce(callable: Object, args: Object) -> Result<Object, PickleError> {
             callable.describe()
         ));
     };
-    let Object::Tuple(args) = args else {
+    let Object::Tuple(mut args) = args else {
         return Err(format!(
             "arguments of {g:?} are {}, not a tuple",
             args.describe()
         ));
     };
-    match (g, args.as_slice()) {
+    match (g, args.as_mut_slice()) {
         (Global::OrderedDict, []) => Ok(Object::Dict(Vec::new())),
         (Global::OrderedDict, [Object::List(items)]) => {
-            let mut out = Vec::new();
-            for item in items {
+            let mut out = Vec::with_capacity(items.len());
+            for item in std::mem::take(items) {
                 match item {
                     Object::Tuple(kv) | Object::List(kv) if kv.len() == 2 => {
-                        out.push((kv[0].clone(), kv[1].clone()))
+                        let mut kv = kv.into_iter();
+                        if let (Some(k), Some(v)) = (kv.next(), kv.next()) {
+                            out.push((k, v));
+                        }
                     }
                     _ => return Err("OrderedDict built from something other than pairs".into()),
                 }
@@ -512,7 +668,7 @@ fn reduce(callable: Object, args: Object) -> Result<Object, PickleError> {
             Ok(Object::Tensor(tensor))
         }
         (Global::RebuildParameter | Global::RebuildParameterWithState, [data, ..]) => match data {
-            Object::Tensor(_) => Ok(data.clone()),
+            Object::Tensor(_) => Ok(std::mem::replace(data, Object::None)),
             other => Err(format!(
                 "a parameter rebuilt from {}, not a tensor",
                 other.describe()

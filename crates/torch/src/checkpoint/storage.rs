@@ -1,7 +1,13 @@
 //! Turns a pickled [`TensorRef`] and its storage's raw bytes into a
 //! contiguous tch tensor, checking every offset and stride against the
 //! storage so a corrupt file cannot read out of bounds.
+//!
+//! A view that is not contiguous is copied; the copies of a whole file may
+//! add at most the file's storage bytes plus [`COPY_SLACK`], so a small
+//! file of many transposed or stride-0 (expanded) views of one big storage
+//! cannot multiply into all of memory.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use tch::Tensor;
@@ -9,11 +15,21 @@ use tch::Tensor;
 use super::dtype::Dtype;
 use super::pickle::{StorageRef, TensorRef};
 
+/// What copies of views may add beyond the storages' own bytes.
+pub const COPY_SLACK: u64 = 64 << 20;
+
+/// The most dimensions a tensor may have (PyTorch's own limit is 64).
+const MAX_DIMS: usize = 64;
+
 /// Storages by key, each a 1-D CPU tensor of its elements (shared by all the
 /// tensors that view it).
 #[derive(Default)]
 pub struct Storages {
     by_key: HashMap<String, Tensor>,
+    /// The bytes of every storage, the base of the copy allowance.
+    stored: u64,
+    /// Bytes copied out of non-contiguous views so far.
+    copied: Cell<u64>,
 }
 
 impl Storages {
@@ -41,6 +57,7 @@ impl Storages {
             Tensor::f_from_data_size(&swapped, &[numel], dtype.kind())
         }
         .map_err(|e| format!("storage `{key}`: {e}"))?;
+        self.stored = self.stored.saturating_add(bytes.len() as u64);
         self.by_key.insert(key.to_string(), tensor);
         Ok(())
     }
@@ -67,6 +84,12 @@ impl Storages {
                 "tensor `{name}` has a negative offset, size or stride"
             ));
         }
+        if t.size.len() > MAX_DIMS {
+            return Err(format!(
+                "tensor `{name}` has {} dimensions, more than {MAX_DIMS}",
+                t.size.len()
+            ));
+        }
         let empty = t.size.contains(&0);
         if !empty {
             let mut last = i128::from(t.offset);
@@ -83,8 +106,33 @@ impl Storages {
         let view = storage
             .f_as_strided(t.size.as_slice(), t.stride.as_slice(), offset)
             .map_err(|e| format!("tensor `{name}`: {e}"))?;
+        if !view.is_contiguous() {
+            self.charge_copy(name, t)?;
+        }
         view.f_contiguous()
             .map_err(|e| format!("tensor `{name}`: {e}"))
+    }
+
+    /// Counts the copy of view `t` against the storages' bytes plus
+    /// [`COPY_SLACK`], before it is made.
+    fn charge_copy(&self, name: &str, t: &TensorRef) -> Result<(), String> {
+        let bytes = t
+            .size
+            .iter()
+            .try_fold(t.storage.dtype.size() as u64, |n, &d| {
+                n.checked_mul(u64::try_from(d).ok()?)
+            })
+            .unwrap_or(u64::MAX);
+        let copied = self.copied.get().saturating_add(bytes);
+        if copied > self.stored.saturating_add(COPY_SLACK) {
+            return Err(format!(
+                "tensor `{name}`: its views copy more than the file's {} MB of storages plus {} MB (many expanded or transposed views of one storage; corrupt file?)",
+                self.stored >> 20,
+                COPY_SLACK >> 20
+            ));
+        }
+        self.copied.set(copied);
+        Ok(())
     }
 }
 

@@ -17,6 +17,8 @@ pub struct GcReport {
     pub kept_objects: usize,
     pub deleted_objects: usize,
     pub bytes_freed: u64,
+    /// What could not be deleted (and why); gc goes on without it.
+    pub left: Vec<String>,
 }
 
 /// Deletes what `keep` does not reach (or only counts it, with `dry_run`).
@@ -77,14 +79,19 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
             }
         }
     }
+    // Whatever else lies in work/ (a stray file, a read-only tree a command
+    // left) is removed too, and what cannot be is reported, never fatal.
     if let Ok(entries) = std::fs::read_dir(cache.dir("work")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !kept_hex.contains(&name) {
                 report.bytes_freed += dir_size(&entry.path());
                 if !dry_run {
-                    std::fs::remove_dir_all(entry.path())
-                        .map_err(|e| Error::io(entry.path(), "remove", e))?;
+                    if let Err(e) = remove_any(&entry.path()) {
+                        report
+                            .left
+                            .push(Error::io(entry.path(), "remove", e).to_string());
+                    }
                 }
             }
         }
@@ -92,13 +99,46 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
     Ok(report)
 }
 
+/// Removes a file, a symlink (not its target) or a directory tree, making
+/// directories writable where a first attempt is refused.
+fn remove_any(path: &std::path::Path) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    if std::fs::remove_dir_all(path).is_ok() {
+        return Ok(());
+    }
+    make_writable(path);
+    std::fs::remove_dir_all(path)
+}
+
+fn make_writable(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_writable(&entry.path());
+            }
+        }
+    }
+}
+
 fn size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return std::fs::symlink_metadata(path).map_or(0, |m| m.len());
+    }
     let Ok(entries) = std::fs::read_dir(path) else {
-        return size(path);
+        return 0;
     };
     entries.flatten().map(|e| dir_size(&e.path())).sum()
 }

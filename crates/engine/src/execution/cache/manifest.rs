@@ -52,6 +52,15 @@ impl Manifest {
                 format!("manifest format {} is not {FORMAT}", m.format),
             ));
         }
+        // Names become paths under results/ and the inputs of commands: a
+        // manifest from an edited or shared cache must not reach outside.
+        if let Some(bad) = m.files.keys().find(|name| !is_plain_name(name)) {
+            return Err(Error::bad_data(
+                path,
+                format!("manifest names the output file `{bad}`, which is not a relative path of plain names"),
+            )
+            .with_hint("the cache was edited or damaged; `pipe cache verify` drops this result and the stage reruns"));
+        }
         Ok(m)
     }
 
@@ -60,6 +69,16 @@ impl Manifest {
             .map_err(|e| Error::internal(format!("cannot encode manifest: {e}")))?;
         atomic::write(path, &bytes, durable)
     }
+}
+
+/// `a/b.txt`: non-empty `/`-separated parts, none of them `.`, `..` or
+/// empty, no NUL: what [`crate::execution::cache::objects::store`] produces.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('\0')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// The hash of a whole output: its file names and their content hashes.
@@ -72,4 +91,29 @@ pub fn output_hash(files: &BTreeMap<String, FileEntry>) -> ContentHash {
         h.update(&entry.hash.0);
     }
     ContentHash::from_hasher(&h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_stay_inside() {
+        for ok in ["a", "a/b.txt", ".hidden", "..a", "a..b/c"] {
+            assert!(is_plain_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/",
+            "a/.",
+            "a\0b",
+        ] {
+            assert!(!is_plain_name(bad), "{bad}");
+        }
+    }
 }

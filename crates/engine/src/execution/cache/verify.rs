@@ -1,7 +1,12 @@
-//! `pipe cache verify`: rehash every object, drop corrupt objects and the
-//! manifests that name missing or corrupt objects (those stages rerun).
+//! `pipe cache verify`: rehash every object, drop corrupt objects, the
+//! manifests that name missing or corrupt objects or are unreadable (those
+//! stages rerun), and every manifest derived from a dropped one: a result
+//! whose key names a dropped output may have been computed from the corrupt
+//! bytes, and since keys name outputs by hash, a rerun of the producer would
+//! otherwise find it cached again under the same, clean key.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::execution::cache::manifest::Manifest;
@@ -15,6 +20,8 @@ pub struct VerifyReport {
     pub corrupt_objects: usize,
     pub manifests: usize,
     pub dropped_manifests: usize,
+    /// Of those, dropped because an input they were computed from was.
+    pub derived_manifests: usize,
     pub temp_files: usize,
 }
 
@@ -45,6 +52,9 @@ pub fn verify_with(cache: &Cache, dry_run: bool) -> Result<VerifyReport> {
             report.corrupt_objects += 1;
         }
     }
+    // Output hashes of dropped manifests, and the manifests still kept.
+    let mut dropped = BTreeSet::new();
+    let mut kept: Vec<(PathBuf, Manifest)> = Vec::new();
     for path in list(&cache.dir("keys"), 1)? {
         if file_name(&path).starts_with(".tmp.") {
             remove(&path)?;
@@ -52,15 +62,44 @@ pub fn verify_with(cache: &Cache, dry_run: bool) -> Result<VerifyReport> {
             continue;
         }
         report.manifests += 1;
-        let complete = Manifest::read(&path).is_ok_and(|m| {
-            m.files.values().all(|f| {
-                let object = cache.object_path(&f.hash);
-                object.is_file() && !corrupt.contains(&object)
-            })
+        match Manifest::read(&path) {
+            Ok(m)
+                if m.files.values().all(|f| {
+                    let object = cache.object_path(&f.hash);
+                    object.is_file() && !corrupt.contains(&object)
+                }) =>
+            {
+                kept.push((path, m));
+            }
+            Ok(m) => {
+                dropped.insert(m.output);
+                remove(&path)?;
+                report.dropped_manifests += 1;
+            }
+            Err(_) => {
+                remove(&path)?;
+                report.dropped_manifests += 1;
+            }
+        }
+    }
+    // Downstream of a dropped output, transitively.
+    loop {
+        let (derived, rest): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(_, m)| {
+            m.key
+                .inputs
+                .values()
+                .flatten()
+                .any(|(_, output)| dropped.contains(output))
         });
-        if !complete {
+        kept = rest;
+        if derived.is_empty() {
+            break;
+        }
+        for (path, m) in derived {
+            dropped.insert(m.output);
             remove(&path)?;
             report.dropped_manifests += 1;
+            report.derived_manifests += 1;
         }
     }
     Ok(report)

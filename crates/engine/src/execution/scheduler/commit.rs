@@ -68,7 +68,11 @@ fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>)
             .and_then(|bytes| std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, "write", e)));
         match result {
             Ok(()) => written.push((p, tmp)),
-            Err(e) => failed.push(fail(&p.stage, e)),
+            Err(e) => {
+                // A full disk leaves the temp file created but empty.
+                let _ = std::fs::remove_file(&tmp);
+                failed.push(fail(&p.stage, e));
+            }
         }
     }
     if let Err(e) = sync_fs(cache) {

@@ -56,14 +56,14 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let name = &job.stage.name;
     let lock_path = env.cache.key_lock_path(&job.hash);
     let held = lock::acquire(&lock_path, true, |holder| {
-        let holder = if holder.is_empty() {
-            "unknown pid".to_string()
+        let line = if holder == lock::holder_id() {
+            format!("waiting for `{name}`: another stage of this run computes the same result")
+        } else if holder.is_empty() {
+            format!("waiting for `{name}`, running in another pipe (unknown pid)")
         } else {
-            holder.to_string()
+            format!("waiting for `{name}`, running in another pipe ({holder})")
         };
-        env.ui.line(&format!(
-            "waiting for `{name}`, running in another pipe ({holder})"
-        ));
+        env.ui.line(&line);
     })?;
     if !job.forced {
         if let Some(m) = env.cache.lookup(&job.hash) {
@@ -74,6 +74,13 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let out = dir.join("out");
     let work = env.cache.work_path(&job.hash);
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
+    // A command of a killed pipe may still be writing here until its
+    // supervisor has stopped it (within seconds).
+    lock::await_dir(&work, || {
+        env.ui.line(&format!(
+            "waiting for `{name}`: a command left by a killed pipe is being stopped"
+        ));
+    })?;
     let params = absolute_params(env.pipeline, job.stage);
     let log_path = env.cache.log_path(&job.hash);
     // A log from an earlier attempt would pass for this one's.
@@ -109,10 +116,18 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     env.ui.finish(&progress);
     let lines = progress.lines();
     // The lines were appended as they came; a failure leaves a log even
-    // when it printed nothing, for the hint to point at.
+    // when it printed nothing, for the hint to point at. One that could not
+    // be written whole (a full disk) is deleted and not pointed to.
+    let mut log_path = progress.log_intact().then_some(log_path);
     if lines.is_empty() && result.is_err() {
-        let _ = std::fs::write(&log_path, "\n");
+        if let Some(path) = &log_path {
+            if std::fs::write(path, "\n").is_err() {
+                let _ = std::fs::remove_file(path);
+                log_path = None;
+            }
+        }
     }
+    let log_path = log_path.as_deref();
     let stored = result.and_then(|()| {
         // Not fsynced here: the committer syncs whole batches.
         let files = objects::store(env.cache, &out, false)?;
@@ -164,12 +179,12 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
             if let Some(p) = unsent {
                 p.manifest
                     .write(&p.path, false)
-                    .map_err(|e| blame(e, name, &lines, &log_path))?;
+                    .map_err(|e| blame(e, name, &lines, log_path))?;
                 let _ = std::fs::remove_dir_all(&p.work);
             }
             Ok(Outcome::Ran(manifest, elapsed))
         }
-        Err(e) => Err(blame(e, name, &lines, &log_path)),
+        Err(e) => Err(blame(e, name, &lines, log_path)),
     }
 }
 
@@ -201,8 +216,8 @@ fn absolute_params(pipeline: &Pipeline, stage: &Stage) -> Params {
 }
 
 /// Turns a kind's error into a stage failure naming the stage, with the
-/// last lines of its log and where the whole log is.
-fn blame(error: Error, stage: &str, lines: &[String], log: &Path) -> Error {
+/// last lines of its log and where the whole log is (if it could be kept).
+fn blame(error: Error, stage: &str, lines: &[String], log: Option<&Path>) -> Error {
     if matches!(error, Error::Cancelled) {
         return error;
     }
@@ -219,7 +234,10 @@ fn blame(error: Error, stage: &str, lines: &[String], log: &Path) -> Error {
             message.push_str(line);
         }
     }
-    let log_hint = format!("the full log is `{}`", log.display());
+    let log_hint = match log {
+        Some(log) => format!("the full log is `{}`", log.display()),
+        None => "its log could not be written (is the disk full?)".to_string(),
+    };
     Error::Stage {
         stage: stage.to_string(),
         message,

@@ -2,9 +2,11 @@
 //! copied, across file systems) to `<results>/<stage name>/<file>`, where
 //! users and Python scripts read them.
 //!
-//! Links are replaced atomically (link to a temp name, rename), files the
-//! current result does not have are removed, and an up-to-date link costs
-//! two `stat`s, so a no-op run stays cheap.
+//! A stage's directory is replaced as a whole: the new one is built beside
+//! it under a temp name and swapped in with one `renameat2(RENAME_EXCHANGE)`,
+//! so a reader, or two runs of different configurations at once, never see
+//! a mix of two results. A directory already showing the result costs two
+//! `stat`s per file, so a no-op run stays cheap.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -20,50 +22,98 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
     root.join(stage.replace('/', "_"))
 }
 
-/// Whether `target` is the object `obj` (a hard link), or a copy of it.
-fn same_file(target: &Path, obj: &std::fs::Metadata) -> bool {
-    std::fs::metadata(target).is_ok_and(|t| {
-        (t.ino() == obj.ino() && t.dev() == obj.dev())
-            // A copy (other file system) is current if its size and
-            // mtime are the object's.
-            || (t.len() == obj.len() && t.mtime() == obj.mtime() && t.nlink() == 1 && !t.is_dir())
-    })
-}
-
 /// Whether `<root>/<stage>/` shows exactly `manifest`'s files: what
 /// `pipe status` checks so that it never calls up to date a results
 /// directory holding another configuration's result. Reads only.
 pub fn shows(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> bool {
-    let dir = stage_dir(root, stage);
-    let all_linked = manifest.files.iter().all(|(name, entry)| {
-        std::fs::metadata(cache.object_path(&entry.hash))
-            .is_ok_and(|obj| same_file(&dir.join(name), &obj))
-    });
-    all_linked && (!manifest.files.is_empty() || dir.is_dir())
+    current(cache, &stage_dir(root, stage), manifest)
 }
 
 /// Links a result into `<root>/<stage>/`; `true` when anything there changed.
 pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Result<bool> {
     let dir = stage_dir(root, stage);
-    let mut changed = false;
-    for (name, entry) in &manifest.files {
-        let target = dir.join(name);
-        let object = cache.object_path(&entry.hash);
-        let obj_meta = std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
-        if same_file(&target, &obj_meta) {
+    if current(cache, &dir, manifest) {
+        return Ok(false);
+    }
+    if !root.is_dir() {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::io(root, "create the results directory", e))?;
+    }
+    remove_dead_temps(root);
+    let tmp = temp_beside(&dir);
+    let built = build(cache, &tmp, manifest).and_then(|()| swap(&tmp, &dir));
+    // After the swap `tmp` holds the previous result (or nothing).
+    let _ = std::fs::remove_dir_all(&tmp);
+    built.map(|()| true)
+}
+
+/// Removes `.tmp.<pid>.<n>` directories that a killed pipe left in `root`
+/// while building a result (a live pipe's are left alone).
+fn remove_dead_temps(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".tmp."))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
             continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let dead = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if dead {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
-        changed = true;
+    }
+}
+
+/// Whether `dir` already shows exactly the files of `manifest` (files it
+/// has beyond them are only looked for when something changed).
+fn current(cache: &Cache, dir: &Path, manifest: &Manifest) -> bool {
+    if manifest.files.is_empty() {
+        return std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none());
+    }
+    manifest.files.iter().all(|(name, entry)| {
+        let object = cache.object_path(&entry.hash);
+        let (Ok(o), Ok(t)) = (
+            std::fs::metadata(&object),
+            std::fs::symlink_metadata(dir.join(name)),
+        ) else {
+            return false;
+        };
+        (t.ino() == o.ino() && t.dev() == o.dev())
+            // A copy (only on another file system) is current if its size
+            // and mtime are the object's, nanoseconds included: they carry
+            // the object's seal, so a stale file of the same size is not taken.
+            || (t.dev() != o.dev()
+                && t.is_file()
+                && t.len() == o.len()
+                && t.mtime() == o.mtime()
+                && t.mtime_nsec() == o.mtime_nsec()
+                && t.nlink() == 1)
+    })
+}
+
+/// A fresh directory at `tmp` holding the result's files.
+fn build(cache: &Cache, tmp: &Path, manifest: &Manifest) -> Result<()> {
+    std::fs::create_dir(tmp).map_err(|e| Error::io(tmp, "create the results directory", e))?;
+    for (name, entry) in &manifest.files {
+        let target = tmp.join(name);
         if let Some(parent) = target.parent() {
-            if !parent.is_dir() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(parent, "create the results directory", e))?;
-            }
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, "create the results directory", e))?;
         }
-        let tmp = temp_beside(&target);
-        if std::fs::hard_link(&object, &tmp).is_err() {
-            std::fs::copy(&object, &tmp).map_err(|e| Error::io(&tmp, "copy a result to", e))?;
-            if let Ok(f) = std::fs::File::options().write(true).open(&tmp) {
+        let object = cache.object_path(&entry.hash);
+        if std::fs::hard_link(&object, &target).is_err() {
+            let obj_meta = std::fs::metadata(&object).map_err(|e| Error::io(&object, "read", e))?;
+            std::fs::copy(&object, &target)
+                .map_err(|e| Error::io(&target, "copy a result to", e))?;
+            if let Ok(f) = std::fs::File::options().write(true).open(&target) {
                 let _ = f.set_modified(
                     obj_meta
                         .modified()
@@ -71,44 +121,46 @@ pub fn link(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> Res
                 );
             }
         }
-        if let Err(e) = std::fs::rename(&tmp, &target) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&target, "replace", e));
-        }
     }
-    // Files of an earlier result are removed when this one was linked in;
-    // a directory already showing this result needs no listing (keeps a
-    // no-op run at two `stat`s per file). An empty result has nothing to
-    // compare, so its directory is always checked.
-    if changed || manifest.files.is_empty() {
-        if manifest.files.is_empty() && !dir.is_dir() {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(&dir, "create the results directory", e))?;
-        }
-        remove_stale(&dir, Path::new(""), manifest);
-    }
-    Ok(changed)
+    Ok(())
 }
 
-/// Removes files in the results directory that the result does not have
-/// (left from an earlier result of the stage).
-fn remove_stale(root: &Path, rel: &Path, manifest: &Manifest) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
-        return;
+/// Puts `tmp` at `dir` in one step; the previous `dir`, if any, ends at `tmp`.
+fn swap(tmp: &Path, dir: &Path) -> Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::internal("NUL in a path"))
     };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".tmp.") {
-            // Another pipe is linking this very result right now.
-            continue;
+    let (from, to) = (c(tmp)?, c(dir)?);
+    // SAFETY: renameat2 on two valid NUL-terminated paths.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::c_long::from(libc::AT_FDCWD),
+            from.as_ptr(),
+            libc::c_long::from(libc::AT_FDCWD),
+            to.as_ptr(),
+            libc::c_long::from(libc::RENAME_EXCHANGE),
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Nothing to exchange with: a plain rename.
+        Some(libc::ENOENT) => std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, "replace", e)),
+        // A file system without exchange: move the old one aside first (a
+        // reader may briefly see no directory, never a mix).
+        Some(libc::EINVAL | libc::ENOSYS) => {
+            let aside = temp_beside(dir);
+            std::fs::rename(dir, &aside).map_err(|e| Error::io(dir, "replace", e))?;
+            let moved = std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, "replace", e));
+            let _ = std::fs::remove_dir_all(&aside);
+            moved
         }
-        let rel = rel.join(entry.file_name());
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir {
-            remove_stale(root, &rel, manifest);
-            let _ = std::fs::remove_dir(root.join(&rel));
-        } else if !manifest.files.contains_key(rel.to_string_lossy().as_ref()) {
-            let _ = std::fs::remove_file(root.join(&rel));
-        }
+        _ => Err(Error::io(dir, "replace", e)),
     }
 }
 
@@ -123,6 +175,7 @@ pub fn orphans<'a>(root: &Path, names: impl IntoIterator<Item = &'a str>) -> Vec
     let mut out: Vec<PathBuf> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with(".tmp."))
         .map(|e| e.path())
         .filter(|p| !wanted.contains(p))
         .collect();

@@ -2,9 +2,7 @@
 //! reruns after which edit, early cutoff, failures, `--keep-going`,
 //! `--force`, targets, results links and the `cmd` kind's environment.
 
-mod common;
-
-use common::project::{names, Project};
+use crate::common::project::{names, Project};
 
 /// data -> train[a|b|c|d] -> evaluate[a|b|c|d] -> report, with one
 /// `include` entry whose learning rate the tests edit.

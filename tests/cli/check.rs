@@ -9,12 +9,10 @@
 //!   # hint: did you mean `train`?      (the hint of the `expect` above; none if absent)
 //! The diagnostics reported must be exactly the expected ones.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::project::Project;
+use crate::common::project::Project;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed")

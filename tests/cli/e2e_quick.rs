@@ -7,9 +7,7 @@
 //! Takes a few minutes on two cores; needs the `torch` feature.
 #![cfg(feature = "torch")]
 
-mod common;
-
-use common::project::{names, Out, Project};
+use crate::common::project::{names, Out, Project};
 
 const FIGURES: [&str; 6] = ["fig7", "fig8", "fig9", "fig10", "fig11", "fig_adam"];
 

@@ -1,14 +1,12 @@
 //! `pipe run` under process-level stress: kill -9 mid-stage, Ctrl-C, two
 //! runs on one cache at once, and GPU hand-out with fake GPU counts.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::project::{names, Out, Project};
+use crate::common::project::{names, Out, Project};
 
 /// `slow` blocks (until killed) while the file `hold` exists; the file is
 /// not a declared dep, so it does not change the key.
@@ -43,6 +41,24 @@ fn wait_for(path: &Path, child: &mut Child) {
             panic!("pipe exited early with {status}");
         }
         assert!(Instant::now() < deadline, "stage never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The committed manifests in the project's cache.
+fn manifests(p: &Project) -> usize {
+    std::fs::read_dir(p.join("cache/keys")).map_or(0, |d| {
+        d.flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter(|e| !e.file_name().to_string_lossy().starts_with(".tmp"))
+            .count()
+    })
+}
+
+fn wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -93,12 +109,16 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
     p.write("s.yaml", SLOW).write("hold", "");
     let mut child = spawn(&p, &["run", "s.yaml"]);
     wait_for(&p.join("started"), &mut child);
+    // `first` is committed in the background (group commit) while `slow`
+    // already runs: wait for its manifest, so that what the kill loses is
+    // exactly `slow`.
+    wait_until(|| manifests(&p) == 1);
     // The whole process group we created for this pipe.
     signal("KILL", &format!("-{}", child.id()));
     child.wait().unwrap();
-    // Its command runs on in a process group of its own (like `make`'s
-    // would); end it too, as a machine reboot would.
-    signal("KILL", p.read("stage.pid").trim());
+    // Its command, in a process group of its own, is stopped by its
+    // supervisor: it never outlives its pipe.
+    wait_dead(p.read("stage.pid").trim());
     // Nothing of `slow` looks complete.
     let status = p.pipe(&["status", "s.yaml", "--format", "json"]);
     status.expect_code(1);
@@ -139,6 +159,107 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
         "stale staging left: {:?}",
         tmp.iter().map(|e| e.path()).collect::<Vec<_>>()
     );
+}
+
+/// Whether process `pid` still runs (a zombie does not: nothing may reap
+/// an orphan inside a container).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// Waits up to 10 s for `pid` to end; panics if it does not.
+fn wait_dead(pid: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "command {pid} outlived its pipe");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `slow` resumes numbering steps in `$PIPE_WORK/log` (as a training
+/// resumes from its checkpoint) in a grandchild that ignores SIGTERM, while
+/// the file `hold` exists.
+const ORPHAN: &str = r#"version: 1
+stages:
+  slow:
+    kind: cmd
+    params:
+      run: |
+        (trap '' TERM; while [ -e hold ]; do i=$(cat $PIPE_WORK/log 2>/dev/null | wc -l); echo $((i + 1)) >> $PIPE_WORK/log; sleep 0.02; done) &
+        echo $! > stage.pid
+        touch started
+        wait
+        cat $PIPE_WORK/log > $PIPE_OUT/o
+"#;
+
+#[test]
+fn kill_9_of_pipe_stops_its_commands_and_the_rerun_has_the_work_dir_alone() {
+    let p = Project::new();
+    p.write("o.yaml", ORPHAN).write("hold", "");
+    let mut child = spawn(&p, &["run", "o.yaml"]);
+    wait_for(&p.join("started"), &mut child);
+    // Only pipe itself, as the OOM killer or `kill -9 PID` would.
+    signal("KILL", &child.id().to_string());
+    child.wait().unwrap();
+    let orphan = p.read("stage.pid").trim().to_string();
+    // A rerun at once waits until the orphan is stopped, then runs alone.
+    let rerun = spawn(&p, &["run", "o.yaml"]);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::remove_file(p.join("hold")).unwrap();
+    let out = Out::from(rerun.wait_with_output().unwrap());
+    out.ok();
+    assert!(!alive(&orphan), "the killed pipe's command still runs");
+    let log = p.read("results/o/slow/o");
+    let steps: Vec<usize> = log.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(
+        steps,
+        (1..=steps.len()).collect::<Vec<_>>(),
+        "two writers: {log:?}"
+    );
+}
+
+#[test]
+fn sigterm_takes_the_ctrl_c_path_with_exit_143() {
+    let p = Project::new();
+    p.write("s.yaml", SLOW).write("hold", "");
+    let mut child = spawn(&p, &["run", "s.yaml"]);
+    wait_for(&p.join("started"), &mut child);
+    signal("TERM", &child.id().to_string());
+    let out = Out::from(child.wait_with_output().unwrap());
+    out.expect_code(143);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    wait_dead(p.read("stage.pid").trim());
+    let tmp: Vec<_> = std::fs::read_dir(p.join("cache/tmp"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(tmp.is_empty(), "staging left after SIGTERM");
+}
+
+#[test]
+fn a_second_ctrl_c_still_stops_a_command_that_ignores_sigterm() {
+    let p = Project::new();
+    p.write(
+        "i.yaml",
+        "version: 1
+stages:
+  stubborn:
+    kind: cmd
+    params:
+      run: trap '' TERM; echo $$ > stage.pid; touch started; exec sleep 60
+",
+    );
+    let mut child = spawn(&p, &["run", "i.yaml"]);
+    wait_for(&p.join("started"), &mut child);
+    signal("INT", &child.id().to_string());
+    std::thread::sleep(Duration::from_millis(200));
+    signal("INT", &child.id().to_string());
+    let out = Out::from(child.wait_with_output().unwrap());
+    out.expect_code(130);
+    wait_dead(p.read("stage.pid").trim());
 }
 
 #[test]

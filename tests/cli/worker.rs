@@ -1,12 +1,13 @@
 //! The libtorch kinds run in the `pipe-torch` worker: driven through the
 //! real `pipe` and the real worker, a stage's error comes back with its
 //! message and hint and nothing is cached, and a missing worker is a clear
-//! environment error. (tests/e2e_quick.rs runs whole trainings through it.)
+//! environment error. (tests/cli/e2e_quick.rs runs whole trainings through it.)
 #![cfg(feature = "torch")]
 
-mod common;
+#[path = "../../crates/torch/tests/support/hostile.rs"]
+mod hostile;
 
-use common::project::Project;
+use crate::common::project::Project;
 
 const WEIGHTS: &str = r#"version: 1
 stages:
@@ -39,6 +40,34 @@ fn a_stage_error_in_the_worker_comes_back_whole_and_caches_nothing() {
         );
     }
     assert!(!p.join("results/p/w").exists());
+}
+
+/// F6, F7: a 1.4 KB pickle whose memo copies double per level used to eat
+/// all the worker's memory; a deeply nested one overflowed its stack and
+/// the hint blamed a native library. Both are bad data now.
+#[test]
+fn hostile_pickles_fail_the_stage_with_what_is_wrong() {
+    let p = project();
+    for (bytes, message) in [
+        (
+            hostile::legacy(&hostile::doubling_memo(170), &[], &[]),
+            "the pickle builds more than 256 MB of values",
+        ),
+        (
+            hostile::legacy(&hostile::deep_nesting(1_000_000), &[], &[]),
+            "values nested more than 100 deep",
+        ),
+    ] {
+        std::fs::write(p.join("bad.pth"), bytes).expect("write");
+        let out = p.pipe(&["run", "p.yaml"]);
+        out.expect_code(1);
+        assert_eq!(out.failed(), vec!["w".to_string()]);
+        assert!(
+            out.stderr.contains(message) && !out.stderr.contains("native library"),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

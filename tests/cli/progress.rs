@@ -3,13 +3,11 @@
 //! the cache grows as it runs so that `pipe logs -f` follows it. On a
 //! terminal (through `script`), a no-op run prints one summary line.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::project::Project;
+use crate::common::project::Project;
 
 /// `slow` prints, then waits for the test to create `go` (10 s at most),
 /// then prints again: its first line can only be seen early if it streams.

@@ -1,9 +1,7 @@
 //! `pipe status` and `pipe run --dry-run`: the verdict per stage, the
 //! reason in words, and the exit code CI relies on.
 
-mod common;
-
-use common::project::Project;
+use crate::common::project::Project;
 
 const CHAIN: &str = r#"version: 1
 params:
@@ -233,7 +231,7 @@ fn status_from_a_subdirectory_finds_the_projects_cache_and_creates_nothing() {
     assert!(p.join("results/c/a/o").is_file());
     let mut cmd = p.command(&["status", "c.yaml"]);
     cmd.current_dir(p.join("pipelines"));
-    let out = common::project::Out::from(cmd.output().unwrap());
+    let out = crate::common::project::Out::from(cmd.output().unwrap());
     out.ok();
     assert!(
         out.stdout.contains("all 3 stages up to date"),
@@ -250,7 +248,7 @@ fn status_from_a_subdirectory_finds_the_projects_cache_and_creates_nothing() {
     ] {
         let mut cmd = p.command(read_only);
         cmd.current_dir(p.join("pipelines"));
-        let out = common::project::Out::from(cmd.output().unwrap());
+        let out = crate::common::project::Out::from(cmd.output().unwrap());
         assert!(out.code == 0, "{read_only:?}: {}{}", out.stdout, out.stderr);
         let mut left: Vec<_> = std::fs::read_dir(p.join("pipelines"))
             .unwrap()

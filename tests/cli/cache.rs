@@ -1,10 +1,8 @@
 //! `pipe cache verify` and `pipe gc` on a real cache.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::project::{names, Project};
+use crate::common::project::{names, Project};
 
 const TWO: &str = r#"version: 1
 params:
@@ -170,7 +168,7 @@ fn a_read_only_cache_serves_hits() {
         .env_remove("PIPE_CACHE_DIR")
         .output()
         .unwrap();
-    let out = common::project::Out::from(out);
+    let out = crate::common::project::Out::from(out);
     out.ok();
     assert_eq!(out.cached(), names(&["a", "b"]), "{}", out.stderr);
     assert_eq!(p.read("results/t/b/count").trim(), "3");

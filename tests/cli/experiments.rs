@@ -3,9 +3,7 @@
 //! (tiny synthetic training and evaluation on the CPU), and a sweep of
 //! `cmd` stages writing their own `metrics.csv` (no libtorch needed).
 
-mod common;
-
-use common::project::Project;
+use crate::common::project::Project;
 
 /// Three lr variants of `cmd` stages whose metrics depend on lr.
 const CMD: &str = r#"version: 1
