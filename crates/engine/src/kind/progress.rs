@@ -241,7 +241,7 @@ impl Progress {
     pub fn log_intact(&self) -> bool {
         self.file
             .lock()
-            .map_or(false, |f| !matches!(*f, LogFile::Broken))
+            .is_ok_and(|f| !matches!(*f, LogFile::Broken))
     }
 }
 
