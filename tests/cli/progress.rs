@@ -126,11 +126,9 @@ fn pipe_logs_follows_a_running_stage_and_stops_when_it_ends() {
     );
 }
 
-#[test]
-fn a_no_op_run_on_a_terminal_prints_one_summary_line() {
-    let p = project();
-    p.write("go", "");
-    p.pipe(&["run", "p.yaml"]).ok();
+/// `pipe run p.yaml` with stderr on a terminal (through `script`): what
+/// the terminal received, without carriage returns.
+fn on_terminal(p: &Project) -> String {
     let pipe = env!("CARGO_BIN_EXE_pipe");
     let out = std::process::Command::new("script")
         .args(["-qec", &format!("{pipe} run p.yaml"), "/dev/null"])
@@ -142,6 +140,32 @@ fn a_no_op_run_on_a_terminal_prints_one_summary_line() {
         .expect("`script` (util-linux) runs");
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn on_a_terminal_lines_name_their_stage_and_are_not_padded() {
+    let p = project();
+    p.write("go", "");
+    let text = on_terminal(&p);
+    assert!(text.contains("slow first\n"), "{text}");
+    assert!(text.contains("slow second\n"), "{text}");
+    // Our lines end at their text (bars, drawn between them, are padded).
+    for line in text.lines() {
+        for word in ["ran ", "slow first", "slow second"] {
+            if let Some(at) = line.rfind(word) {
+                assert!(!line[at..].ends_with(' '), "padded: {line:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_no_op_run_on_a_terminal_prints_one_summary_line() {
+    let p = project();
+    p.write("go", "");
+    p.pipe(&["run", "p.yaml"]).ok();
+    let text = on_terminal(&p);
     assert!(text.contains("2 stages cached\n"), "{text}");
     assert!(!text.contains("cached slow"), "{text}");
 }
