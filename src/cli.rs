@@ -85,6 +85,11 @@ pub enum Command {
     /// `--set`, matrix runs and past versions of the file.
     #[command(subcommand)]
     Exp(ExpCommand),
+    /// Print a stage's log; with `-f`, follow it while the stage runs.
+    #[command(after_help = "Examples:
+  pipe logs pipelines/quick.yaml 'train[resnet18,transfer]'
+  pipe logs pipelines/quick.yaml 'train[resnet18,transfer]' -f")]
+    Logs(LogsArgs),
     /// Check libtorch, CUDA and cuDNN, and list the GPUs.
     Doctor,
     /// Print a shell completion script.
@@ -160,6 +165,17 @@ pub struct CheckArgs {
     pub set: Vec<String>,
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// The stage whose log to print (its full name).
+    pub stage: String,
+    /// Follow the log while the stage runs; stop when it ends (or Ctrl-C).
+    #[arg(long, short)]
+    pub follow: bool,
 }
 
 #[derive(Args, Debug)]

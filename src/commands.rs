@@ -8,6 +8,7 @@ mod exp_diff;
 mod exp_plot;
 mod exp_show;
 mod kinds;
+mod logs;
 mod output;
 mod run;
 mod schema;
@@ -81,6 +82,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Kinds(args) => kinds::kinds(&config, &args),
         Command::Cache(cmd) => cache::cache(&config, cmd),
         Command::Gc(args) => cache::gc(&config, args),
+        Command::Logs(args) => logs::logs(&config, args),
         Command::Doctor => doctor::doctor(&config),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

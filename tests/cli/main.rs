@@ -13,6 +13,7 @@ mod e2e_quick;
 mod experiments;
 mod integrity;
 mod linking;
+mod progress;
 mod run;
 mod run_processes;
 mod stage_limits;

@@ -133,3 +133,22 @@ fn more_epochs_continue_the_cached_run_through_the_worker() {
     assert_eq!(run["continued_from"], 1, "{run}");
     assert_eq!(run["epochs"], 2, "{run}");
 }
+
+#[test]
+fn a_training_prints_a_named_line_per_epoch_off_a_terminal() {
+    // `Out` captures stderr through a pipe, as `| cat` or a cluster job does.
+    let p = Project::new();
+    p.write("p.yaml", TRAIN);
+    let out = p.pipe(&["run", "p.yaml", "--set", "epochs=2"]);
+    out.ok();
+    for epoch in ["epoch 1/2: train loss", "epoch 2/2: train loss"] {
+        // e.g. `train epoch 1/2: train loss 0.69 acc 0.50, test loss 0.69 acc 0.50, 80.0 img/s, 0.3 s`
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("train {epoch}"))),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -213,7 +213,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
                         sched.taint(id, &mut forced);
                     }
                     if let Found::Hit(m) = found {
-                        ui.line(&format!("cached {}", stage.name));
+                        ui.cached(&stage.name);
                         if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
                             fail(
                                 &mut sched,
@@ -410,6 +410,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
         ui.always(&format!("warning: the run state was not saved: {e}"));
     }
     summary.elapsed = started.elapsed();
+    ui.end_cached(summary.ran.is_empty() && summary.failed.is_empty());
     if summary.cancelled {
         ui.always("interrupted: running stages were stopped; nothing partial was kept");
     }

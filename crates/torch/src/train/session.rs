@@ -275,13 +275,14 @@ pub fn train(
             best_epoch = epoch;
         }
         hooks.progress.log(format!(
-            "epoch {epoch}/{}: train loss {:.4} acc {:.4}, test loss {:.4} acc {:.4}, {:.1} img/s",
+            "epoch {epoch}/{}: train loss {:.4} acc {:.4}, test loss {:.4} acc {:.4}, {:.1} img/s, {:.1} s",
             spec.epochs,
             row.train_loss,
             row.train_acc,
             row.test_loss,
             row.test_acc,
-            row.images_per_s
+            row.images_per_s,
+            row.seconds
         ));
         rows.push(row);
         let saved = state::save(

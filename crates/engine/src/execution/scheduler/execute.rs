@@ -82,7 +82,10 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
         ));
     })?;
     let params = absolute_params(env.pipeline, job.stage);
-    let progress = env.ui.start(name);
+    let log_path = env.cache.log_path(&job.hash);
+    // A log from an earlier attempt would pass for this one's.
+    let _ = std::fs::remove_file(&log_path);
+    let progress = env.ui.start(name, log_path.clone());
     let history = CacheHistory {
         cache: env.cache.clone(),
         key: job.key.clone(),
@@ -112,14 +115,13 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
     let elapsed = started.elapsed();
     env.ui.finish(&progress);
     let lines = progress.lines();
-    let mut log_path = Some(env.cache.log_path(&job.hash));
-    if !lines.is_empty() || result.is_err() {
-        let mut text = lines.join("\n");
-        text.push('\n');
-        // Not atomic: a log is for humans and names no object. One that
-        // could not be written whole (a full disk) is not pointed to.
+    // The lines were appended as they came; a failure leaves a log even
+    // when it printed nothing, for the hint to point at. One that could not
+    // be written whole (a full disk) is deleted and not pointed to.
+    let mut log_path = progress.log_intact().then_some(log_path);
+    if lines.is_empty() && result.is_err() {
         if let Some(path) = &log_path {
-            if std::fs::write(path, text).is_err() {
+            if std::fs::write(path, "\n").is_err() {
                 let _ = std::fs::remove_file(path);
                 log_path = None;
             }

@@ -1,10 +1,14 @@
 //! What a run prints: a bar or spinner per running stage on a terminal,
 //! plain lines otherwise, one line per finished stage and a summary.
+//! Lines a stage logs (epochs, a `cmd`'s output) carry its name either way
+//! (see [`Progress`]).
 //!
 //! Outcome lines are stable and machine-checkable: `ran NAME 1.2s`,
 //! `cached NAME`, `failed NAME`, `skipped NAME (...)`, `waiting for ...`.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,6 +20,9 @@ pub struct Ui {
     multi: Option<MultiProgress>,
     quiet: bool,
     color: bool,
+    /// `cached NAME` lines held back on a terminal: a run that only hits
+    /// the cache prints `45 stages cached` instead of 45 lines.
+    held: Mutex<Vec<String>>,
 }
 
 impl Ui {
@@ -27,6 +34,33 @@ impl Ui {
             multi,
             quiet,
             color,
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A stage found in the cache: `cached NAME`, held back on a terminal
+    /// until something else happens (see [`Ui::end_cached`]).
+    pub fn cached(&self, stage: &str) {
+        if self.multi.is_some() {
+            if let Ok(mut held) = self.held.lock() {
+                held.push(stage.to_string());
+                return;
+            }
+        }
+        self.line(&format!("cached {stage}"));
+    }
+
+    /// Prints the held `cached` lines: one line `N stages cached` when
+    /// `only` (nothing else ran or failed), else one line each.
+    pub fn end_cached(&self, only: bool) {
+        let held = self.held.lock().map(|mut h| std::mem::take(&mut *h));
+        let held = held.unwrap_or_default();
+        if only && held.len() > 1 {
+            self.line(&format!("{} stages cached", held.len()));
+        } else {
+            for stage in held {
+                self.line(&format!("cached {stage}"));
+            }
         }
     }
 
@@ -42,15 +76,20 @@ impl Ui {
         self.print(text);
     }
 
+    /// Whether bars are drawn (stderr is a terminal, not quiet).
+    pub fn on_terminal(&self) -> bool {
+        self.multi.is_some()
+    }
+
     fn print(&self, text: &str) {
+        let write = || {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+        };
         match &self.multi {
-            Some(m) => {
-                let _ = m.println(text);
-            }
-            None => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{text}");
-            }
+            // Not `println`: with no bar left it pads lines with spaces.
+            Some(m) => m.suspend(write),
+            None => write(),
         }
     }
 
@@ -60,10 +99,17 @@ impl Ui {
         self.print(text.trim_end());
     }
 
-    /// A progress handle for a stage that starts now.
-    pub fn start(&self, stage: &str) -> Progress {
+    /// A progress handle for a stage that starts now, whose lines are
+    /// appended to `log` as they come.
+    pub fn start(&self, stage: &str, log: PathBuf) -> Progress {
+        self.end_cached(false);
         let Some(multi) = &self.multi else {
-            return Progress::hidden();
+            let progress = if self.quiet {
+                Progress::hidden()
+            } else {
+                Progress::plain(stage)
+            };
+            return progress.log_to(log);
         };
         let bar = multi.add(ProgressBar::new_spinner());
         let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed} {msg}")
@@ -71,7 +117,7 @@ impl Ui {
         bar.set_style(style);
         bar.set_prefix(stage.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        Progress::new(Some(bar))
+        Progress::on_terminal(stage, bar, multi.clone()).log_to(log)
     }
 
     pub fn finish(&self, progress: &Progress) {
