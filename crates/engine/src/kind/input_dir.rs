@@ -75,7 +75,8 @@ fn fill(dir: &Path, artifact: &Artifact) -> Result<()> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
         }
         if std::fs::hard_link(source, &target).is_err() {
-            std::fs::copy(source, &target).map_err(|e| Error::io(&target, "copy an input to", e))?;
+            std::fs::copy(source, &target)
+                .map_err(|e| Error::io(&target, "copy an input to", e))?;
         }
     }
     Ok(())
