@@ -33,6 +33,22 @@ stages:
     )
 }
 
+/// A project where the pipeline ran once (tag 1).
+fn run_once() -> Project {
+    let p = Project::new();
+    p.write("p.yaml", &pipeline("1"));
+    p.pipe(&["run", "p.yaml"]).ok();
+    p
+}
+
+/// Reruns with `b` edited, which reruns `stages`.
+fn rerun_edited(p: &Project, stages: &[&str]) {
+    p.write("p.yaml", &pipeline("2"));
+    let rerun = p.pipe(&["run", "p.yaml"]);
+    rerun.ok();
+    assert_eq!(rerun.ran(), names(stages));
+}
+
 /// The directories logged, by stage and tag.
 fn dirs(p: &Project) -> Vec<(String, String)> {
     p.read("dirs.log")
@@ -47,14 +63,9 @@ fn dirs(p: &Project) -> Vec<(String, String)> {
 
 #[test]
 fn stages_and_reruns_share_one_directory_per_result() {
-    let p = Project::new();
-    p.write("p.yaml", &pipeline("1"));
-    p.pipe(&["run", "p.yaml"]).ok();
+    let p = run_once();
     // An edit of `b` alone reruns `b` and `c`, which read `a` again.
-    p.write("p.yaml", &pipeline("2"));
-    let rerun = p.pipe(&["run", "p.yaml"]);
-    rerun.ok();
-    assert_eq!(rerun.ran(), names(&["b", "c"]));
+    rerun_edited(&p, &["b", "c"]);
     let seen = dirs(&p);
     assert_eq!(seen.len(), 4, "{seen:?}");
     let first = &seen[0].1;
@@ -70,9 +81,7 @@ fn stages_and_reruns_share_one_directory_per_result() {
 
 #[test]
 fn a_command_writing_into_its_input_does_not_change_what_others_read() {
-    let p = Project::new();
-    p.write("p.yaml", &pipeline("1"));
-    p.pipe(&["run", "p.yaml"]).ok();
+    let p = run_once();
     // `b` left `junk` in the directory of `a`; `c` saw only `a`'s file.
     assert_eq!(p.read("results/p/c/o"), "o\n");
     assert_eq!(p.read("results/p/b/o"), "a\n");
@@ -80,25 +89,18 @@ fn a_command_writing_into_its_input_does_not_change_what_others_read() {
 
 #[test]
 fn gc_removes_the_directories_and_a_later_run_makes_them_again() {
-    let p = Project::new();
-    p.write("p.yaml", &pipeline("1"));
-    p.pipe(&["run", "p.yaml"]).ok();
+    let p = run_once();
     assert!(p.join("cache/inputs").exists());
     p.pipe(&["gc", "p.yaml"]).ok();
     assert!(!p.join("cache/inputs").exists());
-    p.write("p.yaml", &pipeline("2"));
-    let rerun = p.pipe(&["run", "p.yaml"]);
-    rerun.ok();
-    assert_eq!(rerun.ran(), names(&["b", "c"]));
+    rerun_edited(&p, &["b", "c"]);
     assert_eq!(p.read("results/p/c/o"), "o\n");
 }
 
 #[test]
 fn an_object_made_again_is_read_anew_not_through_an_old_link() {
     use std::os::unix::fs::PermissionsExt;
-    let p = Project::new();
-    p.write("p.yaml", &pipeline("1"));
-    p.pipe(&["run", "p.yaml"]).ok();
+    let p = run_once();
     // Corrupt `a`'s object in place: `cache verify` deletes it, but the
     // directory made for `a` still links the corrupt bytes.
     let seen = dirs(&p);
@@ -106,9 +108,6 @@ fn an_object_made_again_is_read_anew_not_through_an_old_link() {
     std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&object, "garbage\n").unwrap();
     p.pipe(&["cache", "verify"]).ok();
-    p.write("p.yaml", &pipeline("2"));
-    let rerun = p.pipe(&["run", "p.yaml"]);
-    rerun.ok();
-    assert_eq!(rerun.ran(), names(&["a", "b", "c"]));
+    rerun_edited(&p, &["a", "b", "c"]);
     assert_eq!(p.read("results/p/b/o"), "a\n");
 }
