@@ -11,6 +11,7 @@ mod check;
 mod docs;
 mod e2e_quick;
 mod experiments;
+mod inputs;
 mod integrity;
 mod linking;
 mod progress;

@@ -18,6 +18,7 @@ use crate::kind::progress::Progress;
 use crate::kind::value::Value;
 
 mod declaration;
+pub mod input_dir;
 pub mod param;
 pub mod progress;
 pub mod value;
@@ -25,6 +26,7 @@ pub mod worker;
 
 pub(crate) use declaration::declared_by_field;
 pub use declaration::{no_stage_checks, Declaration, Defined};
+pub use input_dir::{InputDirs, WorkDirs};
 
 /// A named input slot of a kind. Its value in a pipeline file names one or
 /// more upstream stages (`data: resize`, `runs: "train[resnet50,*]"`).
@@ -172,6 +174,9 @@ pub struct Context<'a> {
     pub gpus: &'a [usize],
     pub progress: &'a Progress,
     pub history: &'a dyn History,
+    /// Upstream outputs as directories, for kinds that need them
+    /// ([`Context::input_dir`]).
+    pub input_dirs: &'a dyn InputDirs,
     pub cancel: &'a AtomicBool,
     /// The pipeline file this stage comes from and the hash of its bytes
     /// when the stage ran (provenance for reports; not part of the key).
@@ -199,6 +204,14 @@ impl Context<'_> {
     /// All artifacts of an input (several for a `many` input).
     pub fn inputs_of(&self, name: &str) -> &[Artifact] {
         self.inputs.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A directory holding `artifact`'s files under their output names, for
+    /// programs that read inputs as directories. Read-only; made on first
+    /// use and shared with other stages reading the same output, so ask
+    /// only when a directory is needed (`Artifact::files` costs nothing).
+    pub fn input_dir(&self, artifact: &Artifact) -> Result<PathBuf> {
+        self.input_dirs.dir(artifact, self.work)
     }
 
     /// `Err(Error::Cancelled)` once the user pressed Ctrl-C. Long loops call

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use pipe_engine::kind::NoHistory;
+use pipe_engine::kind::{NoHistory, WorkDirs};
 use pipe_engine::worker::{run_job, WireJob};
 use pipe_engine::{ContentHash, Context, Declaration, Error, Params, Progress, Value};
 
@@ -40,6 +40,7 @@ fn run_script(script: &str, cancel: &AtomicBool) -> (pipe_engine::Result<()>, Ve
         gpus: &[1],
         progress: &progress,
         history: &NoHistory,
+        input_dirs: &WorkDirs,
         cancel,
         pipeline_file: Path::new("p.yaml"),
         pipeline_hash: ContentHash::of(b"p"),
@@ -193,6 +194,7 @@ fn worker_panics_are_bugs_not_crashes() {
         gpus: &[],
         progress: &progress,
         history: &NoHistory,
+        input_dirs: &WorkDirs,
         cancel: &cancel,
         pipeline_file: Path::new("p.yaml"),
         pipeline_hash: ContentHash::of(b"p"),

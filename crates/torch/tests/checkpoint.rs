@@ -317,7 +317,7 @@ mod weights_kind {
     use std::path::Path;
     use std::sync::atomic::AtomicBool;
 
-    use pipe_engine::kind::NoHistory;
+    use pipe_engine::kind::{NoHistory, WorkDirs};
     use pipe_engine::{ContentHash, Context, Kind, Params, Progress, Value};
     use pipe_torch::weights::{hash_prefix, published_url};
     use pipe_torch::{checkpoint, models};
@@ -355,6 +355,7 @@ mod weights_kind {
             gpus: &[],
             progress: &progress,
             history: &NoHistory,
+            input_dirs: &WorkDirs,
             cancel: &cancel,
             pipeline_file: Path::new("test.yaml"),
             pipeline_hash: ContentHash::of(b"test"),

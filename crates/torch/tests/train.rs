@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use pipe_engine::kind::History;
+use pipe_engine::kind::{History, WorkDirs};
 use pipe_engine::{Artifact, ContentHash, Context, Kind, Params, Progress, Value};
 use pipe_torch::optim::{OptimConfig, Optimizer};
 use pipe_torch::train::session::{prepare, step};
@@ -341,6 +341,7 @@ fn run_kind(
         gpus: &[],
         progress: &progress,
         history,
+        input_dirs: &WorkDirs,
         cancel: &cancel,
         pipeline_file: Path::new("test.yaml"),
         pipeline_hash: ContentHash::of(b"test"),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use pipe_engine::kind::NoHistory;
+use pipe_engine::kind::{NoHistory, WorkDirs};
 use pipe_engine::{Artifact, ContentHash, Context, Kind, Params, Progress, Result, Value};
 
 /// The kind's params: its defaults, overridden by `given`.
@@ -88,6 +88,7 @@ pub fn run_params(
         gpus: &[],
         progress: &progress,
         history: &NoHistory,
+        input_dirs: &WorkDirs,
         cancel: &cancel,
         pipeline_file: &pipeline_file,
         pipeline_hash: ContentHash::of(b""),

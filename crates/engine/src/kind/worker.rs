@@ -28,7 +28,9 @@ use crate::hash::ContentHash;
 use crate::kind::param::Params;
 use crate::kind::progress::{Progress, Update};
 use crate::kind::value::Value;
-use crate::kind::{declared_by_field, Artifact, Context, Declaration, History, Kind, Registry};
+use crate::kind::{
+    declared_by_field, Artifact, Context, Declaration, History, Kind, Registry, WorkDirs,
+};
 
 /// Names a worker program to use instead of the one beside `pipe`.
 pub const WORKER_ENV: &str = "PIPE_WORKER";
@@ -626,6 +628,7 @@ fn run_locally(registry: &Registry, job: WireJob, cancel: &AtomicBool) -> Result
         gpus: &job.gpus,
         progress: &progress,
         history: &history,
+        input_dirs: &WorkDirs,
         cancel,
         pipeline_file: &job.pipeline_file,
         pipeline_hash: job.pipeline_hash,

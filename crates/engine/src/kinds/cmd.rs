@@ -10,7 +10,7 @@ use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
@@ -385,41 +385,21 @@ fn env_name(slot: &str) -> String {
         .collect()
 }
 
-/// Gives each upstream output a directory of its own under the work dir
-/// (hard links to the read-only cached files), because commands expect
-/// directories while the cache stores files by content.
+/// Each input slot's upstream output directories, space-separated. The
+/// engine keeps one directory of hard links per cached output and shares it
+/// between stages, because commands expect directories while the cache
+/// stores files by content.
 fn input_dirs(ctx: &Context) -> Result<Vec<(String, String)>> {
-    let root = ctx.work.join(".inputs");
-    if root.exists() {
-        std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, "remove", e))?;
-    }
-    let mut out = Vec::new();
-    for (slot, artifacts) in ctx.inputs {
-        let mut dirs = Vec::new();
-        for (i, artifact) in artifacts.iter().enumerate() {
-            let dir = root.join(format!("{}.{i}", env_name(slot)));
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
-            for (name, source) in &artifact.files {
-                let target = dir.join(name);
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create", e))?;
-                }
-                link_or_copy(source, &target)?;
-            }
-            dirs.push(dir.display().to_string());
-        }
-        out.push((slot.clone(), dirs.join(" ")));
-    }
-    Ok(out)
-}
-
-fn link_or_copy(source: &Path, target: &PathBuf) -> Result<()> {
-    if std::fs::hard_link(source, target).is_ok() {
-        return Ok(());
-    }
-    std::fs::copy(source, target)
-        .map(|_| ())
-        .map_err(|e| Error::io(target, "copy an input to", e))
+    ctx.inputs
+        .iter()
+        .map(|(slot, artifacts)| {
+            let dirs = artifacts
+                .iter()
+                .map(|a| ctx.input_dir(a).map(|d| d.display().to_string()))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((slot.clone(), dirs.join(" ")))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use pipe_engine::kind::NoHistory;
+use pipe_engine::kind::{NoHistory, WorkDirs};
 use pipe_engine::{Artifact, ContentHash, Context, Kind, Params, Progress, Result, Value};
 
 pub const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s";
@@ -134,6 +134,7 @@ pub fn run_kind(
         gpus: &[],
         progress: &progress,
         history: &NoHistory,
+        input_dirs: &WorkDirs,
         cancel: &cancel,
         pipeline_file,
         pipeline_hash: ContentHash::of(b"pipeline"),

@@ -1,5 +1,6 @@
 //! `pipe gc`: keep the manifests of the given keys and the objects they
-//! name; delete every other manifest, object, log and work directory.
+//! name; delete every other manifest, object, log and work directory, and
+//! the directories of links to objects (`inputs/`).
 
 use std::collections::HashSet;
 
@@ -95,6 +96,11 @@ pub fn gc(cache: &Cache, keep: &HashSet<StageHash>, dry_run: bool) -> Result<GcR
                 }
             }
         }
+    }
+    // Directories of links to objects (`input_dirs`): made again on use.
+    let inputs = cache.dir("inputs");
+    if !dry_run && inputs.exists() {
+        std::fs::remove_dir_all(&inputs).map_err(|e| Error::io(&inputs, "remove", e))?;
     }
     Ok(report)
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{panic_message, Error, Result};
 use crate::execution::cache::history::CacheHistory;
+use crate::execution::cache::input_dirs::CacheDirs;
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::{output_hash, Manifest, FORMAT};
 use crate::execution::cache::{objects, Cache};
@@ -90,6 +91,9 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
         cache: env.cache.clone(),
         key: job.key.clone(),
     };
+    let input_dirs = CacheDirs {
+        cache: env.cache.clone(),
+    };
     let ctx = Context {
         stage: name,
         params: &params,
@@ -99,6 +103,7 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
         gpus: &job.gpus,
         progress: &progress,
         history: &history,
+        input_dirs: &input_dirs,
         cancel: env.cancel,
         pipeline_file: env.pipeline_file,
         pipeline_hash: env.pipeline.source_hash,
