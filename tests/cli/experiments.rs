@@ -126,23 +126,16 @@ fn exp_diff_and_plot_over_cmd_results() {
 #[cfg(feature = "torch")]
 mod training {
     use super::{json, line, Project};
+    use crate::common::project::TINY_DATA_STAGES;
 
     /// Tiny synthetic training and an evaluation of it, lr from `params`.
-    const TRAIN: &str = r#"version: 1
+    fn train_yaml() -> String {
+        let head = r#"version: 1
 params:
   lr: 0.05
 stages:
-  archive:
-    kind: synthetic
-    params: {seed: 1, train_per_class: 2, test_per_class: 1}
-  decoded:
-    kind: stl10
-    inputs: {archive: archive}
-  data:
-    kind: resize
-    inputs: {data: decoded}
-    params: {size: 32}
-  train:
+"#;
+        let tail = r#"  train:
     kind: train
     inputs: {data: data}
     params: {model: resnet18, mode: scratch, lr: "${params.lr}", epochs: 2, batch_size: 10, device: cpu}
@@ -151,6 +144,8 @@ stages:
     inputs: {model: train, data: data}
     params: {device: cpu}
 "#;
+        format!("{head}{TINY_DATA_STAGES}{tail}")
+    }
 
     /// What one run wrote, read from its results before the next run.
     struct Expected {
@@ -171,7 +166,7 @@ stages:
     #[test]
     fn an_lr_sweep_is_three_rows_one_diff_and_one_figure() {
         let p = Project::new();
-        p.write("p.yaml", TRAIN);
+        p.write("p.yaml", &train_yaml());
         let mut expected = Vec::new();
         // The file's own lr first: the current row is not the newest.
         for (set, lr) in [(None, 0.05), (Some("lr=0.1"), 0.1), (Some("lr=0.2"), 0.2)] {

@@ -7,7 +7,7 @@
 #[path = "../../crates/torch/tests/support/hostile.rs"]
 mod hostile;
 
-use crate::common::project::Project;
+use crate::common::project::{Project, TINY_DATA_STAGES};
 
 const WEIGHTS: &str = r#"version: 1
 stages:
@@ -98,31 +98,22 @@ fn doctor_reports_through_the_worker() {
     assert!(out.stdout.contains("libtorch     2.11.0"), "{}", out.stdout);
 }
 
-const TRAIN: &str = r#"version: 1
-params:
-  epochs: 1
-stages:
-  archive:
-    kind: synthetic
-    params: {seed: 1, train_per_class: 2, test_per_class: 1}
-  decoded:
-    kind: stl10
-    inputs: {archive: archive}
-  data:
-    kind: resize
-    inputs: {data: decoded}
-    params: {size: 32}
-  train:
+/// A tiny training, its epochs from `params`.
+fn train_yaml() -> String {
+    let head = "version: 1\nparams:\n  epochs: 1\nstages:\n";
+    let train = r#"  train:
     kind: train
     inputs: {data: data}
     params: {model: resnet18, mode: scratch, epochs: "${params.epochs}", batch_size: 10, device: cpu}
 "#;
+    format!("{head}{TINY_DATA_STAGES}{train}")
+}
 
 #[test]
 fn more_epochs_continue_the_cached_run_through_the_worker() {
     // The worker gets the cache's earlier `epochs` variants with its job.
     let p = Project::new();
-    p.write("p.yaml", TRAIN);
+    p.write("p.yaml", &train_yaml());
     p.pipe(&["run", "p.yaml"]).ok();
     let out = p.pipe(&["run", "p.yaml", "--set", "epochs=2"]);
     out.ok();
@@ -138,7 +129,7 @@ fn more_epochs_continue_the_cached_run_through_the_worker() {
 fn a_training_prints_a_named_line_per_epoch_off_a_terminal() {
     // `Out` captures stderr through a pipe, as `| cat` or a cluster job does.
     let p = Project::new();
-    p.write("p.yaml", TRAIN);
+    p.write("p.yaml", &train_yaml());
     let out = p.pipe(&["run", "p.yaml", "--set", "epochs=2"]);
     out.ok();
     for epoch in ["epoch 1/2: train loss", "epoch 2/2: train loss"] {

@@ -142,3 +142,17 @@ pub fn names(list: &[&str]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A tiny STL-10-shaped data set as pipeline stages (`archive` -> `decoded`
+/// -> `data`, 32x32): what training tests put their `train` stage on.
+pub const TINY_DATA_STAGES: &str = r#"  archive:
+    kind: synthetic
+    params: {seed: 1, train_per_class: 2, test_per_class: 1}
+  decoded:
+    kind: stl10
+    inputs: {archive: archive}
+  data:
+    kind: resize
+    inputs: {data: decoded}
+    params: {size: 32}
+"#;
