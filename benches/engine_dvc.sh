@@ -20,16 +20,7 @@ dvc="$venv/bin/dvc"
 work=$(mktemp -d /tmp/pipe-dvc-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-now() { date +%s%N; }
-# Median wall time in ms of RUNS runs of "$@".
-median() {
-    for _ in $(seq "$runs"); do
-        local t0
-        t0=$(now)
-        "$@" >/dev/null 2>&1
-        echo $((($(now) - t0) / 1000000))
-    done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
+. "$root/benches/timing.sh"
 first() {
     local t0
     t0=$(now)

@@ -17,15 +17,7 @@ pipe=$(realpath "${PIPE_BIN:-$root/target/release/pipe}")
 work=$(mktemp -d /tmp/pipe-exp-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-now() { date +%s%N; }
-median() {
-    for _ in $(seq "$runs"); do
-        local t0
-        t0=$(now)
-        "$@" >/dev/null 2>&1
-        echo $((($(now) - t0) / 1000000))
-    done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
+. "$root/benches/timing.sh"
 
 cd "$work"
 {
