@@ -1,5 +1,5 @@
-//! The stage kinds of this crate, one file each; `register` in `lib.rs`
-//! adds them to the registry.
+//! The stage kinds of this crate, one file each, and [`KINDS`], the list
+//! `register` in `lib.rs` adds to the registry.
 
 pub mod augment;
 pub mod download;
@@ -9,7 +9,16 @@ pub mod synthetic;
 
 use std::path::Path;
 
-use pipe_engine::{Artifact, Error, Result};
+use pipe_engine::{Artifact, Error, Kind, Result};
+
+/// Every kind of this crate.
+pub const KINDS: &[Kind] = &[
+    download::KIND,
+    synthetic::KIND,
+    stl10::KIND,
+    resize::KIND,
+    augment::KIND,
+];
 
 /// The one file of an upstream artifact, or the one named `preferred`.
 pub(crate) fn single_file<'a>(artifact: &'a Artifact, preferred: &str) -> Result<&'a Path> {

@@ -24,10 +24,5 @@ use pipe_engine::Registry;
 
 /// Adds this crate's stage kinds to `registry`.
 pub fn register(registry: &mut Registry) {
-    registry
-        .add(kinds::download::Download)
-        .add(kinds::synthetic::Synthetic)
-        .add(kinds::stl10::Stl10)
-        .add(kinds::resize::Resize)
-        .add(kinds::augment::Augment);
+    registry.add_all(kinds::KINDS);
 }

@@ -1,7 +1,8 @@
-//! The one trait through which stage kinds plug into the engine.
+//! The one type through which stage kinds plug into the engine.
 //!
-//! A kind declares its parameters, inputs and outputs (data, used for
-//! validation, `pipe schema` and docs) and runs given a [`Context`]. The
+//! A [`Kind`] is a [`Declaration`] (its parameters, inputs and outputs as
+//! data, used for validation, `pipe schema` and docs) and how it runs given
+//! a [`Context`]: a function in this process or a worker program. The
 //! engine hashes what the kind declares; the kind never touches the cache.
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use crate::hash::ContentHash;
 use crate::kind::param::{ParamSpec, Params};
 use crate::kind::progress::Progress;
 use crate::kind::value::Value;
+use crate::kind::worker::OutOfProcess;
 
 mod declaration;
 pub mod input_dir;
@@ -24,8 +26,7 @@ pub mod progress;
 pub mod value;
 pub mod worker;
 
-pub(crate) use declaration::declared_by_field;
-pub use declaration::{no_stage_checks, Declaration, Defined};
+pub use declaration::{no_checks, no_stage_checks, Declaration};
 pub use input_dir::{InputDirs, WorkDirs};
 
 /// A named input slot of a kind. Its value in a pipeline file names one or
@@ -73,45 +74,83 @@ pub struct OutputSpec {
     pub doc: &'static str,
 }
 
-/// A stage kind: `download`, `train`, `plot`, `cmd`, ...
-pub trait Kind: Send + Sync + 'static {
-    /// The name used in pipeline files (`kind: train`).
-    fn name(&self) -> &'static str;
-    /// Bump when the kind's behaviour changes so that cached results made by
-    /// the old implementation are not reused. Part of every cache key.
-    fn version(&self) -> u32;
-    /// One sentence for `pipe kinds`, `pipe schema` and docs.
-    fn summary(&self) -> &'static str;
-    fn params(&self) -> &'static [ParamSpec];
-    fn inputs(&self) -> &'static [InputSpec] {
-        &[]
+/// A stage kind (`download`, `train`, `plot`, `cmd`, ...): its
+/// [`Declaration`] and how it runs. The one way to declare a kind: a
+/// `kinds/<kind>.rs` file holds `pub const KIND: Kind = Kind::in_process(..)`
+/// (docs/stage-kinds.md, "Adding a kind").
+#[derive(Clone, Copy)]
+pub struct Kind {
+    pub declaration: Declaration,
+    pub runs: Runs,
+}
+
+/// How a kind runs.
+#[derive(Clone, Copy)]
+pub enum Runs {
+    /// A function in this process. It reads inputs and writes files into
+    /// `ctx.out` (and nowhere else but `ctx.work`); it is called only when
+    /// the result is not cached, and a failure is never cached.
+    InProcess(fn(&Context) -> Result<()>),
+    /// A worker program, which runs the same declaration in its process.
+    InWorker(OutOfProcess),
+}
+
+impl Kind {
+    /// A kind run by `run` in this process.
+    pub const fn in_process(declaration: Declaration, run: fn(&Context) -> Result<()>) -> Kind {
+        Kind {
+            declaration,
+            runs: Runs::InProcess(run),
+        }
     }
-    /// Whether input slots of any name are accepted (each may name several
-    /// stages), as `cmd` does; `inputs()` then only documents common ones.
-    fn any_inputs(&self) -> bool {
-        false
+
+    /// A kind run by the worker program `worker`.
+    pub const fn in_worker(declaration: Declaration, worker: OutOfProcess) -> Kind {
+        Kind {
+            declaration,
+            runs: Runs::InWorker(worker),
+        }
     }
-    fn outputs(&self) -> &'static [OutputSpec] {
-        &[]
+
+    /// The call surface the engine uses (format, execution, commands):
+    /// the declaration's fields, and `run`.
+    pub fn name(&self) -> &'static str {
+        self.declaration.name
     }
-    /// Checks beyond the declared types (ranges, combinations). Each entry is
-    /// (parameter name, message); the engine attaches the location. A
-    /// message may end with `"\nhint: ..."`, which becomes the diagnostic's
-    /// hint.
-    fn check(&self, _params: &Params) -> Vec<(String, String)> {
-        Vec::new()
+    pub fn version(&self) -> u32 {
+        self.declaration.version
     }
-    /// Checks that need the stage's place in the validated pipeline (its
-    /// inputs' kinds, params and matrix values), so that `pipe check`
-    /// rejects what is knowable before anything runs. Each diagnostic is
-    /// placed (`Diagnostic::at`); [`Stage::span_of`] gives a parameter's place.
-    fn check_stage(&self, _pipeline: &Pipeline, _stage: &Stage) -> Vec<Diagnostic> {
-        Vec::new()
+    pub fn summary(&self) -> &'static str {
+        self.declaration.summary
     }
-    /// Does the work: read inputs, write files into `ctx.out`. Must not write
-    /// anywhere else except `ctx.work`. Called only when the result is not
-    /// cached; a failure is never cached.
-    fn run(&self, ctx: &Context) -> Result<()>;
+    pub fn params(&self) -> &'static [ParamSpec] {
+        self.declaration.params
+    }
+    pub fn inputs(&self) -> &'static [InputSpec] {
+        self.declaration.inputs
+    }
+    pub fn any_inputs(&self) -> bool {
+        self.declaration.any_inputs
+    }
+    pub fn outputs(&self) -> &'static [OutputSpec] {
+        self.declaration.outputs
+    }
+    /// [`Declaration::check`].
+    pub fn check(&self, params: &Params) -> Vec<(String, String)> {
+        (self.declaration.check)(params)
+    }
+    /// [`Declaration::check_stage`].
+    pub fn check_stage(&self, pipeline: &Pipeline, stage: &Stage) -> Vec<Diagnostic> {
+        (self.declaration.check_stage)(pipeline, stage)
+    }
+
+    /// Does the work: in this process, or in the worker program.
+    pub fn run(&self, ctx: &Context) -> Result<()> {
+        match &self.runs {
+            Runs::InProcess(run) => run(ctx),
+            Runs::InWorker(worker) => worker.run(&self.declaration, ctx),
+        }
+    }
 }
 
 /// The output of an upstream stage, as a kind sees it.
@@ -228,7 +267,7 @@ impl Context<'_> {
 /// All stage kinds the binary knows, by name.
 #[derive(Clone, Default)]
 pub struct Registry {
-    kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
+    kinds: BTreeMap<&'static str, Arc<Kind>>,
 }
 
 impl Registry {
@@ -236,15 +275,28 @@ impl Registry {
         Registry::default()
     }
 
-    /// Adds a kind. Two kinds with one name is a programming error.
-    pub fn add(&mut self, kind: impl Kind) -> &mut Registry {
+    /// Adds a kind. Two kinds with one name, or a kind without a name or
+    /// summary, is a programming error.
+    pub fn add(&mut self, kind: Kind) -> &mut Registry {
         let name = kind.name();
+        assert!(
+            !name.is_empty() && !kind.summary().is_empty(),
+            "a stage kind needs a name and a summary (`{name}`)"
+        );
         let previous = self.kinds.insert(name, Arc::new(kind));
         assert!(previous.is_none(), "stage kind `{name}` registered twice");
         self
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn Kind>> {
+    /// Adds every kind of a crate's `kinds::KINDS` list.
+    pub fn add_all(&mut self, kinds: &[Kind]) -> &mut Registry {
+        for kind in kinds {
+            self.add(*kind);
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Kind>> {
         self.kinds.get(name)
     }
 
@@ -252,7 +304,7 @@ impl Registry {
         self.kinds.keys().copied()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Kind>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Kind>> {
         self.kinds.values()
     }
 }

@@ -15,14 +15,9 @@ use pipe_engine::{ContentHash, Context, Declaration, Error, Params, Progress, Va
 
 static DECLARATION: Declaration = Declaration {
     name: "fake",
-    version: 1,
     summary: "A kind for these tests.",
-    params: &[],
-    inputs: &[],
-    outputs: &[],
-    check: |_| Vec::new(),
-    check_stage: pipe_engine::no_stage_checks,
     history: &["epochs"],
+    ..Declaration::BASE
 };
 
 /// Runs `script` as the worker (`sh -c script sh serve`) for a stage with
@@ -150,14 +145,8 @@ fn cancelling_closes_the_worker_stdin() {
 /// A kind whose code panics, as a tch op does on a bad shape.
 static PANICKING: Declaration = Declaration {
     name: "fake",
-    version: 1,
     summary: "A kind that panics.",
-    params: &[],
-    inputs: &[],
-    outputs: &[],
-    check: |_| Vec::new(),
-    check_stage: pipe_engine::no_stage_checks,
-    history: &[],
+    ..Declaration::BASE
 };
 
 /// Not a test: this test binary acting as the worker program (`serve`) when
@@ -169,10 +158,9 @@ fn serve_a_panicking_kind() {
     }
     static CANCEL: AtomicBool = AtomicBool::new(false);
     let mut registry = pipe_engine::Registry::new();
-    registry.add(pipe_engine::Defined {
-        declaration: &PANICKING,
-        run: |_| panic!("shape mismatch: [2, 3] vs [3, 2]"),
-    });
+    registry.add(pipe_engine::Kind::in_process(PANICKING, |_| {
+        panic!("shape mismatch: [2, 3] vs [3, 2]")
+    }));
     // End the harness's `test ... ` line, so that events start a line.
     println!();
     let ok = pipe_engine::worker::serve(&registry, &CANCEL);

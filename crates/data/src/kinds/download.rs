@@ -4,12 +4,12 @@
 //! download is reused offline without touching the network. The partial
 //! file lives in the stage's work directory, so a killed run resumes.
 
-use pipe_engine::{Context, Error, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
+use pipe_engine::{
+    Context, Declaration, Error, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+};
 
 use crate::checksum::Checksum;
 use crate::download::{fetch, file_name_of};
-
-pub struct Download;
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::required(
@@ -81,83 +81,91 @@ fn name_problem(name: &str) -> Option<String> {
 
 const NAME_HINT: &str = "give the downloaded file a plain name, e.g. `filename: data.tar.gz`";
 
-impl Kind for Download {
-    fn name(&self) -> &'static str {
-        "download"
-    }
+/// `kind: download`.
+pub const KIND: Kind = Kind::in_process(
+    Declaration {
+        name: "download",
+        summary: "Downloads a file (resumable, progress, pinned md5/sha256/blake3 verified before caching).",
+        params: PARAMS,
+        outputs: OUTPUTS,
+        check,
+        ..Declaration::BASE
+    },
+    run,
+);
 
-    fn version(&self) -> u32 {
-        1
-    }
+/// A `download` stage's settings.
+struct DownloadSpec {
+    url: String,
+    /// The pinned checksums; the first is verified while downloading.
+    sums: Vec<Checksum>,
+    /// `None`: neither `filename` nor the URL gives one.
+    file_name: Option<String>,
+}
 
-    fn summary(&self) -> &'static str {
-        "Downloads a file (resumable, progress, pinned md5/sha256/blake3 verified before caching)."
+impl DownloadSpec {
+    fn from_params(p: &Params) -> Result<DownloadSpec> {
+        Ok(DownloadSpec {
+            url: p.string("url")?,
+            sums: checksums(p)?,
+            file_name: file_name(p)?,
+        })
     }
+}
 
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        OUTPUTS
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        match checksums(params) {
-            Ok(sums) if sums.is_empty() => problems.push((
-                "url".to_string(),
-                "a download needs a pinned checksum: give `md5`, `sha256` or `blake3`".to_string(),
-            )),
-            Ok(sums) => {
-                for s in sums {
-                    if let Some(p) = s.problem() {
-                        problems.push((s.algorithm().to_string(), p));
-                    }
+fn check(params: &Params) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    match checksums(params) {
+        Ok(sums) if sums.is_empty() => problems.push((
+            "url".to_string(),
+            "a download needs a pinned checksum: give `md5`, `sha256` or `blake3`".to_string(),
+        )),
+        Ok(sums) => {
+            for s in sums {
+                if let Some(p) = s.problem() {
+                    problems.push((s.algorithm().to_string(), p));
                 }
             }
-            Err(e) => problems.push(("url".to_string(), e.to_string())),
         }
-        match file_name(params) {
-            Ok(Some(name)) => {
-                if let Some(problem) = name_problem(&name) {
-                    problems.push((
-                        "filename".to_string(),
-                        format!("{problem}\nhint: {NAME_HINT}"),
-                    ));
-                }
-            }
-            Ok(None) => problems.push((
-                "filename".to_string(),
-                "the URL ends without a file name; set `filename`".to_string(),
-            )),
-            _ => {}
-        }
-        problems
+        Err(e) => problems.push(("url".to_string(), e.to_string())),
     }
+    match file_name(params) {
+        Ok(Some(name)) => {
+            if let Some(problem) = name_problem(&name) {
+                problems.push((
+                    "filename".to_string(),
+                    format!("{problem}\nhint: {NAME_HINT}"),
+                ));
+            }
+        }
+        Ok(None) => problems.push((
+            "filename".to_string(),
+            "the URL ends without a file name; set `filename`".to_string(),
+        )),
+        _ => {}
+    }
+    problems
+}
 
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let url = ctx.params.str("url")?;
-        let sums = checksums(ctx.params)?;
-        let Some(primary) = sums.first() else {
-            return Err(
-                Error::failed("no checksum given").with_hint("set `md5`, `sha256` or `blake3`")
-            );
-        };
-        let name = file_name(ctx.params)?
-            .ok_or_else(|| Error::failed("no file name").with_hint("set `filename`"))?;
-        if let Some(problem) = name_problem(&name) {
-            return Err(Error::failed(problem).with_hint(NAME_HINT));
-        }
-        let staged = ctx.work.join(&name);
-        ctx.progress.message(name.clone());
-        fetch(url, &staged, primary, ctx.progress, ctx.cancel)?;
-        for other in &sums[1..] {
-            if let Err(e) = other.verify(&staged) {
-                let _ = std::fs::remove_file(&staged);
-                return Err(e);
-            }
-        }
-        super::move_into(&staged, &ctx.out.join(&name))
+fn run(ctx: &Context) -> Result<()> {
+    let spec = DownloadSpec::from_params(ctx.params)?;
+    let Some(primary) = spec.sums.first() else {
+        return Err(Error::failed("no checksum given").with_hint("set `md5`, `sha256` or `blake3`"));
+    };
+    let name = spec
+        .file_name
+        .ok_or_else(|| Error::failed("no file name").with_hint("set `filename`"))?;
+    if let Some(problem) = name_problem(&name) {
+        return Err(Error::failed(problem).with_hint(NAME_HINT));
     }
+    let staged = ctx.work.join(&name);
+    ctx.progress.message(name.clone());
+    fetch(&spec.url, &staged, primary, ctx.progress, ctx.cancel)?;
+    for other in &spec.sums[1..] {
+        if let Err(e) = other.verify(&staged) {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+    }
+    super::move_into(&staged, &ctx.out.join(&name))
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pipe_engine::{
-    Context, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Progress,
-    Result,
+    Context, Declaration, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params,
+    Progress, Result,
 };
 use rayon::prelude::*;
 
@@ -18,8 +18,6 @@ use crate::alloc::{product, zeroed};
 use crate::dataset::Dataset;
 use crate::resize::Resizer;
 use crate::tensors::{Reader, Writer};
-
-pub struct Resize;
 
 const PARAMS: &[ParamSpec] = &[ParamSpec::optional(
     "size",
@@ -103,68 +101,66 @@ pub fn resize_file(
     Ok(n)
 }
 
-fn size(params: &Params) -> Result<usize> {
-    params.usize("size")
+/// `kind: resize`.
+pub const KIND: Kind = Kind::in_process(
+    Declaration {
+        name: "resize",
+        summary: "Resizes every split to `size`x`size` (antialiased bilinear, bit-exact with torchvision's uint8 resize).",
+        params: PARAMS,
+        inputs: INPUTS,
+        outputs: OUTPUTS,
+        check,
+        ..Declaration::BASE
+    },
+    run,
+);
+
+/// A `resize` stage's settings.
+struct ResizeSpec {
+    /// The output side in pixels.
+    size: usize,
 }
 
-impl Kind for Resize {
-    fn name(&self) -> &'static str {
-        "resize"
+impl ResizeSpec {
+    fn from_params(p: &Params) -> Result<ResizeSpec> {
+        Ok(ResizeSpec {
+            size: p.usize("size")?,
+        })
     }
+}
 
-    fn version(&self) -> u32 {
-        1
+fn check(params: &Params) -> Vec<(String, String)> {
+    match params.i64("size") {
+        Ok(s) if !(1..=4096).contains(&s) => vec![(
+            "size".into(),
+            format!("`size` must be between 1 and 4096 (got {s})"),
+        )],
+        _ => Vec::new(),
     }
+}
 
-    fn summary(&self) -> &'static str {
-        "Resizes every split to `size`x`size` (antialiased bilinear, bit-exact with torchvision's uint8 resize)."
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        INPUTS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        OUTPUTS
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        match params.i64("size") {
-            Ok(s) if !(1..=4096).contains(&s) => vec![(
-                "size".into(),
-                format!("`size` must be between 1 and 4096 (got {s})"),
-            )],
-            _ => Vec::new(),
+fn run(ctx: &Context) -> Result<()> {
+    let spec = ResizeSpec::from_params(ctx.params)?;
+    let data = ctx.input("data")?;
+    let mut total = 0u64;
+    for (name, path) in &data.files {
+        if name.ends_with(".safetensors") {
+            total += Reader::open(path)?
+                .info("images", "U8", 1)?
+                .shape
+                .first()
+                .copied()
+                .unwrap_or(0) as u64;
         }
     }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let size = size(ctx.params)?;
-        let data = ctx.input("data")?;
-        let mut total = 0u64;
-        for (name, path) in &data.files {
-            if name.ends_with(".safetensors") {
-                total += Reader::open(path)?
-                    .info("images", "U8", 1)?
-                    .shape
-                    .first()
-                    .copied()
-                    .unwrap_or(0) as u64;
-            }
+    ctx.progress.set_total(total, false);
+    for (name, path) in &data.files {
+        let dest = ctx.out.join(name);
+        if name.ends_with(".safetensors") {
+            resize_file(path, &dest, spec.size, ctx.progress, ctx.cancel)?;
+        } else {
+            std::fs::copy(path, &dest).map_err(|e| Error::io(&dest, "copy", e))?;
         }
-        ctx.progress.set_total(total, false);
-        for (name, path) in &data.files {
-            let dest = ctx.out.join(name);
-            if name.ends_with(".safetensors") {
-                resize_file(path, &dest, size, ctx.progress, ctx.cancel)?;
-            } else {
-                std::fs::copy(path, &dest).map_err(|e| Error::io(&dest, "copy", e))?;
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }

@@ -1,10 +1,10 @@
 //! `kind: stl10`: the STL-10 binary archive decoded into split files.
 
-use pipe_engine::{Context, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Result};
+use pipe_engine::{
+    Context, Declaration, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params, Result,
+};
 
 use crate::stl10::extract;
-
-pub struct Stl10;
 
 const PARAMS: &[ParamSpec] = &[ParamSpec::optional(
     "unlabeled",
@@ -33,48 +33,43 @@ const OUTPUTS: &[OutputSpec] = &[
     },
 ];
 
-impl Kind for Stl10 {
-    fn name(&self) -> &'static str {
-        "stl10"
-    }
+/// `kind: stl10`.
+pub const KIND: Kind = Kind::in_process(
+    Declaration {
+        name: "stl10",
+        summary: "Safely extracts and decodes `stl10_binary.tar.gz` into train/test safetensors (CHW uint8, labels 0..9).",
+        params: PARAMS,
+        inputs: INPUTS,
+        outputs: OUTPUTS,
+        ..Declaration::BASE
+    },
+    run,
+);
 
-    fn version(&self) -> u32 {
-        1
-    }
+/// An `stl10` stage's settings.
+struct Stl10Spec {
+    unlabeled: bool,
+}
 
-    fn summary(&self) -> &'static str {
-        "Safely extracts and decodes `stl10_binary.tar.gz` into train/test safetensors (CHW uint8, labels 0..9)."
+impl Stl10Spec {
+    fn from_params(p: &Params) -> Result<Stl10Spec> {
+        Ok(Stl10Spec {
+            unlabeled: p.bool("unlabeled")?,
+        })
     }
+}
 
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        INPUTS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        OUTPUTS
-    }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let archive = super::single_file(ctx.input("archive")?, "stl10_binary.tar.gz")?;
-        let s = extract(
-            archive,
-            ctx.out,
-            ctx.params.bool("unlabeled")?,
-            ctx.progress,
-            ctx.cancel,
-        )?;
-        ctx.progress.log(format!(
-            "decoded {} training and {} test images of {}x{} ({} classes)",
-            s.train,
-            s.test,
-            s.side,
-            s.side,
-            s.classes.len()
-        ));
-        Ok(())
-    }
+fn run(ctx: &Context) -> Result<()> {
+    let spec = Stl10Spec::from_params(ctx.params)?;
+    let archive = super::single_file(ctx.input("archive")?, "stl10_binary.tar.gz")?;
+    let s = extract(archive, ctx.out, spec.unlabeled, ctx.progress, ctx.cancel)?;
+    ctx.progress.log(format!(
+        "decoded {} training and {} test images of {}x{} ({} classes)",
+        s.train,
+        s.test,
+        s.side,
+        s.side,
+        s.classes.len()
+    ));
+    Ok(())
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use pipe_data::augment::{AugMix, CutmixMixup, Mixed, Policy, Pspnet};
-use pipe_data::kinds::augment::Augment;
+use pipe_data::kinds::augment::KIND as Augment;
 use pipe_data::rng::Rng;
 use pipe_data::tensors::Reader;
 use pipe_engine::Value;

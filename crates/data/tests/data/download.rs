@@ -1,9 +1,9 @@
 //! `download` and `fetch` against a local HTTP server started by the test:
 //! Range resumes after a cut connection and after a killed run, a wrong
 //! checksum caches nothing, an unreachable URL says what to do, file:// and
-//! plain paths.
+//! plain paths, a slow server's trickle verifies with progress advancing.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use pipe_data::checksum::{Checksum, Hasher};
 use pipe_data::download::{fetch, part_path};
-use pipe_data::kinds::download::Download;
-use pipe_engine::{Error, Kind, Progress};
+use pipe_data::kinds::download::KIND as Download;
+use pipe_engine::progress::Update;
+use pipe_engine::{Error, Progress};
 
 use super::support::{params, run, s};
 
@@ -25,6 +26,8 @@ enum Mode {
     CutFirstAfter(usize),
     /// Ignores `Range` and always sends the whole file with 200.
     NoRanges,
+    /// Sends the body in chunks of this many bytes, 20 ms apart.
+    Trickle(usize),
 }
 
 struct Server {
@@ -95,7 +98,15 @@ fn handle(mut stream: TcpStream, data: &[u8], mode: Mode, i: usize, log: &Mutex<
         Mode::CutFirstAfter(n) if i == 0 => &body[..n],
         _ => body,
     };
-    let _ = stream.write_all(send);
+    if let Mode::Trickle(chunk) = mode {
+        for part in send.chunks(chunk) {
+            let _ = stream.write_all(part);
+            let _ = stream.flush();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    } else {
+        let _ = stream.write_all(send);
+    }
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -304,21 +315,39 @@ fn check_wants_a_well_formed_checksum() {
 }
 
 #[test]
-fn reading_through_a_slow_reader_is_not_needed() {
-    // Guard for the server helper itself: a plain GET returns the body.
-    let data = blob(1000);
-    let server = serve(data.clone(), Mode::Good);
-    let addr = server
-        .url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /files/blob.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    assert!(buf.ends_with(&data));
+fn a_slow_server_trickling_small_chunks_verifies_and_progress_advances() {
+    let data = blob(64 * 1024);
+    let server = serve(data.clone(), Mode::Trickle(4096));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("blob.bin");
+    let positions = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&positions);
+    let progress = Progress::forwarding(move |update| {
+        if let Update::Position(pos) = update {
+            seen.lock().unwrap().push(pos);
+        }
+    });
+    fetch(
+        &server.url,
+        &dest,
+        &sha256(&data),
+        &progress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    // One request: pauses between chunks are not a cut connection.
+    assert_eq!(server.ranges.lock().unwrap().clone(), [""]);
+    let positions = positions.lock().unwrap().clone();
+    let total = data.len() as u64;
+    assert_eq!(positions.last(), Some(&total), "{positions:?}");
+    assert!(
+        positions.windows(2).all(|w| w[0] <= w[1]),
+        "progress went back: {positions:?}"
+    );
+    let between = positions.iter().filter(|&&p| p > 0 && p < total).count();
+    assert!(
+        between >= 8,
+        "progress must advance as the 16 chunks arrive, not only at the end: {positions:?}"
+    );
 }

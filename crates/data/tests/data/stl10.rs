@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
-use pipe_data::kinds::stl10::Stl10;
-use pipe_data::kinds::synthetic::Synthetic;
+use pipe_data::kinds::stl10::KIND as Stl10;
+use pipe_data::kinds::synthetic::KIND as Synthetic;
 use pipe_data::synthetic::{split, Spec};
 use pipe_data::Dataset;
 use pipe_engine::{Error, Value};

@@ -9,7 +9,7 @@ use pipe_engine::kind::{NoHistory, WorkDirs};
 use pipe_engine::{Artifact, ContentHash, Context, Kind, Params, Progress, Result, Value};
 
 /// The kind's params: its defaults, overridden by `given`.
-pub fn params(kind: &dyn Kind, given: &[(&str, Value)]) -> Params {
+pub fn params(kind: &Kind, given: &[(&str, Value)]) -> Params {
     let mut map = BTreeMap::new();
     for spec in kind.params() {
         if let Some(d) = spec.default {
@@ -51,7 +51,7 @@ pub fn artifact(stage: &str, dir: &Path) -> Artifact {
 
 /// Checks, then runs `kind` with outputs in `dir/out` (work in `dir/work`).
 pub fn run(
-    kind: &dyn Kind,
+    kind: &Kind,
     given: &[(&str, Value)],
     inputs: &[(&str, &Artifact)],
     dir: &Path,
@@ -63,7 +63,7 @@ pub fn run(
 }
 
 pub fn run_params(
-    kind: &dyn Kind,
+    kind: &Kind,
     params: &Params,
     inputs: &[(&str, &Artifact)],
     dir: &Path,

@@ -228,10 +228,7 @@ mod tests {
     use crate::format::pipeline::StageId;
     use crate::kind::param::{Lit, ParamSpec, ParamType, Params};
     use crate::kind::value::Value;
-    use crate::kind::{Context, InputSpec, Kind};
-
-    /// A kind with one parameter of every type, for the typing rules.
-    struct Fake;
+    use crate::kind::{Declaration, InputSpec, Kind};
 
     static INT: ParamType = ParamType::Int;
     const PARAMS: &[ParamSpec] = &[
@@ -251,39 +248,32 @@ mod tests {
         },
     ];
 
-    impl Kind for Fake {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn version(&self) -> u32 {
-            1
-        }
-        fn summary(&self) -> &'static str {
-            "a test kind"
-        }
-        fn params(&self) -> &'static [ParamSpec] {
-            PARAMS
-        }
-        fn inputs(&self) -> &'static [InputSpec] {
-            INPUTS
-        }
-        fn check(&self, params: &Params) -> Vec<(String, String)> {
-            match params.i64("epochs") {
-                Ok(e) if e > 1000 => vec![(
-                    "epochs".into(),
-                    format!("`epochs` must be at most 1000, found {e}"),
-                )],
-                _ => Vec::new(),
-            }
-        }
-        fn run(&self, _ctx: &Context) -> Result<()> {
-            Ok(())
+    fn check(params: &Params) -> Vec<(String, String)> {
+        match params.i64("epochs") {
+            Ok(e) if e > 1000 => vec![(
+                "epochs".into(),
+                format!("`epochs` must be at most 1000, found {e}"),
+            )],
+            _ => Vec::new(),
         }
     }
 
+    /// A kind with one parameter of every type, for the typing rules.
+    const FAKE: Kind = Kind::in_process(
+        Declaration {
+            name: "fake",
+            summary: "a test kind",
+            params: PARAMS,
+            inputs: INPUTS,
+            check,
+            ..Declaration::BASE
+        },
+        |_| Ok(()),
+    );
+
     fn registry() -> Registry {
         let mut r = Registry::new();
-        r.add(Fake);
+        r.add(FAKE);
         r
     }
 
@@ -585,7 +575,7 @@ stages:
         let file = dir.path().join("big.yaml");
         std::fs::write(&file, src).unwrap();
         let mut registry = Registry::new();
-        crate::kinds::cmd::register(&mut registry);
+        crate::kinds::register(&mut registry);
         let start = std::time::Instant::now();
         let p = load(&file, &registry, &[]).unwrap();
         let took = start.elapsed();

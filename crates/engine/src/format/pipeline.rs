@@ -41,7 +41,7 @@ pub struct Stage {
     pub template: String,
     /// This entry's matrix values (empty if the stage has no matrix).
     pub matrix: BTreeMap<String, Value>,
-    pub kind: Arc<dyn Kind>,
+    pub kind: Arc<Kind>,
     /// Every declared parameter, typed and defaulted. Path parameters hold
     /// the path as written (relative to `Pipeline::dir`), so that moving the
     /// project does not change keys; the runner makes them absolute for the kind.

@@ -151,7 +151,7 @@ fn matrix_schema() -> Json {
     })
 }
 
-fn params_schema(kind: &dyn Kind) -> Json {
+fn params_schema(kind: &Kind) -> Json {
     let mut properties = Map::new();
     for spec in kind.params() {
         properties.insert(spec.name.to_string(), param_schema(spec));
@@ -205,7 +205,7 @@ fn type_schema(ty: &ParamType) -> Json {
     }
 }
 
-fn inputs_schema(kind: &dyn Kind) -> Json {
+fn inputs_schema(kind: &Kind) -> Json {
     let reference = json!({"$ref": "#/$defs/reference"});
     let many = json!({"anyOf": [reference, {"type": "array", "items": reference}]});
     let mut properties = Map::new();
@@ -253,7 +253,7 @@ mod tests {
 
     fn schema() -> Json {
         let mut registry = Registry::new();
-        crate::kinds::cmd::register(&mut registry);
+        crate::kinds::register(&mut registry);
         json_schema(&registry)
     }
 

@@ -40,7 +40,7 @@ struct Draft {
     name: String,
     template: String,
     matrix: BTreeMap<String, Value>,
-    kind: Option<Arc<dyn Kind>>,
+    kind: Option<Arc<Kind>>,
     params: Option<crate::kind::param::Params>,
     param_spans: BTreeMap<String, crate::diagnostic::Span>,
     gpus: u32,

@@ -182,6 +182,31 @@ impl Params {
         self.typed(name, "a list", Value::as_list)
     }
 
+    /// [`Params::str`], owned: for a kind's typed settings (`FooSpec`).
+    pub fn string(&self, name: &str) -> Result<String> {
+        self.str(name).map(str::to_string)
+    }
+
+    /// A list of strings, owned.
+    pub fn strings(&self, name: &str) -> Result<Vec<String>> {
+        self.list(name)?
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    Error::internal(format!(
+                        "parameter `{name}` holds {} where strings were validated",
+                        v.type_name()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// [`Params::opt_str`], owned.
+    pub fn opt_string(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.opt_str(name)?.map(str::to_string))
+    }
+
     /// `None` when the parameter is null.
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>> {
         match self.get(name)? {

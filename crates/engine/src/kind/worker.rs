@@ -2,8 +2,8 @@
 //!
 //! Some kinds need a heavy library: loading libtorch alone costs `pipe`
 //! most of a second at every start, `pipe --help` and `pipe check`
-//! included. So `pipe` does not link it. Such a kind is declared as data
-//! ([`Declaration`]) and registered as [`OutOfProcess`], whose `run` starts
+//! included. So `pipe` does not link it. Such a kind's [`Declaration`] is
+//! registered with an [`OutOfProcess`] ([`Kind::in_worker`]), which starts
 //! a worker program that lives beside the `pipe` executable. The worker
 //! ([`serve`]) rebuilds the [`Context`] from a [`WireJob`], runs the real kind
 //! and reports back one JSON [`Event`] per line on its stdout: progress,
@@ -28,16 +28,16 @@ use crate::hash::ContentHash;
 use crate::kind::param::Params;
 use crate::kind::progress::{Progress, Update};
 use crate::kind::value::Value;
-use crate::kind::{
-    declared_by_field, Artifact, Context, Declaration, History, Kind, Registry, WorkDirs,
-};
+#[cfg(doc)]
+use crate::kind::Kind;
+use crate::kind::{Artifact, Context, Declaration, History, Registry, WorkDirs};
 
 /// Names a worker program to use instead of the one beside `pipe`.
 pub const WORKER_ENV: &str = "PIPE_WORKER";
 
-/// A kind run by a worker program: `pipe <declaration> -> program serve`.
+/// How a kind runs in a worker program: `pipe <declaration> -> program serve`.
+#[derive(Clone, Copy)]
 pub struct OutOfProcess {
-    declaration: &'static Declaration,
     /// The worker's file name, looked for beside the running executable.
     program: &'static str,
     /// Why the program may be missing and how to get it.
@@ -47,13 +47,8 @@ pub struct OutOfProcess {
 }
 
 impl OutOfProcess {
-    pub fn new(
-        declaration: &'static Declaration,
-        program: &'static str,
-        hint: &'static str,
-    ) -> OutOfProcess {
+    pub const fn new(program: &'static str, hint: &'static str) -> OutOfProcess {
         OutOfProcess {
-            declaration,
             program,
             hint,
             env: &[],
@@ -63,13 +58,13 @@ impl OutOfProcess {
     /// Sets environment defaults for the worker (read by its libraries as
     /// they load, so only the parent can set them); a variable already set
     /// in `pipe`'s environment wins.
-    pub fn with_env(mut self, env: &'static [(&'static str, &'static str)]) -> OutOfProcess {
+    pub const fn with_env(mut self, env: &'static [(&'static str, &'static str)]) -> OutOfProcess {
         self.env = env;
         self
     }
 
     /// `$PIPE_WORKER`, else `program` beside the running executable.
-    fn program(&self) -> Result<PathBuf> {
+    fn program(&self, declaration: &Declaration) -> Result<PathBuf> {
         let path = worker_path(self.program)?;
         if path.is_file() {
             return Ok(path);
@@ -89,7 +84,7 @@ impl OutOfProcess {
             (
                 format!(
                     "the `{}` kind runs in the worker program `{}`, which is not at {}",
-                    self.declaration.name,
+                    declaration.name,
                     self.program,
                     path.display()
                 ),
@@ -114,18 +109,18 @@ pub fn worker_path(program: &str) -> Result<PathBuf> {
     Ok(exe.with_file_name(program))
 }
 
-impl Kind for OutOfProcess {
-    declared_by_field!();
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let program = self.program()?;
+impl OutOfProcess {
+    /// Runs the kind `declaration` in the worker: starts it, hands it the
+    /// job and relays its events to `ctx`.
+    pub fn run(&self, declaration: &Declaration, ctx: &Context) -> Result<()> {
+        let program = self.program(declaration)?;
         let mut command = Command::new(&program);
         for (name, value) in self.env {
             if std::env::var_os(name).is_none() {
                 command.env(name, value);
             }
         }
-        run_job(command, &WireJob::new(self.declaration, ctx), ctx)
+        run_job(command, &WireJob::new(declaration, ctx), ctx)
     }
 }
 

@@ -18,15 +18,38 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::kind::param::{Lit, ParamSpec, ParamType, Params};
-use crate::kind::{Context, InputSpec, Kind, Registry};
-
-/// Adds the engine's own kinds (`cmd`) to `registry`.
-pub fn register(registry: &mut Registry) {
-    registry.add(Cmd);
-}
+use crate::kind::{Context, Declaration, InputSpec, Kind};
 
 /// `kind: cmd`.
-pub struct Cmd;
+pub const KIND: Kind = Kind::in_process(
+    Declaration {
+        name: "cmd",
+        summary: "Runs a shell command that writes files into `$PIPE_OUT`.",
+        params: PARAMS,
+        inputs: INPUTS,
+        any_inputs: true,
+        check,
+        ..Declaration::BASE
+    },
+    Cmd::run,
+);
+
+/// A `cmd` stage's settings, from its params.
+struct CmdSpec {
+    /// The shell command.
+    run: String,
+    /// The files it must create in `$PIPE_OUT`.
+    outs: Vec<String>,
+}
+
+impl CmdSpec {
+    fn from_params(p: &Params) -> Result<CmdSpec> {
+        Ok(CmdSpec {
+            run: p.string("run")?,
+            outs: p.strings("outs")?,
+        })
+    }
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::required(
@@ -58,42 +81,23 @@ const INPUTS: &[InputSpec] = &[InputSpec {
     many: true,
 }];
 
-impl Kind for Cmd {
-    fn name(&self) -> &'static str {
-        "cmd"
-    }
+fn check(params: &Params) -> Vec<(String, String)> {
+    let outs = CmdSpec::from_params(params)
+        .map(|s| s.outs)
+        .unwrap_or_default();
+    outs.iter()
+        .filter_map(|out| out_path_problem(out))
+        .map(|problem| ("outs".to_string(), problem))
+        .collect()
+}
 
-    fn version(&self) -> u32 {
-        1
-    }
+/// The `cmd` kind's code.
+struct Cmd;
 
-    fn summary(&self) -> &'static str {
-        "Runs a shell command that writes files into `$PIPE_OUT`."
-    }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        INPUTS
-    }
-
-    fn any_inputs(&self) -> bool {
-        true
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        let outs = params.list("outs").unwrap_or_default();
-        outs.iter()
-            .filter_map(|v| v.as_str())
-            .filter_map(out_path_problem)
-            .map(|problem| ("outs".to_string(), problem))
-            .collect()
-    }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let script = ctx.params.str("run")?;
+impl Cmd {
+    fn run(ctx: &Context) -> Result<()> {
+        let spec = CmdSpec::from_params(ctx.params)?;
+        let script = spec.run.as_str();
         let cwd = ctx.pipeline_file.parent().unwrap_or(Path::new("."));
         let mut command = Command::new("sh");
         command
@@ -168,10 +172,9 @@ impl Kind for Cmd {
             };
             return Err(Error::failed(how));
         }
-        let outs = ctx.params.list("outs")?;
-        let missing: Vec<String> = outs
+        let missing: Vec<String> = spec
+            .outs
             .iter()
-            .filter_map(|v| v.as_str())
             .filter(|name| !ctx.out.join(name).exists())
             .map(|name| format!("`{name}`"))
             .collect();

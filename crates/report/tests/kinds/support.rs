@@ -90,7 +90,7 @@ pub fn run_artifact(run: &FakeRun) -> Artifact {
 }
 
 /// A kind's params: its defaults, overridden by `set`.
-pub fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
+pub fn params(kind: &Kind, set: &[(&str, Value)]) -> Params {
     let mut map = BTreeMap::new();
     for spec in kind.params() {
         if let Some(default) = spec.default {
@@ -113,7 +113,7 @@ pub fn s(v: &str) -> Value {
 
 /// Runs a kind as the engine would, writing into `out` (created).
 pub fn run_kind(
-    kind: &dyn Kind,
+    kind: &Kind,
     stage: &str,
     params: &Params,
     inputs: BTreeMap<String, Vec<Artifact>>,
