@@ -6,6 +6,7 @@
 
 pub mod experiments;
 mod font;
+pub mod kinds;
 pub mod label;
 pub mod metrics;
 pub mod plot;
@@ -15,5 +16,5 @@ use pipe_engine::Registry;
 
 /// Adds this crate's stage kinds to `registry`.
 pub fn register(registry: &mut Registry) {
-    registry.add(plot::Plot).add(report::Report);
+    registry.add_all(kinds::KINDS);
 }

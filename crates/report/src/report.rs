@@ -1,6 +1,7 @@
-//! The `report` stage kind: the results of training runs as `report.md` and
-//! a self-contained `report.html`, beside published numbers where given,
-//! with the figures of `plot` stages and the provenance of it all.
+//! The results of training runs as `report.md` and a self-contained
+//! `report.html`, beside published numbers where given, with the figures
+//! of `plot` stages and the provenance of it all: what the `report` stage
+//! kind (`kinds/report.rs`) writes.
 
 mod document;
 mod evaluation;
@@ -11,202 +12,83 @@ mod provenance;
 mod reference;
 mod summary;
 
-use pipe_engine::{
-    Context, Diagnostic, Error, InputSpec, Kind, Lit, OutputSpec, ParamSpec, ParamType, Params,
-    Pipeline, Result, Stage, Value,
-};
+use pipe_engine::{Context, Error, Result};
 
 pub use document::{Confusion, Document, Table};
 pub use evaluation::Evaluation;
 pub use reference::{Published, Reference};
 pub use summary::Summary;
 
+use crate::kinds::report::ReportSpec;
 use crate::metrics::Run;
 use crate::plot::write;
 pub(crate) use document::fmt;
 use provenance::Provenance;
 
-/// Which result the `reference` numbers are compared with.
-const REFERENCE_METRICS: &[&str] = &["min_test_loss", "error_rate", "best_test_acc"];
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec::optional("title", ParamType::Str, Lit::Str("Results"), "The report's heading."),
-    ParamSpec::optional(
-        "reference",
-        ParamType::Map,
-        Lit::Null,
-        "Published numbers to compare with. Keys select runs: a stage name or glob (`\"train[resnet50,transfer]\": 0.1166`), or nested matrix values (`resnet50: {transfer: 0.1166}`; `axis=value` pins an axis). Leaves are numbers, or text shown as is (`overfits`). The most specific match wins.",
-    ),
-    ParamSpec::optional(
-        "reference_metric",
-        ParamType::Enum(REFERENCE_METRICS),
-        Lit::Str("min_test_loss"),
-        "What the `reference` numbers are: the minimum test loss, the error rate (1 - accuracy) at that epoch, or the best test accuracy; fractions, not percentages.",
-    ),
-    ParamSpec::optional("reference_label", ParamType::Str, Lit::Str("published"), "The heading of the reference column."),
-    ParamSpec::optional("notes", ParamType::Str, Lit::Str(""), "Text under the title, in Markdown (rendered in `report.html` too)."),
-];
-
-const INPUTS: &[InputSpec] = &[
-    InputSpec::many(
-        "runs",
-        "Training stages to report, one table row each, in the order given.",
-    ),
-    InputSpec {
-        name: "figures",
-        doc: "`plot` stages whose figures to include.",
-        required: false,
-        many: true,
-    },
-    InputSpec {
-        name: "evaluations",
-        doc: "`evaluate` stages, one per run in the order of `runs`: test accuracy of the chosen checkpoint, per-class accuracy and confusion matrices.",
-        required: false,
-        many: true,
-    },
-    InputSpec::optional(
-        "classes",
-        "A data stage with `classes.json` (`stl10`, `resize`): class names for the per-class table and the confusion matrices.",
-    ),
-];
-
-const OUTPUTS: &[OutputSpec] = &[
-    OutputSpec {
-        name: "report.md",
-        doc: "The report in Markdown; figures as `fig-*.png` and confusion matrices as `confusion-*.svg` beside it.",
-    },
-    OutputSpec {
-        name: "report.html",
-        doc: "The same, as one self-contained HTML page (figures inlined as SVG).",
-    },
-    OutputSpec {
-        name: "summary.json",
-        doc: "The table's numbers per run, for scripts.",
-    },
-];
-
-/// The `report` kind.
-pub struct Report;
-
-impl Kind for Report {
-    fn name(&self) -> &'static str {
-        "report"
+/// Writes a `report` stage's outputs (`kinds/report.rs` runs it).
+pub(crate) fn write_report(spec: &ReportSpec, ctx: &Context) -> Result<()> {
+    let artifacts = ctx.inputs_of("runs");
+    let runs: Vec<Run> = artifacts.iter().map(Run::load).collect::<Result<_>>()?;
+    let summaries: Vec<Summary> = runs.iter().map(Summary::of).collect::<Result<_>>()?;
+    let evaluations = evaluation::pair(artifacts, ctx.inputs_of("evaluations"))?;
+    let n_classes = evaluations
+        .iter()
+        .flatten()
+        .map(|e| e.per_class.len())
+        .max();
+    let classes =
+        evaluation::class_names(ctx.inputs_of("classes").first(), n_classes.unwrap_or(0))?;
+    let mut figures = Vec::new();
+    for fig in ctx.inputs_of("figures") {
+        let png_path = fig
+            .file("figure.png")
+            .map_err(|e| e.with_hint("`figures` must name `plot` stages"))?;
+        let png = std::fs::read(png_path).map_err(|e| Error::io(png_path, "read", e))?;
+        let svg = fig
+            .files
+            .get("figure.svg")
+            .map(|p| std::fs::read_to_string(p).map_err(|e| Error::io(p, "read", e)))
+            .transpose()?;
+        let caption = fig
+            .files
+            .get("figure.json")
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|j| j["title"].as_str().map(str::to_string))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| fig.stage.clone());
+        let file_name = format!("fig-{}.png", file_stem(&fig.stage));
+        figures.push(document::Figure {
+            stage: fig.stage.clone(),
+            caption,
+            file_name,
+            png,
+            svg,
+        });
     }
+    let provenance = Provenance::collect(ctx.pipeline_file, ctx.pipeline_hash.to_hex(), &summaries);
+    let mut doc = document(spec, &summaries, figures, provenance)?;
+    add_evaluations(&mut doc, &summaries, &evaluations, &classes);
 
-    fn version(&self) -> u32 {
-        2
+    for f in &doc.figures {
+        write(ctx.out, &f.file_name, &f.png)?;
     }
-
-    fn summary(&self) -> &'static str {
-        "Results of training runs, beside published numbers, as Markdown and self-contained HTML."
+    for c in &doc.confusions {
+        write(ctx.out, &c.file_name, c.svg.as_bytes())?;
     }
-
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-
-    fn inputs(&self) -> &'static [InputSpec] {
-        INPUTS
-    }
-
-    fn outputs(&self) -> &'static [OutputSpec] {
-        OUTPUTS
-    }
-
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        match params.get("reference").map(Reference::parse) {
-            Ok(Err(message)) => vec![("reference".to_string(), message)],
-            _ => Vec::new(),
-        }
-    }
-
-    fn check_stage(&self, pipeline: &Pipeline, stage: &Stage) -> Vec<Diagnostic> {
-        let Ok(Ok(reference)) = stage.params.get("reference").map(Reference::parse) else {
-            return Vec::new();
-        };
-        let runs = stage.input(pipeline, "runs");
-        let stages: Vec<(&str, &std::collections::BTreeMap<String, Value>)> =
-            runs.iter().map(|s| (s.name.as_str(), &s.matrix)).collect();
-        reference
-            .matching_none(&stages)
-            .map(|e| {
-                Diagnostic::error(format!(
-                    "`reference` entry `{}` selects none of the runs of stage `{}`",
-                    e.describe(),
-                    stage.name
-                ))
-                .at(stage.span_of("reference"))
-                .hint("a key is a stage name or glob, or nested matrix values (`resnet50: {transfer: 0.1}`, `optimizer=sgd`); `pipe dag FILE` lists the stages")
-            })
-            .collect()
-    }
-
-    fn run(&self, ctx: &Context) -> Result<()> {
-        let artifacts = ctx.inputs_of("runs");
-        let runs: Vec<Run> = artifacts.iter().map(Run::load).collect::<Result<_>>()?;
-        let summaries: Vec<Summary> = runs.iter().map(Summary::of).collect::<Result<_>>()?;
-        let evaluations = evaluation::pair(artifacts, ctx.inputs_of("evaluations"))?;
-        let n_classes = evaluations
-            .iter()
-            .flatten()
-            .map(|e| e.per_class.len())
-            .max();
-        let classes =
-            evaluation::class_names(ctx.inputs_of("classes").first(), n_classes.unwrap_or(0))?;
-        let mut figures = Vec::new();
-        for fig in ctx.inputs_of("figures") {
-            let png_path = fig
-                .file("figure.png")
-                .map_err(|e| e.with_hint("`figures` must name `plot` stages"))?;
-            let png = std::fs::read(png_path).map_err(|e| Error::io(png_path, "read", e))?;
-            let svg = fig
-                .files
-                .get("figure.svg")
-                .map(|p| std::fs::read_to_string(p).map_err(|e| Error::io(p, "read", e)))
-                .transpose()?;
-            let caption = fig
-                .files
-                .get("figure.json")
-                .and_then(|p| std::fs::read(p).ok())
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|j| j["title"].as_str().map(str::to_string))
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| fig.stage.clone());
-            let file_name = format!("fig-{}.png", file_stem(&fig.stage));
-            figures.push(document::Figure {
-                stage: fig.stage.clone(),
-                caption,
-                file_name,
-                png,
-                svg,
-            });
-        }
-        let provenance =
-            Provenance::collect(ctx.pipeline_file, ctx.pipeline_hash.to_hex(), &summaries);
-        let mut doc = document(ctx.params, &summaries, figures, provenance)?;
-        add_evaluations(&mut doc, &summaries, &evaluations, &classes);
-
-        for f in &doc.figures {
-            write(ctx.out, &f.file_name, &f.png)?;
-        }
-        for c in &doc.confusions {
-            write(ctx.out, &c.file_name, c.svg.as_bytes())?;
-        }
-        write(ctx.out, "report.md", markdown::render(&doc).as_bytes())?;
-        write(ctx.out, "report.html", html::render(&doc).as_bytes())?;
-        let json: Vec<serde_json::Value> = summaries
-            .iter()
-            .zip(&evaluations)
-            .map(|(s, e)| {
-                let mut j = s.to_json();
-                j["test_accuracy"] = e.as_ref().map(|e| e.accuracy).into();
-                j
-            })
-            .collect();
-        let json =
-            serde_json::to_string_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
-        write(ctx.out, "summary.json", json.as_bytes())
-    }
+    write(ctx.out, "report.md", markdown::render(&doc).as_bytes())?;
+    write(ctx.out, "report.html", html::render(&doc).as_bytes())?;
+    let json: Vec<serde_json::Value> = summaries
+        .iter()
+        .zip(&evaluations)
+        .map(|(s, e)| {
+            let mut j = s.to_json();
+            j["test_accuracy"] = e.as_ref().map(|e| e.accuracy).into();
+            j
+        })
+        .collect();
+    let json = serde_json::to_string_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
+    write(ctx.out, "summary.json", json.as_bytes())
 }
 
 /// Adds the evaluations to the report: a test accuracy column in the
@@ -263,15 +145,14 @@ fn add_evaluations(
 
 /// Builds the report's content from the runs' summaries.
 pub fn document(
-    params: &Params,
+    spec: &ReportSpec,
     summaries: &[Summary],
     figures: Vec<document::Figure>,
     provenance: Provenance,
 ) -> Result<Document> {
-    let reference = Reference::parse(params.get("reference")?)
-        .map_err(|m| Error::failed(format!("parameter `reference` {m}")))?;
-    let compared = params.str("reference_metric")?;
-    let label = params.str("reference_label")?;
+    let reference = &spec.reference;
+    let compared = spec.reference_metric.as_str();
+    let label = spec.reference_label.as_str();
 
     let mut used = vec![false; reference.entries.len()];
     let mut published = Vec::new();
@@ -385,13 +266,13 @@ pub fn document(
         .map(|(e, _)| e.describe())
         .collect();
     Ok(Document {
-        title: params.str("title")?.to_string(),
+        title: spec.title.clone(),
         provenance,
         table: Table { header, rows },
         reference_note,
         unused_references,
         figures,
-        notes: params.str("notes")?.to_string(),
+        notes: spec.notes.clone(),
         per_class: None,
         confusions: Vec::new(),
     })

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pipe_engine::{Artifact, Value};
-use pipe_report::report::Report;
+use pipe_report::kinds::report::KIND as Report;
 
 use super::support::*;
 

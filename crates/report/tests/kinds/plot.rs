@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pipe_engine::{Kind, Value};
-use pipe_report::plot::Plot;
+use pipe_engine::Value;
+use pipe_report::kinds::plot::KIND as Plot;
 
 use super::support::*;
 

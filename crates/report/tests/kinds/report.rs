@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pipe_engine::{Artifact, Kind, Value};
-use pipe_report::plot::Plot;
-use pipe_report::report::Report;
+use pipe_engine::{Artifact, Value};
+use pipe_report::kinds::plot::KIND as Plot;
+use pipe_report::kinds::report::KIND as Report;
 
 use super::support::*;
 
