@@ -1,10 +1,14 @@
 //! The one place that names every stage kind.
 
 use pipe_engine::worker::OutOfProcess;
-use pipe_engine::Registry;
+use pipe_engine::{Kind, Registry};
 
 /// Why the libtorch worker may be missing, and the fix.
 const WORKER_HINT: &str = "it is built beside `pipe` with the default `torch` feature: run `scripts/setup.sh` (or `cargo build --release`)";
+
+/// The libtorch worker, beside `pipe`.
+const TORCH_WORKER: OutOfProcess =
+    OutOfProcess::new(pipe_torch_spec::WORKER, WORKER_HINT).with_env(WORKER_ENV);
 
 /// The worker's environment defaults. With OpenMP's default spin-waiting,
 /// two workers side by side (or one beside its augmentation threads) burn
@@ -22,10 +26,7 @@ pub fn registry() -> Registry {
     pipe_data::register(&mut registry);
     pipe_report::register(&mut registry);
     for declaration in pipe_torch_spec::DECLARATIONS {
-        registry.add(
-            OutOfProcess::new(declaration, pipe_torch_spec::WORKER, WORKER_HINT)
-                .with_env(WORKER_ENV),
-        );
+        registry.add(Kind::in_worker(*declaration, TORCH_WORKER));
     }
     registry
 }

@@ -10,7 +10,7 @@ use crate::cli::{KindsArgs, KindsFormat};
 
 pub fn kinds(_config: &Config, args: &KindsArgs) -> Result<u8> {
     let registry = crate::registry::registry();
-    let kinds: Vec<&dyn Kind> = registry.iter().map(|k| k.as_ref()).collect();
+    let kinds: Vec<&Kind> = registry.iter().map(|k| k.as_ref()).collect();
     let out = match args.format {
         KindsFormat::Text => text(&kinds),
         KindsFormat::Markdown => markdown(&kinds),
@@ -37,7 +37,7 @@ fn default_of(p: &ParamSpec) -> String {
     }
 }
 
-fn text(kinds: &[&dyn Kind]) -> String {
+fn text(kinds: &[&Kind]) -> String {
     let mut out = String::new();
     for (i, k) in kinds.iter().enumerate() {
         if i > 0 {
@@ -84,7 +84,7 @@ fn text(kinds: &[&dyn Kind]) -> String {
     out
 }
 
-fn markdown(kinds: &[&dyn Kind]) -> String {
+fn markdown(kinds: &[&Kind]) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = String::from(
         "# Stage kinds\n\n\
@@ -158,7 +158,7 @@ fn markdown(kinds: &[&dyn Kind]) -> String {
     out
 }
 
-fn json(k: &dyn Kind) -> serde_json::Value {
+fn json(k: &Kind) -> serde_json::Value {
     serde_json::json!({
         "name": k.name(),
         "version": k.version(),

@@ -7,16 +7,11 @@
 //! libtorch; the worker registers them with pipe-torch's code that runs
 //! them.
 
-pub mod evaluate;
+pub mod kinds;
 pub mod models;
 pub mod optim;
-pub mod train;
-pub mod weights;
 
-use pipe_engine::Declaration;
+pub use kinds::{evaluate, train, weights, DECLARATIONS};
 
 /// The worker program that runs these kinds, beside the `pipe` executable.
 pub const WORKER: &str = "pipe-torch";
-
-/// Every kind this crate declares.
-pub static DECLARATIONS: &[&Declaration] = &[&train::TRAIN, &evaluate::EVALUATE, &weights::WEIGHTS];

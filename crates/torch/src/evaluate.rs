@@ -1,10 +1,11 @@
-//! The `evaluate` stage kind: a trained model's loss, accuracy, per-class
-//! accuracy and confusion matrix on a test split.
+//! A trained model's loss, accuracy, per-class accuracy and confusion
+//! matrix on a test split: what the `evaluate` stage kind
+//! (`kinds/evaluate.rs`) computes.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pipe_engine::{Context, Defined, Error, Result};
+use pipe_engine::{Error, Result};
 use serde_json::json;
 use tch::nn;
 
@@ -12,32 +13,6 @@ use crate::metrics::Tally;
 use crate::models::{self, Model};
 use crate::train::data::{Normalizer, Split};
 use crate::train::init::load_weights;
-
-/// The `evaluate` kind, run in this process.
-pub fn kind() -> Defined {
-    Defined {
-        declaration: &pipe_torch_spec::evaluate::EVALUATE,
-        run,
-    }
-}
-
-/// Runs an `evaluate` stage (declared by `pipe_torch_spec::evaluate::EVALUATE`).
-pub fn run(ctx: &Context) -> Result<()> {
-    let run = ctx.input("model")?;
-    let weights = run.file(&format!("{}.safetensors", ctx.params.str("checkpoint")?))?;
-    let run_json = run.file("run.json")?;
-    let data = ctx.input("data")?;
-    let device = crate::device::resolve(ctx.params.str("device")?, ctx.gpus)?;
-    let request = Request {
-        run_json: run_json.to_path_buf(),
-        weights: weights.to_path_buf(),
-        test: data.file("test.safetensors")?.to_path_buf(),
-        batch_size: ctx.params.usize("batch_size")?,
-        device,
-    };
-    let tally = evaluate_run(&request, None)?;
-    write_outputs(ctx.out, &tally)
-}
 
 /// What to evaluate.
 pub struct Request {

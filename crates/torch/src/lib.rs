@@ -5,11 +5,11 @@ pub mod checkpoint;
 pub mod device;
 pub mod doctor;
 pub mod evaluate;
+pub mod kinds;
 pub mod metrics;
 pub mod models;
 pub mod optim;
 pub mod train;
-pub mod weights;
 
 use pipe_engine::Registry;
 
@@ -17,7 +17,5 @@ use pipe_engine::Registry;
 /// `pipe-torch` worker's registry; `pipe` registers their declarations
 /// from pipe-torch-spec to run there).
 pub fn register(registry: &mut Registry) {
-    registry.add(train::kind());
-    registry.add(evaluate::kind());
-    registry.add(weights::kind());
+    registry.add_all(kinds::KINDS);
 }

@@ -318,15 +318,15 @@ mod weights_kind {
     use std::sync::atomic::AtomicBool;
 
     use pipe_engine::kind::{NoHistory, WorkDirs};
-    use pipe_engine::{ContentHash, Context, Kind, Params, Progress, Value};
-    use pipe_torch::weights::{hash_prefix, published_url};
+    use pipe_engine::{ContentHash, Context, Params, Progress, Value};
+    use pipe_torch::kinds::weights::{hash_prefix, published_url};
     use pipe_torch::{checkpoint, models};
     use tch::{nn, Device};
 
     use super::fixture;
 
     fn params(set: &[(&str, Value)]) -> Params {
-        let mut map: BTreeMap<String, Value> = pipe_torch::weights::kind()
+        let mut map: BTreeMap<String, Value> = pipe_torch::kinds::weights::KIND
             .params()
             .iter()
             .map(|p| {
@@ -360,7 +360,7 @@ mod weights_kind {
             pipeline_file: Path::new("test.yaml"),
             pipeline_hash: ContentHash::of(b"test"),
         };
-        pipe_torch::weights::kind().run(&ctx)
+        pipe_torch::kinds::weights::KIND.run(&ctx)
     }
 
     fn json(out: &Path) -> serde_json::Value {
@@ -412,7 +412,7 @@ mod weights_kind {
 
     #[test]
     fn check_rejects_unknown_variants_and_unverifiable_urls() {
-        let problems = pipe_torch::weights::kind().check(&params(&[
+        let problems = pipe_torch::kinds::weights::KIND.check(&params(&[
             ("model", Value::Str("resnet50".into())),
             ("variant", Value::Str("V9".into())),
         ]));
@@ -422,7 +422,7 @@ mod weights_kind {
                 .any(|(p, m)| p == "variant" && m.contains("`IMAGENET1K_V2`")),
             "{problems:?}"
         );
-        let problems = pipe_torch::weights::kind().check(&params(&[
+        let problems = pipe_torch::kinds::weights::KIND.check(&params(&[
             ("model", Value::Str("resnet50".into())),
             ("url", Value::Str("file:///tmp/weights.pth".into())),
         ]));
@@ -432,7 +432,7 @@ mod weights_kind {
                 .any(|(p, m)| p == "url" && m.contains("sha256")),
             "{problems:?}"
         );
-        assert!(pipe_torch::weights::kind()
+        assert!(pipe_torch::kinds::weights::KIND
             .check(&params(&[("model", Value::Str("vit_b_16".into()))]))
             .is_empty());
     }

@@ -305,7 +305,7 @@ fn artifact(stage: &str, dir: &Path) -> Artifact {
 }
 
 /// Every declared parameter with its default, then `set` applied.
-fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
+fn params(kind: &Kind, set: &[(&str, Value)]) -> Params {
     let mut map: BTreeMap<String, Value> = kind
         .params()
         .iter()
@@ -323,7 +323,7 @@ fn params(kind: &dyn Kind, set: &[(&str, Value)]) -> Params {
 }
 
 fn run_kind(
-    kind: &dyn Kind,
+    kind: &Kind,
     params: &Params,
     inputs: &BTreeMap<String, Vec<Artifact>>,
     out: &Path,
@@ -357,7 +357,7 @@ fn train_and_evaluate_kinds_run_through_a_context() {
     tiny::write_data(&t.join("data"), 12, 10, 16, 10);
     let data = artifact("resize", &t.join("data"));
     let inputs: BTreeMap<String, Vec<Artifact>> = [("data".to_string(), vec![data.clone()])].into();
-    let train = pipe_torch::train::kind();
+    let train = pipe_torch::kinds::train::KIND;
     let set = |epochs: i64| {
         params(
             &train,
@@ -415,7 +415,7 @@ fn train_and_evaluate_kinds_run_through_a_context() {
         .collect();
     assert!(best.contains_key("fc.weight") && best.contains_key("bn1.num_batches_tracked"));
 
-    let evaluate = pipe_torch::evaluate::kind();
+    let evaluate = pipe_torch::kinds::evaluate::KIND;
     let eval_inputs: BTreeMap<String, Vec<Artifact>> = [
         ("model".to_string(), vec![artifact("train", &t.join("two"))]),
         ("data".to_string(), vec![data]),

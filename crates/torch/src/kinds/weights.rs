@@ -1,4 +1,4 @@
-//! Runs `kind: weights` (declared in `pipe_torch_spec::weights`): fetches
+//! Runs `kind: weights` (declared in `pipe_torch_spec::kinds::weights`): fetches
 //! the checkpoint, checks it against pipe's model and rewrites it as
 //! safetensors with torchvision's current key names.
 
@@ -6,39 +6,32 @@ use std::path::{Path, PathBuf};
 
 use pipe_data::download::{fetch, file_name_of};
 use pipe_data::Checksum;
-use pipe_engine::{Context, Defined, Error, Result};
-use pipe_torch_spec::weights::find;
+use pipe_engine::{Context, Error, Kind, Result};
+use pipe_torch_spec::weights::{self, find, WeightsSpec};
 pub use pipe_torch_spec::weights::{default_variant, hash_prefix, published_url};
 use tch::{nn, Device, Tensor};
 
 use crate::{checkpoint, models};
 
-/// The `weights` kind, run in this process.
-pub fn kind() -> Defined {
-    Defined {
-        declaration: &pipe_torch_spec::weights::WEIGHTS,
-        run,
-    }
-}
+/// `kind: weights`, run in this process.
+pub const KIND: Kind = Kind::in_process(weights::DECLARATION, run);
 
-/// Runs a `weights` stage (declared by `pipe_torch_spec::weights::WEIGHTS`).
-pub fn run(ctx: &Context) -> Result<()> {
-    let p = ctx.params;
-    let model = p.str("model")?;
-    let variant = p.str("variant")?;
-    let (file, source) = match (p.opt_str("path")?, p.opt_str("url")?) {
-        (Some(path), _) => (PathBuf::from(path), path.to_string()),
+fn run(ctx: &Context) -> Result<()> {
+    let spec = WeightsSpec::from_params(ctx.params)?;
+    let (model, variant) = (spec.model.as_str(), spec.variant.as_str());
+    let (file, source) = match (&spec.path, &spec.url) {
+        (Some(path), _) => (PathBuf::from(path), path.clone()),
         (None, url) => {
             let url = match url {
-                Some(u) => u.to_string(),
+                Some(u) => u.clone(),
                 None => published_url(model, variant).ok_or_else(|| {
                     Error::failed(format!("unknown variant `{variant}` of `{model}`"))
                 })?,
             };
             let name = file_name_of(&url)
                 .ok_or_else(|| Error::failed(format!("`{url}` names no file")))?;
-            let checksum = match p.opt_str("sha256")? {
-                Some(s) => Checksum::Sha256(s.to_string()),
+            let checksum = match &spec.sha256 {
+                Some(s) => Checksum::Sha256(s.clone()),
                 None => Checksum::Sha256(
                     hash_prefix(&name)
                         .ok_or_else(|| {
@@ -74,7 +67,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         .map_err(|e| Error::io(&out, "write", std::io::Error::other(e.to_string())))?;
     let json = serde_json::json!({
         "model": model,
-        "variant": if p.opt_str("path")?.is_some() { variant.to_string() } else { find(model, variant).map_or(variant, |w| w.variant).to_string() },
+        "variant": if spec.path.is_some() { variant.to_string() } else { find(model, variant).map_or(variant, |w| w.variant).to_string() },
         "source": source,
         "num_classes": shape.classes,
         "image_size": shape.image_size,

@@ -11,22 +11,45 @@
 
 use pipe_data::download::file_name_of;
 use pipe_data::Checksum;
-use pipe_engine::{Declaration, Lit, OutputSpec, ParamSpec, ParamType, Params};
+use pipe_engine::{Declaration, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
 
 use crate::models;
 
 /// The `weights` kind.
-pub static WEIGHTS: Declaration = Declaration {
+pub const DECLARATION: Declaration = Declaration {
     name: "weights",
-    version: 1,
     summary: "Pretrained torchvision weights (or a local checkpoint), verified against the model and saved as safetensors.",
     params: PARAMS,
-    inputs: &[],
     outputs: OUTPUTS,
     check,
-    check_stage: pipe_engine::no_stage_checks,
-    history: &[],
+    ..Declaration::BASE
 };
+
+/// A `weights` stage's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightsSpec {
+    pub model: String,
+    /// torchvision's enum member, or `DEFAULT`.
+    pub variant: String,
+    /// Fetch from here instead of torchvision's URL.
+    pub url: Option<String>,
+    /// The expected SHA-256 (or a prefix) of the `url` file.
+    pub sha256: Option<String>,
+    /// A local checkpoint to use instead of downloading.
+    pub path: Option<String>,
+}
+
+impl WeightsSpec {
+    pub fn from_params(p: &Params) -> Result<WeightsSpec> {
+        Ok(WeightsSpec {
+            model: p.string("model")?,
+            variant: p.string("variant")?,
+            url: p.opt_string("url")?,
+            sha256: p.opt_string("sha256")?,
+            path: p.opt_string("path")?,
+        })
+    }
+}
 
 const BASE_URL: &str = "https://download.pytorch.org/models/";
 

@@ -159,9 +159,8 @@ fn betas(list: &[Value]) -> std::result::Result<(f64, f64), String> {
 }
 
 /// The `train` kind.
-pub static TRAIN: Declaration = Declaration {
+pub const DECLARATION: Declaration = Declaration {
     name: "train",
-    version: 1,
     summary: "Train a classifier (transfer, finetune or scratch) with per-epoch test loss and resumable checkpoints.",
     params: PARAMS,
     inputs: &[
@@ -198,6 +197,7 @@ pub static TRAIN: Declaration = Declaration {
     check_stage,
     // A run with more epochs continues the cached run with the most epochs below.
     history: &["epochs"],
+    ..Declaration::BASE
 };
 
 const FLOAT: ParamType = ParamType::Float;

@@ -1,11 +1,11 @@
-//! The `evaluate` kind's declaration (pipe-torch's `evaluate` runs it).
+//! The `evaluate` kind's declaration and settings (pipe-torch's `evaluate`
+//! runs it).
 
-use pipe_engine::{Declaration, InputSpec, Lit, OutputSpec, ParamSpec, ParamType, Params};
+use pipe_engine::{Declaration, InputSpec, Lit, OutputSpec, ParamSpec, ParamType, Params, Result};
 
 /// The `evaluate` kind.
-pub static EVALUATE: Declaration = Declaration {
+pub const DECLARATION: Declaration = Declaration {
     name: "evaluate",
-    version: 1,
     summary: "Loss, accuracy, per-class accuracy and confusion matrix of a trained model on the test split.",
     params: PARAMS,
     inputs: &[
@@ -27,9 +27,28 @@ pub static EVALUATE: Declaration = Declaration {
         },
     ],
     check,
-    check_stage: pipe_engine::no_stage_checks,
-    history: &[],
+    ..Declaration::BASE
 };
+
+/// An `evaluate` stage's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvaluateSpec {
+    /// Which weights of the run: `best` or `last`.
+    pub checkpoint: String,
+    pub batch_size: usize,
+    /// `auto`, `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+}
+
+impl EvaluateSpec {
+    pub fn from_params(p: &Params) -> Result<EvaluateSpec> {
+        Ok(EvaluateSpec {
+            checkpoint: p.string("checkpoint")?,
+            batch_size: p.usize("batch_size")?,
+            device: p.string("device")?,
+        })
+    }
+}
 
 /// The `evaluate` kind's parameters.
 pub static PARAMS: &[ParamSpec] = &[
