@@ -13,10 +13,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pipe_engine::kind::{Context, InputSpec, Kind, Registry};
+use pipe_engine::kind::{Declaration, InputSpec, Kind, Registry};
 use pipe_engine::param::{Lit, ParamSpec, ParamType, Params};
-
-struct Typed;
 
 static INT: ParamType = ParamType::Int;
 static FLOAT: ParamType = ParamType::Float;
@@ -40,32 +38,25 @@ const INPUTS: &[InputSpec] = &[
     },
 ];
 
-impl Kind for Typed {
-    fn name(&self) -> &'static str {
-        "typed"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "a kind with a param of every type"
-    }
-    fn params(&self) -> &'static [ParamSpec] {
-        PARAMS
-    }
-    fn inputs(&self) -> &'static [InputSpec] {
-        INPUTS
-    }
-    fn check(&self, params: &Params) -> Vec<(String, String)> {
-        match params.i64("epochs") {
-            Ok(e) if e > 1000 => vec![("epochs".into(), format!("at most 1000, found {e}"))],
-            _ => Vec::new(),
-        }
-    }
-    fn run(&self, _ctx: &Context) -> pipe_engine::Result<()> {
-        Ok(())
+fn check(params: &Params) -> Vec<(String, String)> {
+    match params.i64("epochs") {
+        Ok(e) if e > 1000 => vec![("epochs".into(), format!("at most 1000, found {e}"))],
+        _ => Vec::new(),
     }
 }
+
+/// A kind with a param of every type.
+const TYPED: Kind = Kind::in_process(
+    Declaration {
+        name: "typed",
+        summary: "a kind with a param of every type",
+        params: PARAMS,
+        inputs: INPUTS,
+        check,
+        ..Declaration::BASE
+    },
+    |_| Ok(()),
+);
 
 struct Setup {
     registry: Registry,
@@ -80,7 +71,7 @@ fn setup() -> &'static Setup {
         std::fs::write(dir.join("data.csv"), "x").unwrap();
         let mut registry = Registry::new();
         pipe_engine::register(&mut registry);
-        registry.add(Typed);
+        registry.add(TYPED);
         Setup {
             registry,
             file: dir.join("p.yaml"),
