@@ -154,7 +154,7 @@ impl Kind {
 }
 
 /// The output of an upstream stage, as a kind sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Artifact {
     /// The producing stage's name, e.g. `train[resnet50,transfer]`.
     pub stage: String,
