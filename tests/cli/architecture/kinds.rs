@@ -161,7 +161,8 @@ impl<'a> Visit<'a> for Declarers {
             _ => false,
         };
         if on_self && constant && ACCESSORS.contains(&name.as_str()) {
-            self.0.push(format!("`fn {name}(&self)` returning a constant"));
+            self.0
+                .push(format!("`fn {name}(&self)` returning a constant"));
         }
         syn::visit::visit_impl_item_fn(self, f);
     }

@@ -33,7 +33,7 @@ pub struct Env<'a> {
 }
 
 /// Runs `job` with `kind` on the GPUs `devices`.
-pub fn run(job: &Job, kind: &dyn Kind, devices: &[usize], env: &Env) -> Result<Outcome> {
+pub fn run(job: &Job, kind: &Kind, devices: &[usize], env: &Env) -> Result<Outcome> {
     let name = &job.stage;
     let begun = env
         .cache
