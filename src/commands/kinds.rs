@@ -15,7 +15,7 @@ pub fn kinds(_config: &Config, args: &KindsArgs) -> Result<u8> {
         KindsFormat::Text => text(&kinds),
         KindsFormat::Markdown => markdown(&kinds),
         KindsFormat::Json => {
-            let list: Vec<serde_json::Value> = kinds.iter().map(|k| json(*k)).collect();
+            let list: Vec<serde_json::Value> = kinds.iter().map(|k| json(k)).collect();
             let mut s = serde_json::to_string_pretty(&list).map_err(|e| {
                 pipe_engine::Error::internal(format!("cannot serialise kinds: {e}"))
             })?;

@@ -79,7 +79,7 @@ impl Executor for Local<'_, '_> {
         let env = self.env;
         let tx = self.tx.clone();
         self.scope.spawn(move || {
-            let result = attempt::run(&job, &*kind, &devices, env);
+            let result = attempt::run(&job, &kind, &devices, env);
             let id = job.stage_id();
             let _ = tx.send((Finished { id, result }, devices));
         });
