@@ -1,12 +1,12 @@
-//! The `train` stage kind: trains a classifier the way the report's
-//! PyTorch code did (transfer, finetune or scratch; SGD or Adam; constant
-//! learning rate; test loss after every epoch), checkpointing every epoch
-//! so that a killed run resumes and a longer run continues a shorter one.
+//! Training a classifier the way the report's PyTorch code did (transfer,
+//! finetune or scratch; SGD or Adam; constant learning rate; test loss
+//! after every epoch), checkpointing every epoch so that a killed run
+//! resumes and a longer run continues a shorter one: what the `train`
+//! stage kind (`kinds/train.rs`) runs.
 //!
-//! `kinds/train.rs` runs it as a stage kind. Sub-modules: [`spec`]
-//! (parameters, from pipe-torch-spec), [`data`] (datasets on the device),
-//! [`init`] (starting weights), [`session`] (the loop), [`state`]
-//! (checkpoints), [`summary`] (`run.json`).
+//! Sub-modules: [`spec`] (parameters, from pipe-torch-spec), [`data`]
+//! (datasets on the device), [`init`] (starting weights), [`session`] (the
+//! loop), [`state`] (checkpoints), [`summary`] (`run.json`).
 
 pub mod data;
 pub mod init;
