@@ -53,9 +53,12 @@ fn config() -> Config {
 /// tests running at once share the node.
 fn spec(dir: &Path, key: &str, shell: &str, resources: serde_json::Value) -> JobSpec {
     let mut r = json!({"mem": "64M"});
-    r.as_object_mut()
-        .unwrap()
-        .extend(resources.as_object().unwrap().clone());
+    let mut resources = resources.as_object().unwrap().clone();
+    let gpus = resources
+        .remove("gpus")
+        .and_then(|g| g.as_u64())
+        .map_or(0, |g| u32::try_from(g).unwrap());
+    r.as_object_mut().unwrap().extend(resources);
     JobSpec {
         key: key.into(),
         stage: format!("stage {key}"),
@@ -63,7 +66,8 @@ fn spec(dir: &Path, key: &str, shell: &str, resources: serde_json::Value) -> Job
         cwd: dir.to_path_buf(),
         command: vec!["bash".into(), "-c".into(), shell.into()],
         env: vec![("GREETING".into(), "it's here".into())],
-        resources: Resources::from_value(&r).unwrap(),
+        resources: Resources::from_value(&pipe_engine::Value::from_json(&r)).unwrap(),
+        gpus,
     }
 }
 
