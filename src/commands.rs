@@ -12,6 +12,7 @@ mod logs;
 mod output;
 mod run;
 mod schema;
+mod slurm;
 mod status;
 
 use std::path::{Path, PathBuf};

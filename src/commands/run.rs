@@ -46,7 +46,8 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         let mut statuses =
             pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
         pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
-        super::status::print(config, &statuses, StatusFormat::Text)?;
+        let jobs = std::collections::BTreeMap::new();
+        super::status::print(config, &statuses, &jobs, StatusFormat::Text)?;
         // What would not start in the run is an error here too.
         let selected = pipe_engine::run::select::targets(&pipeline, &opts.targets)?;
         pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
