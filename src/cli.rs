@@ -61,6 +61,13 @@ pub enum Command {
   pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1
   pipe run pipelines/paper.yaml --set epochs=5 --dry-run")]
     Run(RunArgs),
+    /// Run one stage from a job file of `pipe run --executor slurm`, on a
+    /// cluster node, without reading the pipeline file.
+    #[command(hide = true)]
+    RunJob {
+        /// The job file (`job.json` in the stage's work dir).
+        file: PathBuf,
+    },
     /// Say which stages are up to date and why the others would run.
     ///
     /// Exits 0 when everything is up to date and 1 when something would run,

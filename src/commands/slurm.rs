@@ -11,9 +11,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pipe_engine::format::resources::Resources;
+use pipe_engine::run::{RunOptions, RunSummary};
 use pipe_engine::{Diagnostic, Error, Pipeline, Result, Value};
+use pipe_slurm::executor::{Setup, SlurmExecutor};
 use pipe_slurm::{GpuFlag, JobId, JobState, Phase, Tools};
 
+use super::Config;
 use crate::cli::{ExecutorArgs, GpusAs};
 
 /// The SLURM executor's settings, resolved from `--slurm-*` (or their
@@ -115,4 +118,44 @@ pub fn live_jobs(cache_dir: &Path, run: &str) -> BTreeMap<String, OnCluster> {
             BTreeMap::new()
         }
     }
+}
+
+/// `pipe run --executor slurm`: the engine's scheduler with every stage that
+/// must run handed to SLURM as one job.
+pub fn run(
+    config: &Config,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    settings: &Settings,
+    overrides: &[String],
+) -> Result<RunSummary> {
+    let cache_dir = std::path::absolute(&opts.cache_dir)
+        .map_err(|e| Error::io(&opts.cache_dir, "resolve", e))?;
+    let pipe = std::env::current_exe().map_err(|e| Error::io("pipe", "find", e))?;
+    let run = run_name(pipeline, overrides);
+    let quiet = config.quiet;
+    let mut executor = SlurmExecutor::open(Setup {
+        pipe,
+        cwd: pipeline.dir.clone(),
+        state_dir: state_dir(&cache_dir, &run),
+        cache_dir,
+        durable: opts.durable,
+        resources: pipeline
+            .stages
+            .iter()
+            .map(|s| (s.name.clone(), s.resources.over(&settings.defaults)))
+            .collect(),
+        name: format!("pipe-{run}"),
+        config: pipe_slurm::Config {
+            gpu_flag: settings.gpu_flag,
+            ..pipe_slurm::Config::default()
+        },
+        cancel: opts.cancel.clone(),
+        say: Box::new(move |line| {
+            if !quiet {
+                super::output::err(&format!("{line}\n"));
+            }
+        }),
+    })?;
+    pipe_engine::run::run_on(pipeline, opts, &mut executor)
 }

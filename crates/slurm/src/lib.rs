@@ -15,6 +15,7 @@
 //! machine learning and no pipeline format.
 
 pub mod backoff;
+pub mod executor;
 pub mod job;
 pub mod probe;
 pub mod progress;

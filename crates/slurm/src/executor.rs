@@ -1,0 +1,299 @@
+//! The engine's [`Executor`] on a SLURM cluster: every job the scheduler
+//! hands over becomes one batch job running `pipe run-job <job.json>` on a
+//! node, which runs the stage through the cache's entry protocol exactly as
+//! a local thread would (torch kinds start `pipe-torch` there themselves)
+//! and stores its result in the shared cache. This side follows the jobs
+//! ([`Run`]) and answers with the manifest the node wrote.
+//!
+//! Before the first submission of a run, a tiny job checks that the nodes
+//! see the cache dir ([`probe`](crate::probe)); a run with nothing to run
+//! submits nothing. A job whose stage key an earlier client of the same run
+//! submitted is re-attached to, not submitted again.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipe_engine::cache::key::StageHash;
+use pipe_engine::cache::Cache;
+use pipe_engine::execution::executor::{Executor, Finished, Outcome, Start};
+use pipe_engine::execution::job::Job;
+use pipe_engine::format::resources::Resources;
+use pipe_engine::{Error, Result, StageId};
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobSpec;
+use crate::run::{Config, Event, Run, Submitted};
+use crate::tools::Tools;
+
+/// What `pipe run-job` reads on the node: the job and the cache to store
+/// its result in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NodeJob {
+    pub cache_dir: PathBuf,
+    pub durable: bool,
+    pub job: Job,
+}
+
+/// The file of a stage's work dir holding its [`NodeJob`].
+pub const JOB_FILE: &str = "job.json";
+
+/// How the executor runs `pipe` on the nodes and where.
+pub struct Setup {
+    /// The `pipe` binary, at a path the nodes see.
+    pub pipe: PathBuf,
+    /// Where stage commands start (the project directory).
+    pub cwd: PathBuf,
+    pub cache_dir: PathBuf,
+    pub durable: bool,
+    /// Each stage's resources, by stage name (defaults applied).
+    pub resources: HashMap<String, Resources>,
+    /// The run's state dir (re-attach record, work dirs).
+    pub state_dir: PathBuf,
+    /// The run's job name.
+    pub name: String,
+    pub config: Config,
+    pub cancel: Arc<AtomicBool>,
+    /// Called with one line about each job (submitted, re-attached, state).
+    pub say: Box<dyn Fn(&str)>,
+}
+
+struct InFlight {
+    id: StageId,
+    hash: StageHash,
+    stage: String,
+    started: Instant,
+}
+
+pub struct SlurmExecutor {
+    setup: Setup,
+    cache: Cache,
+    run: Run,
+    /// Whether the shared cache dir was checked; its error, if it failed.
+    probed: Option<Result<(), String>>,
+    jobs: HashMap<String, InFlight>,
+    finished: VecDeque<Finished>,
+}
+
+impl SlurmExecutor {
+    /// Opens the run (one squeue, which also checks that SLURM answers).
+    pub fn open(setup: Setup) -> Result<SlurmExecutor> {
+        let cache = Cache::open(&setup.cache_dir)?;
+        let run = Run::open(
+            Tools::default(),
+            setup.config.clone(),
+            &setup.state_dir,
+            &setup.name,
+        )?;
+        Ok(SlurmExecutor {
+            setup,
+            cache,
+            run,
+            probed: None,
+            jobs: HashMap::new(),
+            finished: VecDeque::new(),
+        })
+    }
+
+    /// The controller calls made so far.
+    pub fn calls(&self) -> crate::Calls {
+        self.run.tools().calls()
+    }
+
+    /// The shared cache dir check, once per run, before the first job.
+    fn probe(&mut self) -> Result<()> {
+        let outcome = self.probed.get_or_insert_with(|| {
+            crate::probe::check_shared(
+                Tools::default(),
+                self.setup.config.clone(),
+                &self.setup.cache_dir,
+                &self.setup.cancel,
+            )
+            .map_err(|e| {
+                let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                format!("{e}{hint}")
+            })
+        });
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(text) => {
+                let (message, hint) = match text.split_once("\nhint: ") {
+                    Some((m, h)) => (m.to_string(), Some(h.to_string())),
+                    None => (text.clone(), None),
+                };
+                Err(Error::Environment { message, hint })
+            }
+        }
+    }
+
+    fn submit(&mut self, job: &Job) -> Result<Submitted> {
+        self.probe()?;
+        let key = job.hash.to_string();
+        let work = work_dir(&self.setup.state_dir, &key);
+        std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
+        let file = work.join(JOB_FILE);
+        let node_job = NodeJob {
+            cache_dir: self.setup.cache_dir.clone(),
+            durable: self.setup.durable,
+            job: job.clone(),
+        };
+        let bytes =
+            serde_json::to_vec_pretty(&node_job).map_err(|e| Error::internal(e.to_string()))?;
+        pipe_engine::cache::atomic::write(&file, &bytes, false)?;
+        let spec = JobSpec {
+            key,
+            stage: job.stage.clone(),
+            work,
+            cwd: self.setup.cwd.clone(),
+            command: vec![
+                self.setup.pipe.to_string_lossy().into_owned(),
+                "run-job".into(),
+                file.to_string_lossy().into_owned(),
+            ],
+            env: vec![],
+            resources: self
+                .setup
+                .resources
+                .get(&job.stage)
+                .cloned()
+                .unwrap_or_default(),
+            gpus: job.gpus,
+        };
+        self.run.submit(&spec)
+    }
+
+    /// One look at the jobs; what ended goes to `finished`.
+    fn poll(&mut self) -> Result<()> {
+        let mut ended = Vec::new();
+        let say = &self.setup.say;
+        let jobs = &self.jobs;
+        self.run.poll(&mut |event| match event {
+            Event::State { key, job, state } => {
+                if let Some(f) = jobs.get(&key) {
+                    say(&format!("{} job {job} {state}", f.stage));
+                }
+            }
+            Event::Progress { .. } => {}
+            Event::Finished { key, outcome, .. } => ended.push((key, outcome)),
+        })?;
+        for (key, outcome) in ended {
+            let Some(f) = self.jobs.remove(&key) else {
+                continue;
+            };
+            let result = match outcome {
+                Ok(()) => self.stored(&f),
+                Err(e) => Err(Error::Stage {
+                    stage: f.stage.clone(),
+                    message: match &e {
+                        Error::Failed { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    },
+                    hint: e.hint().map(str::to_string),
+                }),
+            };
+            if result.is_ok() {
+                self.run.forget([key.as_str()])?;
+            }
+            self.finished.push_back(Finished { id: f.id, result });
+        }
+        Ok(())
+    }
+
+    /// The manifest a node stored for a job that ended well.
+    fn stored(&self, f: &InFlight) -> Result<Outcome> {
+        match self.cache.lookup(&f.hash) {
+            Some(m) => Ok(Outcome::Ran(m, f.started.elapsed())),
+            None => Err(Error::Stage {
+                stage: f.stage.clone(),
+                message: format!(
+                    "its SLURM job ended well but its result is not in the cache `{}`",
+                    self.setup.cache_dir.display()
+                ),
+                hint: Some(
+                    "the cache dir must be the same shared directory on this machine and the nodes (docs/slurm.md)"
+                        .into(),
+                ),
+            }),
+        }
+    }
+}
+
+impl Executor for SlurmExecutor {
+    fn start(&mut self, job: Job) -> Start {
+        match self.submit(&job) {
+            Ok(submitted) => {
+                let verb = match &submitted {
+                    Submitted::New(_) => "submitted",
+                    Submitted::Reattached(_) => "re-attached to",
+                };
+                (self.setup.say)(&format!("{} {verb} job {}", job.stage, submitted.job()));
+                self.jobs.insert(
+                    job.hash.to_string(),
+                    InFlight {
+                        id: job.stage_id(),
+                        hash: job.hash,
+                        stage: job.stage.clone(),
+                        started: Instant::now(),
+                    },
+                );
+                Start::Started
+            }
+            Err(e) => Start::Never(job, e),
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Option<Finished> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = self.finished.pop_front() {
+                return Some(f);
+            }
+            if let Err(e) = self.poll() {
+                // The controller is gone for good: every job fails with why
+                // (they stay queued; a later run re-attaches).
+                let text = e.to_string();
+                for (_, f) in self.jobs.drain() {
+                    let e = Error::environment(text.clone()).with_hint(
+                        "run `pipe run` again later: it re-attaches to the jobs still queued",
+                    );
+                    self.finished.push_back(Finished {
+                        id: f.id,
+                        result: Err(e),
+                    });
+                }
+                continue;
+            }
+            if !self.finished.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            std::thread::sleep((deadline - now).min(self.setup.config.file_poll));
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.jobs.len() + self.finished.len()
+    }
+
+    fn cancel(&mut self) {
+        if let Err(e) = self.run.cancel_all() {
+            (self.setup.say)(&format!("cancelling the run's SLURM jobs: {e}"));
+        }
+        for (_, f) in self.jobs.drain() {
+            self.finished.push_back(Finished {
+                id: f.id,
+                result: Err(Error::Cancelled),
+            });
+        }
+    }
+}
+
+/// The work dir of a stage's job in a run's state dir.
+pub fn work_dir(state_dir: &Path, key: &str) -> PathBuf {
+    state_dir.join("jobs").join(key)
+}
