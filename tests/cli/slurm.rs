@@ -32,7 +32,12 @@ fn slurm() -> bool {
 /// without `mem` the whole node).
 const HEADER: &str = "version: 1\nresources: {mem: 300M, time: 10}\nstages:\n";
 
+/// `same` has `a`'s key: one job computes both.
 const CHAIN: &str = r#"  a:
+    kind: cmd
+    params:
+      run: seq 1 5 > $PIPE_OUT/o
+  same:
     kind: cmd
     params:
       run: seq 1 5 > $PIPE_OUT/o
@@ -208,11 +213,12 @@ fn a_pipeline_through_slurm_matches_a_local_run_and_a_rerun_submits_nothing() {
     let out = slurm_run(&p, &[]);
     out.ok();
     assert_eq!(out.ran(), names(&["a", "b", "c"]), "{}", out.stderr);
-    // The probe job and one per stage.
+    assert_eq!(out.cached(), names(&["same"]), "{}", out.stderr);
+    // The probe job and one per key.
     assert_eq!(sbatch_calls(&p), 4, "{}", out.stderr);
     // Same keys: every upstream output hashed the same.
     assert_eq!(keys(&p), keys(&local));
-    for stage in ["a", "b", "c"] {
+    for stage in ["a", "same", "b", "c"] {
         let rel = format!("results/p/{stage}/o");
         assert_eq!(p.read(&rel), local.read(&rel), "{stage}");
     }
@@ -263,7 +269,7 @@ const TWO_SLEEPERS: &str = r#"  s1:
     params: {run: "sleep 600"}
   s2:
     kind: cmd
-    params: {run: "sleep 600"}
+    params: {run: "sleep 601"}
 "#;
 
 #[test]

@@ -65,6 +65,9 @@ struct InFlight {
     hash: StageHash,
     stage: String,
     started: Instant,
+    /// Stages of this run with the same key (the same command twice): they
+    /// share the job, and get its result as cached.
+    same: Vec<(StageId, String)>,
 }
 
 pub struct SlurmExecutor {
@@ -196,6 +199,17 @@ impl SlurmExecutor {
             if result.is_ok() {
                 self.run.forget([key.as_str()])?;
             }
+            for (id, stage) in &f.same {
+                let result = match &result {
+                    Ok(Outcome::Ran(m, _) | Outcome::Cached(m)) => Ok(Outcome::Cached(m.clone())),
+                    Err(_) => Err(Error::Stage {
+                        stage: stage.clone(),
+                        message: format!("it has the key of `{}`, which failed", f.stage),
+                        hint: None,
+                    }),
+                };
+                self.finished.push_back(Finished { id: *id, result });
+            }
             self.finished.push_back(Finished { id: f.id, result });
         }
         Ok(())
@@ -222,6 +236,12 @@ impl SlurmExecutor {
 
 impl Executor for SlurmExecutor {
     fn start(&mut self, job: Job) -> Start {
+        // One job per key: a second stage with the same key waits for it,
+        // as it would for the key's lock locally.
+        if let Some(f) = self.jobs.get_mut(&job.hash.to_string()) {
+            f.same.push((job.stage_id(), job.stage.clone()));
+            return Start::Started;
+        }
         match self.submit(&job) {
             Ok(submitted) => {
                 let verb = match &submitted {
@@ -236,6 +256,7 @@ impl Executor for SlurmExecutor {
                         hash: job.hash,
                         stage: job.stage.clone(),
                         started: Instant::now(),
+                        same: Vec::new(),
                     },
                 );
                 Start::Started
@@ -255,13 +276,12 @@ impl Executor for SlurmExecutor {
                 // (they stay queued; a later run re-attaches).
                 let text = e.to_string();
                 for (_, f) in self.jobs.drain() {
-                    let e = Error::environment(text.clone()).with_hint(
-                        "run `pipe run` again later: it re-attaches to the jobs still queued",
-                    );
-                    self.finished.push_back(Finished {
-                        id: f.id,
-                        result: Err(e),
-                    });
+                    for id in f.same.into_iter().map(|(id, _)| id).chain([f.id]) {
+                        let e = Error::environment(text.clone()).with_hint(
+                            "run `pipe run` again later: it re-attaches to the jobs still queued",
+                        );
+                        self.finished.push_back(Finished { id, result: Err(e) });
+                    }
                 }
                 continue;
             }
@@ -277,7 +297,7 @@ impl Executor for SlurmExecutor {
     }
 
     fn in_flight(&self) -> usize {
-        self.jobs.len() + self.finished.len()
+        self.jobs.values().map(|f| 1 + f.same.len()).sum::<usize>() + self.finished.len()
     }
 
     fn cancel(&mut self) {
@@ -285,10 +305,12 @@ impl Executor for SlurmExecutor {
             (self.setup.say)(&format!("cancelling the run's SLURM jobs: {e}"));
         }
         for (_, f) in self.jobs.drain() {
-            self.finished.push_back(Finished {
-                id: f.id,
-                result: Err(Error::Cancelled),
-            });
+            for id in f.same.into_iter().map(|(id, _)| id).chain([f.id]) {
+                self.finished.push_back(Finished {
+                    id,
+                    result: Err(Error::Cancelled),
+                });
+            }
         }
     }
 }
