@@ -12,21 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::project::{names, Out, Project};
 
-/// Whether SLURM answers; panics under CI when it does not.
-fn slurm() -> bool {
-    let ok = Command::new("sinfo")
-        .args(["--noheader", "--format=%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SLURM is not reachable (`sinfo` failed); CI must run scripts/slurm-up.sh first"
-        );
-        eprintln!("note: SLURM is not reachable; run scripts/slurm-up.sh as root to run this test");
-    }
-    ok
-}
+use pipe_slurm::testing::slurm_or_skip as slurm;
 
 /// Small jobs, so that two share the one-node cluster (it gives a job
 /// without `mem` the whole node).

@@ -24,6 +24,7 @@ pub mod resources;
 pub mod run;
 pub mod state;
 pub mod status;
+pub mod testing;
 pub mod tools;
 
 pub use job::{JobFiles, JobSpec};

@@ -13,21 +13,7 @@ use pipe_engine::worker::Event as Progress;
 use pipe_slurm::{Config, Event, JobSpec, Resources, Run, Submitted, Tools};
 use serde_json::json;
 
-/// Whether SLURM answers; panics under CI when it does not.
-fn slurm() -> bool {
-    let ok = Command::new("sinfo")
-        .args(["--noheader", "--format=%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SLURM is not reachable (`sinfo` failed); CI must run scripts/slurm-up.sh first"
-        );
-        eprintln!("note: SLURM is not reachable; run scripts/slurm-up.sh as root to run this test");
-    }
-    ok
-}
+use pipe_slurm::testing::slurm_or_skip as slurm;
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
