@@ -134,7 +134,7 @@ pub fn run(
     let pipe = std::env::current_exe().map_err(|e| Error::io("pipe", "find", e))?;
     let run = run_name(pipeline, overrides);
     let quiet = config.quiet;
-    let mut executor = SlurmExecutor::open(Setup {
+    let mut executor = SlurmExecutor::new(Setup {
         pipe,
         cwd: pipeline.dir.clone(),
         state_dir: state_dir(&cache_dir, &run),

@@ -5,9 +5,9 @@
 //! and stores its result in the shared cache. This side follows the jobs
 //! ([`Run`]) and answers with the manifest the node wrote.
 //!
-//! Before the first submission of a run, a tiny job checks that the nodes
-//! see the cache dir ([`probe`](crate::probe)); a run with nothing to run
-//! submits nothing. A job whose stage key an earlier client of the same run
+//! The cluster is first asked at the first job (a run with nothing to run
+//! makes no SLURM call at all); before the first submission a tiny job
+//! checks that the nodes see the cache dir ([`probe`](crate::probe)). A job whose stage key an earlier client of the same run
 //! submitted is re-attached to, not submitted again.
 
 use std::collections::{HashMap, VecDeque};
@@ -73,7 +73,8 @@ struct InFlight {
 pub struct SlurmExecutor {
     setup: Setup,
     cache: Cache,
-    run: Run,
+    /// Opened at the first job.
+    run: Option<Run>,
     /// Whether the shared cache dir was checked; its error, if it failed.
     probed: Option<Result<(), String>>,
     jobs: HashMap<String, InFlight>,
@@ -81,28 +82,33 @@ pub struct SlurmExecutor {
 }
 
 impl SlurmExecutor {
-    /// Opens the run (one squeue, which also checks that SLURM answers).
-    pub fn open(setup: Setup) -> Result<SlurmExecutor> {
+    pub fn new(setup: Setup) -> Result<SlurmExecutor> {
         let cache = Cache::open(&setup.cache_dir)?;
-        let run = Run::open(
-            Tools::default(),
-            setup.config.clone(),
-            &setup.state_dir,
-            &setup.name,
-        )?;
         Ok(SlurmExecutor {
             setup,
             cache,
-            run,
+            run: None,
             probed: None,
             jobs: HashMap::new(),
             finished: VecDeque::new(),
         })
     }
 
-    /// The controller calls made so far.
-    pub fn calls(&self) -> crate::Calls {
-        self.run.tools().calls()
+    /// The run, opened (one squeue, which also checks that SLURM answers)
+    /// at the first job.
+    fn run(&mut self) -> Result<&mut Run> {
+        if self.run.is_none() {
+            let run = Run::open(
+                Tools::default(),
+                self.setup.config.clone(),
+                &self.setup.state_dir,
+                &self.setup.name,
+            )?;
+            self.run = Some(run);
+        }
+        self.run
+            .as_mut()
+            .ok_or_else(|| Error::internal("the SLURM run is not open"))
     }
 
     /// The shared cache dir check, once per run, before the first job.
@@ -132,6 +138,7 @@ impl SlurmExecutor {
     }
 
     fn submit(&mut self, job: &Job) -> Result<Submitted> {
+        self.run()?;
         self.probe()?;
         let key = job.hash.to_string();
         let work = work_dir(&self.setup.state_dir, &key);
@@ -164,7 +171,7 @@ impl SlurmExecutor {
                 .unwrap_or_default(),
             gpus: job.gpus,
         };
-        self.run.submit(&spec)
+        self.run()?.submit(&spec)
     }
 
     /// One look at the jobs; what ended goes to `finished`.
@@ -172,7 +179,10 @@ impl SlurmExecutor {
         let mut ended = Vec::new();
         let say = &self.setup.say;
         let jobs = &self.jobs;
-        self.run.poll(&mut |event| match event {
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        run.poll(&mut |event| match event {
             Event::State { key, job, state } => {
                 if let Some(f) = jobs.get(&key) {
                     say(&format!("{} job {job} {state}", f.stage));
@@ -197,7 +207,7 @@ impl SlurmExecutor {
                 }),
             };
             if result.is_ok() {
-                self.run.forget([key.as_str()])?;
+                self.run()?.forget([key.as_str()])?;
             }
             for (id, stage) in &f.same {
                 let result = match &result {
@@ -301,7 +311,7 @@ impl Executor for SlurmExecutor {
     }
 
     fn cancel(&mut self) {
-        if let Err(e) = self.run.cancel_all() {
+        if let Some(Err(e)) = self.run.as_mut().map(Run::cancel_all) {
             (self.setup.say)(&format!("cancelling the run's SLURM jobs: {e}"));
         }
         for (_, f) in self.jobs.drain() {
