@@ -75,8 +75,9 @@ pub struct SlurmExecutor {
     cache: Cache,
     /// Opened at the first job.
     run: Option<Run>,
-    /// Whether the shared cache dir was checked; its error, if it failed.
-    probed: Option<Result<(), String>>,
+    /// Whether the shared cache dir was checked; its error (message and
+    /// hint), if it failed.
+    probed: Option<Result<(), (String, Option<String>)>>,
     jobs: HashMap<String, InFlight>,
     finished: VecDeque<Finished>,
 }
@@ -111,29 +112,28 @@ impl SlurmExecutor {
             .ok_or_else(|| Error::internal("the SLURM run is not open"))
     }
 
-    /// The shared cache dir check, once per run, before the first job.
+    /// The shared cache dir check, once per run, before the first job;
+    /// its failure fails every job of the run.
     fn probe(&mut self) -> Result<()> {
-        let outcome = self.probed.get_or_insert_with(|| {
-            crate::probe::check_shared(
+        if self.probed.is_none() {
+            let outcome = crate::probe::check_shared(
                 Tools::default(),
                 self.setup.config.clone(),
                 &self.setup.cache_dir,
                 &self.setup.cancel,
-            )
-            .map_err(|e| {
-                let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
-                format!("{e}{hint}")
-            })
-        });
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(text) => {
-                let (message, hint) = match text.split_once("\nhint: ") {
-                    Some((m, h)) => (m.to_string(), Some(h.to_string())),
-                    None => (text.clone(), None),
-                };
-                Err(Error::Environment { message, hint })
-            }
+            );
+            self.probed = Some(match outcome {
+                Ok(()) => Ok(()),
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e) => Err((e.to_string(), e.hint().map(str::to_string))),
+            });
+        }
+        match &self.probed {
+            Some(Err((message, hint))) => Err(Error::Environment {
+                message: message.clone(),
+                hint: hint.clone(),
+            }),
+            _ => Ok(()),
         }
     }
 
