@@ -231,6 +231,8 @@ fn a_failing_stage_reports_its_exit_code_and_log_tail_and_caches_nothing() {
     assert!(out.stderr.contains("FAILED"), "{}", out.stderr);
     assert!(out.stderr.contains("exit code"), "{}", out.stderr);
     assert!(out.stderr.contains("about-to-fail"), "{}", out.stderr);
+    // The command's own exit status, from the node's log.
+    assert!(out.stderr.contains("status 3"), "{}", out.stderr);
     assert_eq!(status_json(&p)["would_run"], 1);
 }
 
