@@ -6,9 +6,11 @@
 # controller, counted by wrapper scripts on PATH that log each call and exec
 # the real tool.
 #
-# The pipe side is `slurm-drive` (crates/slurm/src/bin), which submits and
-# follows N jobs through pipe_slurm::Run, the client `pipe run --executor
-# slurm` is to use; until that executor exists it stands in for `pipe run`.
+# The pipe side is the real `pipe run --executor slurm` on a pipeline of one
+# `cmd` stage with a matrix of N entries (each job runs `pipe run-job` on the
+# node, which stores the result in the cache); its sbatch count includes the
+# one job that checks the shared cache dir. SIDE=drive times `slurm-drive`
+# (crates/slurm/src/bin: the client alone, jobs running `bash -c`) instead.
 # Snakemake (PyPI `snakemake` + `snakemake-executor-plugin-slurm`) is
 # installed into its own venv on first use. This cluster has no accounting
 # database: Snakemake needs `--slurm-status-command squeue` (`sacct` is on
@@ -16,21 +18,24 @@
 # (it would otherwise ask sacctmgr for an account), and relies on MinJobAge
 # (300 s here) being at least 3 x its first status check (40 s). Not a test.
 #
-# Usage: benches/slurm.sh   (env N=100; KEEP=1 keeps the work dir; SNAKEMAKE_VENV; DRIVE_BIN=path to
-# slurm-drive, default target/debug/slurm-drive, built if missing; the client's
-# own CPU time is negligible next to SLURM's)
+# Usage: benches/slurm.sh   (env N=100; KEEP=1 keeps the work dir; SNAKEMAKE_VENV; PIPE_BIN=path to
+# pipe, default target/debug/pipe, which must exist; SIDE=drive with DRIVE_BIN=path to slurm-drive,
+# default target/debug/slurm-drive, built if missing; the client's own CPU time is negligible
+# next to SLURM's)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${N:-100}
 venv=${SNAKEMAKE_VENV:-$HOME/.local/share/pipe/snakemake-venv}
 drive=${DRIVE_BIN:-$root/target/debug/slurm-drive}
+pipe=${PIPE_BIN:-$root/target/debug/pipe}
+side=${SIDE:-pipe}
 
 "$root/scripts/slurm-up.sh" >/dev/null
 if [ ! -x "$venv/bin/snakemake" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "snakemake==9.27.1" "snakemake-executor-plugin-slurm==2.8.0"
 fi
-if [ -z "${DRIVE_BIN:-}" ]; then
+if [ "$side" = drive ] && [ -z "${DRIVE_BIN:-}" ]; then
     (cd "$root" && cargo build --quiet --locked -p pipe-slurm --bin slurm-drive)
 fi
 work=$(mktemp -d /tmp/pipe-slurm-bench.XXXXXX)
@@ -60,15 +65,27 @@ report() {
         "$(($(wc -l <"$log") - $(count "$log" sbatch) - $(count "$log" squeue) - $(count "$log" sacct)))"
 }
 
-# pipe: N jobs, each `echo i > out-i.txt`.
+# pipe: N jobs, each `echo i` into its output.
 wrap "$work/pipe-bin" "$work/pipe.calls"
 mkdir -p "$work/pipe"
 t0=$(date +%s%N)
-PATH="$work/pipe-bin:$PATH" "$drive" --state "$work/pipe/state" --work "$work/pipe" \
-    --jobs "$n" --mem 64M --time 10 --name "pipe-bench-$$" \
-    --command 'echo "$STAGE" > "out-$STAGE.txt"' >"$work/pipe.out"
+if [ "$side" = drive ]; then
+    PATH="$work/pipe-bin:$PATH" "$drive" --state "$work/pipe/state" --work "$work/pipe" \
+        --jobs "$n" --mem 64M --time 10 --name "pipe-bench-$$" \
+        --command 'echo "$STAGE" > "out-$STAGE.txt"' >"$work/pipe.out"
+    made=$(ls "$work"/pipe/out-*.txt | wc -l)
+else
+    {
+        printf 'version: 1\nresources: {mem: 64M, time: 10}\nstages:\n  one:\n    kind: cmd\n'
+        printf '    matrix:\n      i: [%s]\n' "$(seq -s, 0 $((n - 1)))"
+        printf '    params: {run: "echo ${matrix.i} > $PIPE_OUT/out.txt"}\n'
+    } >"$work/pipe/bench.yaml"
+    (cd "$work/pipe" && PATH="$work/pipe-bin:$PATH" "$pipe" run bench.yaml --executor slurm \
+        --cache-dir "$work/pipe/cache" >"$work/pipe.out" 2>&1) || { tail -30 "$work/pipe.out" >&2; exit 1; }
+    made=$(ls "$work"/pipe/results/bench/*/out.txt | wc -l)
+fi
 t1=$(date +%s%N)
-[ "$(ls "$work"/pipe/out-*.txt | wc -l)" = "$n" ] || { echo "error: pipe made too few outputs" >&2; exit 1; }
+[ "$made" = "$n" ] || { echo "error: pipe made too few outputs" >&2; exit 1; }
 
 # Snakemake: the same N jobs as one rule over a wildcard.
 wrap "$work/smk-bin" "$work/smk.calls"

@@ -61,6 +61,13 @@ pub enum Command {
   pipe run pipelines/paper.yaml 'train[resnet50,*]' --gpus 0,1
   pipe run pipelines/paper.yaml --set epochs=5 --dry-run")]
     Run(RunArgs),
+    /// Run one stage from a job file of `pipe run --executor slurm`, on a
+    /// cluster node, without reading the pipeline file.
+    #[command(hide = true)]
+    RunJob {
+        /// The job file (`job.json` in the stage's work dir).
+        file: PathBuf,
+    },
     /// Say which stages are up to date and why the others would run.
     ///
     /// Exits 0 when everything is up to date and 1 when something would run,
@@ -140,6 +147,38 @@ pub struct RunArgs {
     /// the file's own configuration].
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
+}
+
+/// Where `pipe run` runs the stages that must run (docs/slurm.md).
+#[derive(Args, Debug, Clone)]
+pub struct ExecutorArgs {
+    /// Where stages run: `local` (this machine) or `slurm` (one batch job
+    /// per stage, submitted with sbatch; the cache dir must be shared with
+    /// the nodes).
+    #[arg(long, value_enum, env = "PIPE_EXECUTOR", default_value_t = ExecutorChoice::Local)]
+    pub executor: ExecutorChoice,
+    /// SLURM: the partition of stages whose `resources:` name none
+    /// [default: the cluster's].
+    #[arg(long, value_name = "NAME", env = "PIPE_SLURM_PARTITION")]
+    pub slurm_partition: Option<String>,
+    /// SLURM: how a stage's `gpus: N` is asked for: `gpus` (--gpus=N) or
+    /// `gres` (--gres=gpu:N, for clusters that declare GPUs only as GRES).
+    #[arg(long, value_enum, env = "PIPE_SLURM_GPUS_AS", default_value_t = GpusAs::Gpus)]
+    pub slurm_gpus_as: GpusAs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorChoice {
+    Local,
+    Slurm,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpusAs {
+    Gpus,
+    Gres,
 }
 
 #[derive(Args, Debug)]

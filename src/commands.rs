@@ -11,7 +11,9 @@ mod kinds;
 mod logs;
 mod output;
 mod run;
+mod run_job;
 mod schema;
+mod slurm;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +77,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let config = Config::resolve(&cli);
     let outcome = match cli.command {
         Command::Run(args) => run::run(&config, args),
+        Command::RunJob { file } => run_job::run_job(&config, &file),
         Command::Status(args) => status::status(&config, args),
         Command::Check(args) => check::check(&config, args),
         Command::Dag(args) => dag::dag(&config, args),

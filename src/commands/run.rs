@@ -8,7 +8,7 @@ use pipe_engine::{gpu, Error, Result};
 
 use super::output::err;
 use super::Config;
-use crate::cli::{PipelineArgs, RunArgs, StatusFormat};
+use crate::cli::{ExecutorChoice, PipelineArgs, RunArgs, StatusFormat};
 
 pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
     let registry = crate::registry::registry();
@@ -18,6 +18,10 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         .results_dir
         .clone()
         .unwrap_or_else(|| results_dir(config, &args.pipeline));
+    let slurm = match args.executor.executor {
+        ExecutorChoice::Local => None,
+        ExecutorChoice::Slurm => Some(super::slurm::Settings::resolve(&args.executor)?),
+    };
     // Ctrl-C, SIGTERM and SIGHUP: the first stops cleanly, a second exits.
     let cancel = crate::signals::install();
     let opts = RunOptions {
@@ -28,8 +32,9 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-        // Probing (`nvidia-smi`) costs milliseconds; only GPU stages need it.
-        gpus: if pipeline.stages.iter().any(|s| s.gpus > 0) {
+        // Probing (`nvidia-smi`) costs milliseconds; only GPU stages need
+        // it, and only locally (SLURM hands GPUs out on the nodes).
+        gpus: if slurm.is_none() && pipeline.stages.iter().any(|s| s.gpus > 0) {
             gpu::detect(args.gpus.as_deref())?
         } else {
             Vec::new()
@@ -46,13 +51,22 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         let mut statuses =
             pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
         pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
-        super::status::print(config, &statuses, StatusFormat::Text)?;
+        let jobs = std::collections::BTreeMap::new();
+        super::status::print(config, &statuses, &jobs, StatusFormat::Text)?;
         // What would not start in the run is an error here too.
         let selected = pipe_engine::run::select::targets(&pipeline, &opts.targets)?;
-        pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
+        if slurm.is_none() {
+            pipe_engine::run::check_gpus(&pipeline, &cache, &opts, &selected)?;
+        }
         return Ok(0);
     }
-    match pipe_engine::run::run(&pipeline, &opts)?.into_result() {
+    let summary = match &slurm {
+        None => pipe_engine::run::run(&pipeline, &opts)?,
+        Some(settings) => {
+            super::slurm::run(config, &pipeline, &opts, settings, &args.pipeline.set)?
+        }
+    };
+    match summary.into_result() {
         Ok(_) => {}
         Err(Error::Cancelled) => {
             super::report(config, &Error::Cancelled);

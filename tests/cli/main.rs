@@ -17,6 +17,7 @@ mod linking;
 mod progress;
 mod run;
 mod run_processes;
+mod slurm;
 mod stage_limits;
 mod status;
 mod worker;

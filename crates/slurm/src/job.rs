@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use pipe_engine::{Error, Result};
 
-use crate::resources::{GpuFlag, Resources};
+use pipe_engine::format::resources::Resources;
+
+use crate::resources::{sbatch_flags, GpuFlag};
 
 /// A stage to run on the cluster.
 #[derive(Clone, Debug)]
@@ -29,6 +31,9 @@ pub struct JobSpec {
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
     pub resources: Resources,
+    /// GPUs for the job (the stage's `gpus:`); it sees the ones SLURM gave
+    /// it through `CUDA_VISIBLE_DEVICES`.
+    pub gpus: u32,
 }
 
 /// The files of one job in its work dir.
@@ -91,7 +96,7 @@ pub fn script(spec: &JobSpec, run_name: &str, gpu_flag: GpuFlag) -> Result<Strin
     directive(format!("--output={}", directive_path(&files.log)?));
     // A requeued job (preempted) appends to its first attempt's log.
     directive("--open-mode=append".into());
-    for flag in spec.resources.sbatch_flags(gpu_flag) {
+    for flag in sbatch_flags(&spec.resources, spec.gpus, gpu_flag)? {
         directive(flag);
     }
     s.push_str(&format!(
@@ -166,6 +171,7 @@ mod tests {
             command: vec!["true".into()],
             env: vec![],
             resources: Resources::default(),
+            gpus: 0,
         };
         let e = script(&spec, "run", GpuFlag::Gpus).unwrap_err();
         assert!(

@@ -9,14 +9,14 @@
 //! result file on the shared filesystem over the controller, turns every
 //! failure state into a clear error with the job's log tail ([`state`]),
 //! cancels them all with one `scancel`, and re-attaches to its jobs after
-//! its client died ([`record`]). [`Resources`] is a stage's typed request
-//! and its sbatch flags; [`probe`] checks with a tiny job that the nodes see
+//! its client died ([`record`]). [`resources`] turns a stage's typed request
+//! (the engine's [`Resources`]) into sbatch flags; [`probe`] checks with a tiny job that the nodes see
 //! the cache dir; [`status`] lists a run's jobs for `pipe status`. Knows no
 //! machine learning and no pipeline format.
 
 pub mod backoff;
+pub mod executor;
 pub mod job;
-pub mod memory;
 pub mod probe;
 pub mod progress;
 pub mod record;
@@ -24,13 +24,12 @@ pub mod resources;
 pub mod run;
 pub mod state;
 pub mod status;
-pub mod time_limit;
+pub mod testing;
 pub mod tools;
 
 pub use job::{JobFiles, JobSpec};
-pub use memory::Memory;
-pub use resources::{GpuFlag, Problem, Resources};
+pub use pipe_engine::format::resources::{Memory, Resources, TimeLimit};
+pub use resources::{sbatch_flags, GpuFlag};
 pub use run::{Config, Event, Run, Submitted};
 pub use state::{JobState, Phase};
-pub use time_limit::TimeLimit;
 pub use tools::{Calls, JobId, Listed, Tools};

@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pipe_engine::{Error, Result};
 
 use crate::job::JobSpec;
-use crate::resources::Resources;
 use crate::run::{Config, Event, Run};
 use crate::tools::Tools;
+use pipe_engine::format::resources::Resources;
 
 /// Runs the probe job against `dir` (which must exist) and waits for it.
 pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBool) -> Result<()> {
@@ -47,6 +47,7 @@ pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBoo
                 mem: crate::Memory::from_megabytes(16),
                 ..Resources::default()
             },
+            gpus: 0,
         })?;
         let mut outcome = Ok(());
         run.wait(cancel, |e| {

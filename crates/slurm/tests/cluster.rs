@@ -13,21 +13,7 @@ use pipe_engine::worker::Event as Progress;
 use pipe_slurm::{Config, Event, JobSpec, Resources, Run, Submitted, Tools};
 use serde_json::json;
 
-/// Whether SLURM answers; panics under CI when it does not.
-fn slurm() -> bool {
-    let ok = Command::new("sinfo")
-        .args(["--noheader", "--format=%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SLURM is not reachable (`sinfo` failed); CI must run scripts/slurm-up.sh first"
-        );
-        eprintln!("note: SLURM is not reachable; run scripts/slurm-up.sh as root to run this test");
-    }
-    ok
-}
+use pipe_slurm::testing::slurm_or_skip as slurm;
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
@@ -53,9 +39,12 @@ fn config() -> Config {
 /// tests running at once share the node.
 fn spec(dir: &Path, key: &str, shell: &str, resources: serde_json::Value) -> JobSpec {
     let mut r = json!({"mem": "64M"});
-    r.as_object_mut()
-        .unwrap()
-        .extend(resources.as_object().unwrap().clone());
+    let mut resources = resources.as_object().unwrap().clone();
+    let gpus = resources
+        .remove("gpus")
+        .and_then(|g| g.as_u64())
+        .map_or(0, |g| u32::try_from(g).unwrap());
+    r.as_object_mut().unwrap().extend(resources);
     JobSpec {
         key: key.into(),
         stage: format!("stage {key}"),
@@ -63,7 +52,8 @@ fn spec(dir: &Path, key: &str, shell: &str, resources: serde_json::Value) -> Job
         cwd: dir.to_path_buf(),
         command: vec!["bash".into(), "-c".into(), shell.into()],
         env: vec![("GREETING".into(), "it's here".into())],
-        resources: Resources::from_value(&r).unwrap(),
+        resources: Resources::from_value(&pipe_engine::Value::from_json(&r)).unwrap(),
+        gpus,
     }
 }
 

@@ -91,6 +91,7 @@ impl Shims {
             command: vec!["true".into()],
             env: vec![],
             resources: Resources::default(),
+            gpus: 0,
         };
         run.submit(&spec).unwrap();
         std::fs::write(work.join("k/slurm.log"), "loading\nlost contact\n").unwrap();
@@ -251,6 +252,7 @@ fn flaky_sbatch(
         command: vec!["true".into()],
         env: vec![],
         resources: Resources::default(),
+        gpus: 0,
     })
 }
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::Span;
+use crate::format::resources::Resources;
 use crate::hash::ContentHash;
 use crate::kind::param::{ParamType, Params};
 use crate::kind::value::Value;
@@ -50,6 +51,9 @@ pub struct Stage {
     pub inputs: BTreeMap<String, Vec<StageId>>,
     /// GPUs the stage needs at once (`gpus:`); 0 for CPU-only stages.
     pub gpus: u32,
+    /// What the stage asks of a cluster (`resources:` over the file's
+    /// top-level defaults); not part of its cache key.
+    pub resources: Resources,
     /// Where the stage is defined (its name in the YAML).
     pub span: Span,
     /// Where each parameter's value was written (absent for defaults).

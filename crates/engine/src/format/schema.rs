@@ -24,6 +24,7 @@ pub fn json_schema(registry: &Registry) -> Json {
     );
     defs.insert("stage".into(), stage_schema(registry, &kinds));
     defs.insert("matrix".into(), matrix_schema());
+    defs.insert("resources".into(), resources_schema());
     defs.insert(
         "reference".into(),
         json!({
@@ -50,6 +51,7 @@ pub fn json_schema(registry: &Registry) -> Json {
         "required": ["version", "stages"],
         "properties": {
             "version": {"const": 1, "description": "The format version; always 1."},
+            "resources": {"$ref": "#/$defs/resources"},
             "params": {
                 "type": ["object", "null"],
                 "description": "Top-level values, used as `${params.NAME}` anywhere below and overridden with `--set NAME=VALUE`.",
@@ -119,11 +121,30 @@ fn stage_schema(registry: &Registry, kinds: &[&str]) -> Json {
                 "anyOf": [{"type": "integer", "minimum": 0}, {"$ref": "#/$defs/interpolation"}],
                 "default": 0
             },
+            "resources": {"$ref": "#/$defs/resources"},
             "matrix": {"$ref": "#/$defs/matrix"},
             "params": {"type": ["object", "null"], "description": "The kind's parameters."},
             "inputs": {"type": ["object", "null"], "description": "Input slot -> the stage(s) whose output it reads."}
         },
         "allOf": branches
+    })
+}
+
+/// `resources:` (format/resources.rs): what a stage asks of a cluster.
+fn resources_schema() -> Json {
+    let interp = json!({"$ref": "#/$defs/interpolation"});
+    json!({
+        "type": ["object", "null"],
+        "description": "What a stage asks of a cluster (`pipe run --executor slurm`); top-level: every stage's defaults. Not part of the cache key.",
+        "additionalProperties": false,
+        "properties": {
+            "time": {"description": "Wall-time limit: minutes, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM` or `D-HH:MM:SS`.", "type": ["integer", "string"]},
+            "mem": {"description": "Memory: `512M`, `16G`, `1T`; a bare number is megabytes.", "type": ["integer", "string"]},
+            "cpus": {"description": "CPU cores.", "anyOf": [{"type": "integer", "minimum": 1}, interp]},
+            "partition": {"type": "string", "description": "The partition (queue) to submit to."},
+            "account": {"type": "string", "description": "The account to charge."},
+            "extra": {"description": "Further scheduler flags, one per item.", "anyOf": [{"type": "array", "items": {"type": "string"}}, interp]}
+        }
     })
 }
 

@@ -21,6 +21,8 @@ pub struct Spanned<T> {
 pub struct FileSpec {
     /// Top-level `params:`, in the order written.
     pub params: Vec<(Spanned<String>, Node)>,
+    /// Top-level `resources:`: every stage's defaults.
+    pub resources: Option<Node>,
     pub stages: Vec<StageSpec>,
 }
 
@@ -30,6 +32,8 @@ pub struct StageSpec {
     pub name: Spanned<String>,
     pub kind: Option<Spanned<String>>,
     pub gpus: Option<Node>,
+    /// `resources:`, what the stage asks of a cluster (`format::resources`).
+    pub resources: Option<Node>,
     /// `matrix:`: variables in the order written; `include`/`exclude` apart.
     pub matrix: Option<MatrixSpec>,
     pub params: Vec<(Spanned<String>, Node)>,
@@ -58,8 +62,16 @@ pub struct MatrixSpec {
     pub exclude: Vec<Vec<(Spanned<String>, Node)>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "params", "stages"];
-const STAGE_KEYS: &[&str] = &["kind", "doc", "gpus", "matrix", "params", "inputs"];
+const TOP_KEYS: &[&str] = &["version", "params", "resources", "stages"];
+const STAGE_KEYS: &[&str] = &[
+    "kind",
+    "doc",
+    "gpus",
+    "resources",
+    "matrix",
+    "params",
+    "inputs",
+];
 
 /// Reads the file's shape. Returns what could be read even when problems
 /// were reported, so that later checks still run on the valid parts.
@@ -93,6 +105,7 @@ pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
                     spec.params = keyed(params, sink);
                 }
             }
+            "resources" => spec.resources = Some(value.clone()),
             "stages" => {
                 stages_seen = true;
                 if let Some(stages) = mapping(value, "`stages`", sink) {
@@ -166,6 +179,7 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
         name,
         kind: None,
         gpus: None,
+        resources: None,
         matrix: None,
         params: Vec::new(),
         params_pos: None,
@@ -209,6 +223,7 @@ fn read_stage(name: Spanned<String>, body: &Node, sink: &mut Sink) -> Option<Sta
                 }
             }
             "gpus" => stage.gpus = Some(value.clone()),
+            "resources" => stage.resources = Some(value.clone()),
             "matrix" => stage.matrix = read_matrix(value, sink),
             "params" => {
                 stage.params_pos = Some(k.pos);
@@ -351,12 +366,12 @@ const ENTRY_HINT: &str =
 /// How the mapping `what` is written.
 fn mapping_hint(what: &str) -> String {
     match what {
-        "the pipeline file" => "a pipeline file maps `version`, `params` and `stages` to their values".into(),
+        "the pipeline file" => "a pipeline file maps `version`, `params`, `resources` and `stages` to their values".into(),
         "`stages`" => "`stages:` maps each stage name to a stage, e.g. `train: {kind: cmd, params: {run: ...}}`".into(),
         "`matrix`" => "`matrix:` maps each variable to a list of values (an axis) or one value".into(),
         "`params`" | "`inputs`" => format!("write one `name: value` per line under {what}"),
         _ if what.starts_with("an entry of") => ENTRY_HINT.into(),
-        _ => "a stage maps `kind`, `params`, `inputs` (and `matrix`, `gpus`, `doc`) to their values".into(),
+        _ => "a stage maps `kind`, `params`, `inputs` (and `matrix`, `gpus`, `resources`, `doc`) to their values".into(),
     }
 }
 

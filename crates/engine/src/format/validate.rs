@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::diagnostic::sink::{SetHint, Sink};
 use crate::format::matrix::{self, Entry};
 use crate::format::pipeline::{Pipeline, Stage, StageId};
+use crate::format::resources::Resources;
 use crate::format::spec::{FileSpec, StageSpec};
 use crate::format::yaml::{self, Pos};
 use crate::hash::ContentHash;
@@ -44,6 +45,7 @@ struct Draft {
     params: Option<crate::kind::param::Params>,
     param_spans: BTreeMap<String, crate::diagnostic::Span>,
     gpus: u32,
+    resources: Resources,
     /// Where the stage is defined, and where this entry was written.
     pos: Pos,
     origin: Pos,
@@ -67,11 +69,25 @@ type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
     let (params, written) = top_params(spec, input.overrides, sink);
+    let resources = spec
+        .resources
+        .as_ref()
+        .map_or_else(Resources::default, |node| {
+            let scope = Scope {
+                params: &params,
+                matrix: None,
+                matrix_vars: &[],
+                stage: "",
+                in_matrix: false,
+            };
+            Resources::read(node, &scope, sink)
+        });
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         let top = Top {
             values: &params,
             written: &written,
+            resources: &resources,
         };
         expand_stage(stage, &top, input, sink, &mut drafts);
     }
@@ -128,6 +144,7 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
                 .map(|(slot, ups)| (slot, ups.into_iter().map(|u| StageId(new_id[u])).collect()))
                 .collect(),
             gpus: draft.gpus,
+            resources: draft.resources,
             span: sink.span(draft.pos),
             param_spans: draft.param_spans,
         });
@@ -147,6 +164,8 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
 struct Top<'a> {
     values: &'a BTreeMap<String, Value>,
     written: &'a HashMap<&'a str, &'a yaml::Node>,
+    /// The top-level `resources:`, every stage's defaults.
+    resources: &'a Resources,
 }
 
 /// The top-level params with `--set` overrides applied, and the nodes of
@@ -327,6 +346,13 @@ fn expand_stage(
                 }
                 None => 0,
             });
+        let resources = stage
+            .resources
+            .as_ref()
+            .map_or_else(Resources::default, |node| {
+                Resources::read(node, &scope, sink)
+            })
+            .over(top.resources);
         let mut written = Vec::new();
         let mut param_spans = BTreeMap::new();
         let mut ok = true;
@@ -429,6 +455,7 @@ fn expand_stage(
             params: typed,
             param_spans,
             gpus,
+            resources,
             pos: stage.name.pos,
             origin: entry.origin.unwrap_or(stage.name.pos),
             refs,

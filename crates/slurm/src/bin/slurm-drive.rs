@@ -44,6 +44,7 @@ struct Args {
     name: String,
     command: String,
     resources: serde_json::Map<String, serde_json::Value>,
+    gpus: u32,
     config: Config,
     probe: Option<PathBuf>,
     status: bool,
@@ -57,6 +58,7 @@ fn parse() -> Result<Args, String> {
         name: format!("pipe-drive-{}", std::process::id()),
         command: "true".into(),
         resources: serde_json::Map::new(),
+        gpus: 0,
         config: Config::default(),
         probe: None,
         status: false,
@@ -81,7 +83,8 @@ fn parse() -> Result<Args, String> {
             "--jobs" => args.jobs = value.parse().map_err(|e| format!("--jobs: {e}"))?,
             "--name" => args.name = value,
             "--command" => args.command = value,
-            "--time" | "--mem" | "--gpus" => {
+            "--gpus" => args.gpus = value.parse().map_err(|e| format!("--gpus: {e}"))?,
+            "--time" | "--mem" => {
                 let v = value
                     .parse::<u64>()
                     .map_or(value.clone().into(), Into::into);
@@ -141,8 +144,9 @@ fn drive(args: Args) -> Result<bool, Error> {
         }
         return Ok(true);
     }
-    let resources = Resources::from_value(&args.resources.into())
-        .map_err(|problems| Error::failed(format!("bad resources: {}", problems[0].message)))?;
+    let resources =
+        Resources::from_value(&pipe_engine::Value::from_json(&args.resources.into()))
+            .map_err(|problems| Error::failed(format!("bad resources: {}", problems[0].message)))?;
     let mut run = Run::open(Tools::default(), args.config, &args.state, &args.name)?;
     println!("name {}", run.name());
     let start = Instant::now();
@@ -155,6 +159,7 @@ fn drive(args: Args) -> Result<bool, Error> {
             command: vec!["bash".into(), "-c".into(), args.command.clone()],
             env: vec![("STAGE".into(), i.to_string())],
             resources: resources.clone(),
+            gpus: args.gpus,
         };
         match run.submit(&spec) {
             Ok(Submitted::New(job)) => println!("submitted s{i} {job}"),

@@ -1,4 +1,5 @@
-//! A job's memory request in SLURM's units.
+//! A stage's memory request, in the units cluster schedulers take (SLURM's
+//! `--mem`, the most common).
 //!
 //! sbatch's `--mem` takes a whole number with an optional unit `K`, `M`
 //! (the default), `G` or `T`, powers of 1024. A pipeline file may also write
@@ -7,8 +8,11 @@
 
 use std::fmt;
 
-/// A memory amount in KiB (never zero).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A memory amount in KiB (never zero); serialized as KiB.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct Memory {
     kib: u64,
 }
@@ -51,6 +55,21 @@ impl Memory {
             Some(kib) => Ok(Memory { kib }),
             None => Err(bad()),
         }
+    }
+}
+
+impl TryFrom<u64> for Memory {
+    type Error = String;
+    fn try_from(kib: u64) -> Result<Memory, String> {
+        (kib > 0)
+            .then_some(Memory { kib })
+            .ok_or_else(|| "a memory request of zero".to_string())
+    }
+}
+
+impl From<Memory> for u64 {
+    fn from(m: Memory) -> u64 {
+        m.kib
     }
 }
 

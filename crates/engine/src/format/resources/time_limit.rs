@@ -1,4 +1,5 @@
-//! A job's wall-time limit in SLURM's own formats.
+//! A stage's wall-time limit, in the formats cluster schedulers take
+//! (SLURM's `--time`, the most common).
 //!
 //! sbatch accepts `minutes`, `minutes:seconds`, `hours:minutes:seconds`,
 //! `days-hours`, `days-hours:minutes` and `days-hours:minutes:seconds`; a
@@ -7,8 +8,11 @@
 
 use std::fmt;
 
-/// A wall-time limit, in whole seconds (never zero).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A wall-time limit, in whole seconds (never zero); serialized as seconds.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct TimeLimit {
     seconds: u64,
 }
@@ -32,7 +36,7 @@ impl TimeLimit {
     /// Parses one of sbatch's `--time` formats.
     pub fn parse(text: &str) -> Result<TimeLimit, String> {
         let text = text.trim();
-        let bad = || format!("`{text}` is not a SLURM time limit");
+        let bad = || format!("`{text}` is not a time limit");
         let (days, rest) = match text.split_once('-') {
             Some((d, rest)) => (Some(number(d).ok_or_else(bad)?), rest),
             None => (None, text),
@@ -54,6 +58,19 @@ impl TimeLimit {
             _ => return Err(bad()),
         };
         TimeLimit::from_seconds(seconds).ok_or_else(|| "a time limit of zero".to_string())
+    }
+}
+
+impl TryFrom<u64> for TimeLimit {
+    type Error = String;
+    fn try_from(seconds: u64) -> Result<TimeLimit, String> {
+        TimeLimit::from_seconds(seconds).ok_or_else(|| "a time limit of zero".to_string())
+    }
+}
+
+impl From<TimeLimit> for u64 {
+    fn from(t: TimeLimit) -> u64 {
+        t.seconds
     }
 }
 

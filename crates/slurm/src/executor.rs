@@ -1,0 +1,331 @@
+//! The engine's [`Executor`] on a SLURM cluster: every job the scheduler
+//! hands over becomes one batch job running `pipe run-job <job.json>` on a
+//! node, which runs the stage through the cache's entry protocol exactly as
+//! a local thread would (torch kinds start `pipe-torch` there themselves)
+//! and stores its result in the shared cache. This side follows the jobs
+//! ([`Run`]) and answers with the manifest the node wrote.
+//!
+//! The cluster is first asked at the first job (a run with nothing to run
+//! makes no SLURM call at all); before the first submission a tiny job
+//! checks that the nodes see the cache dir ([`probe`](crate::probe)). A job whose stage key an earlier client of the same run
+//! submitted is re-attached to, not submitted again.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipe_engine::cache::key::StageHash;
+use pipe_engine::cache::Cache;
+use pipe_engine::execution::executor::{Executor, Finished, Outcome, Start};
+use pipe_engine::execution::job::Job;
+use pipe_engine::format::resources::Resources;
+use pipe_engine::{Error, Result, StageId};
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobSpec;
+use crate::run::{Config, Event, Run, Submitted};
+use crate::tools::Tools;
+
+/// What `pipe run-job` reads on the node: the job and the cache to store
+/// its result in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NodeJob {
+    pub cache_dir: PathBuf,
+    pub durable: bool,
+    pub job: Job,
+}
+
+/// The file of a stage's work dir holding its [`NodeJob`].
+pub const JOB_FILE: &str = "job.json";
+
+/// How the executor runs `pipe` on the nodes and where.
+pub struct Setup {
+    /// The `pipe` binary, at a path the nodes see.
+    pub pipe: PathBuf,
+    /// Where stage commands start (the project directory).
+    pub cwd: PathBuf,
+    pub cache_dir: PathBuf,
+    pub durable: bool,
+    /// Each stage's resources, by stage name (defaults applied).
+    pub resources: HashMap<String, Resources>,
+    /// The run's state dir (re-attach record, work dirs).
+    pub state_dir: PathBuf,
+    /// The run's job name.
+    pub name: String,
+    pub config: Config,
+    pub cancel: Arc<AtomicBool>,
+    /// Called with one line about each job (submitted, re-attached, state).
+    pub say: Box<dyn Fn(&str)>,
+}
+
+struct InFlight {
+    id: StageId,
+    hash: StageHash,
+    stage: String,
+    started: Instant,
+    /// Stages of this run with the same key (the same command twice): they
+    /// share the job, and get its result as cached.
+    same: Vec<(StageId, String)>,
+}
+
+pub struct SlurmExecutor {
+    setup: Setup,
+    cache: Cache,
+    /// Opened at the first job.
+    run: Option<Run>,
+    /// Whether the shared cache dir was checked; its error (message and
+    /// hint), if it failed.
+    probed: Option<Result<(), (String, Option<String>)>>,
+    jobs: HashMap<String, InFlight>,
+    finished: VecDeque<Finished>,
+}
+
+impl SlurmExecutor {
+    pub fn new(setup: Setup) -> Result<SlurmExecutor> {
+        let cache = Cache::open(&setup.cache_dir)?;
+        Ok(SlurmExecutor {
+            setup,
+            cache,
+            run: None,
+            probed: None,
+            jobs: HashMap::new(),
+            finished: VecDeque::new(),
+        })
+    }
+
+    /// The run, opened (one squeue, which also checks that SLURM answers)
+    /// at the first job.
+    fn run(&mut self) -> Result<&mut Run> {
+        if self.run.is_none() {
+            let run = Run::open(
+                Tools::default(),
+                self.setup.config.clone(),
+                &self.setup.state_dir,
+                &self.setup.name,
+            )?;
+            self.run = Some(run);
+        }
+        self.run
+            .as_mut()
+            .ok_or_else(|| Error::internal("the SLURM run is not open"))
+    }
+
+    /// The shared cache dir check, once per run, before the first job;
+    /// its failure fails every job of the run.
+    fn probe(&mut self) -> Result<()> {
+        if self.probed.is_none() {
+            let outcome = crate::probe::check_shared(
+                Tools::default(),
+                self.setup.config.clone(),
+                &self.setup.cache_dir,
+                &self.setup.cancel,
+            );
+            self.probed = Some(match outcome {
+                Ok(()) => Ok(()),
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e) => Err((e.to_string(), e.hint().map(str::to_string))),
+            });
+        }
+        match &self.probed {
+            Some(Err((message, hint))) => Err(Error::Environment {
+                message: message.clone(),
+                hint: hint.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn submit(&mut self, job: &Job) -> Result<Submitted> {
+        self.run()?;
+        self.probe()?;
+        let key = job.hash.to_string();
+        let work = work_dir(&self.setup.state_dir, &key);
+        std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
+        let file = work.join(JOB_FILE);
+        let node_job = NodeJob {
+            cache_dir: self.setup.cache_dir.clone(),
+            durable: self.setup.durable,
+            job: job.clone(),
+        };
+        let bytes =
+            serde_json::to_vec_pretty(&node_job).map_err(|e| Error::internal(e.to_string()))?;
+        pipe_engine::cache::atomic::write(&file, &bytes, false)?;
+        let spec = JobSpec {
+            key,
+            stage: job.stage.clone(),
+            work,
+            cwd: self.setup.cwd.clone(),
+            command: vec![
+                self.setup.pipe.to_string_lossy().into_owned(),
+                "run-job".into(),
+                file.to_string_lossy().into_owned(),
+            ],
+            env: vec![],
+            resources: self
+                .setup
+                .resources
+                .get(&job.stage)
+                .cloned()
+                .unwrap_or_default(),
+            gpus: job.gpus,
+        };
+        self.run()?.submit(&spec)
+    }
+
+    /// One look at the jobs; what ended goes to `finished`.
+    fn poll(&mut self) -> Result<()> {
+        let mut ended = Vec::new();
+        let say = &self.setup.say;
+        let jobs = &self.jobs;
+        let Some(run) = self.run.as_mut() else {
+            return Ok(());
+        };
+        run.poll(&mut |event| match event {
+            Event::State { key, job, state } => {
+                if let Some(f) = jobs.get(&key) {
+                    say(&format!("{} job {job} {state}", f.stage));
+                }
+            }
+            Event::Progress { .. } => {}
+            Event::Finished { key, outcome, .. } => ended.push((key, outcome)),
+        })?;
+        for (key, outcome) in ended {
+            let Some(f) = self.jobs.remove(&key) else {
+                continue;
+            };
+            let result = match outcome {
+                Ok(()) => self.stored(&f),
+                Err(e) => Err(Error::Stage {
+                    stage: f.stage.clone(),
+                    message: match &e {
+                        Error::Failed { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    },
+                    hint: e.hint().map(str::to_string),
+                }),
+            };
+            if result.is_ok() {
+                self.run()?.forget([key.as_str()])?;
+            }
+            for (id, stage) in &f.same {
+                let result = match &result {
+                    Ok(Outcome::Ran(m, _) | Outcome::Cached(m)) => Ok(Outcome::Cached(m.clone())),
+                    Err(_) => Err(Error::Stage {
+                        stage: stage.clone(),
+                        message: format!("it has the key of `{}`, which failed", f.stage),
+                        hint: None,
+                    }),
+                };
+                self.finished.push_back(Finished { id: *id, result });
+            }
+            self.finished.push_back(Finished { id: f.id, result });
+        }
+        Ok(())
+    }
+
+    /// The manifest a node stored for a job that ended well.
+    fn stored(&self, f: &InFlight) -> Result<Outcome> {
+        match self.cache.lookup(&f.hash) {
+            Some(m) => Ok(Outcome::Ran(m, f.started.elapsed())),
+            None => Err(Error::Stage {
+                stage: f.stage.clone(),
+                message: format!(
+                    "its SLURM job ended well but its result is not in the cache `{}`",
+                    self.setup.cache_dir.display()
+                ),
+                hint: Some(
+                    "the cache dir must be the same shared directory on this machine and the nodes (docs/slurm.md)"
+                        .into(),
+                ),
+            }),
+        }
+    }
+}
+
+impl Executor for SlurmExecutor {
+    fn start(&mut self, job: Job) -> Start {
+        // One job per key: a second stage with the same key waits for it,
+        // as it would for the key's lock locally.
+        if let Some(f) = self.jobs.get_mut(&job.hash.to_string()) {
+            f.same.push((job.stage_id(), job.stage.clone()));
+            return Start::Started;
+        }
+        match self.submit(&job) {
+            Ok(submitted) => {
+                let verb = match &submitted {
+                    Submitted::New(_) => "submitted",
+                    Submitted::Reattached(_) => "re-attached to",
+                };
+                (self.setup.say)(&format!("{} {verb} job {}", job.stage, submitted.job()));
+                self.jobs.insert(
+                    job.hash.to_string(),
+                    InFlight {
+                        id: job.stage_id(),
+                        hash: job.hash,
+                        stage: job.stage.clone(),
+                        started: Instant::now(),
+                        same: Vec::new(),
+                    },
+                );
+                Start::Started
+            }
+            Err(e) => Start::Never(job, e),
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Option<Finished> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = self.finished.pop_front() {
+                return Some(f);
+            }
+            if let Err(e) = self.poll() {
+                // The controller is gone for good: every job fails with why
+                // (they stay queued; a later run re-attaches).
+                let text = e.to_string();
+                for (_, f) in self.jobs.drain() {
+                    for id in f.same.into_iter().map(|(id, _)| id).chain([f.id]) {
+                        let e = Error::environment(text.clone()).with_hint(
+                            "run `pipe run` again later: it re-attaches to the jobs still queued",
+                        );
+                        self.finished.push_back(Finished { id, result: Err(e) });
+                    }
+                }
+                continue;
+            }
+            if !self.finished.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            std::thread::sleep((deadline - now).min(self.setup.config.file_poll));
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.jobs.values().map(|f| 1 + f.same.len()).sum::<usize>() + self.finished.len()
+    }
+
+    fn cancel(&mut self) {
+        if let Some(Err(e)) = self.run.as_mut().map(Run::cancel_all) {
+            (self.setup.say)(&format!("cancelling the run's SLURM jobs: {e}"));
+        }
+        for (_, f) in self.jobs.drain() {
+            for id in f.same.into_iter().map(|(id, _)| id).chain([f.id]) {
+                self.finished.push_back(Finished {
+                    id,
+                    result: Err(Error::Cancelled),
+                });
+            }
+        }
+    }
+}
+
+/// The work dir of a stage's job in a run's state dir.
+pub fn work_dir(state_dir: &Path, key: &str) -> PathBuf {
+    state_dir.join("jobs").join(key)
+}
