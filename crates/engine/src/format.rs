@@ -14,6 +14,7 @@ pub mod load;
 pub mod matrix;
 pub mod pattern;
 pub mod pipeline;
+pub mod remote;
 pub mod schema;
 pub mod spec;
 pub mod validate;

@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod gc;
 pub mod history;
+pub mod import;
 pub mod input_dirs;
 pub mod key;
 pub mod manifest;

@@ -22,6 +22,8 @@ pub struct FileSpec {
     /// Top-level `params:`, in the order written.
     pub params: Vec<(Spanned<String>, Node)>,
     pub stages: Vec<StageSpec>,
+    /// `remote:`, read by [`crate::format::remote`].
+    pub remote: Option<Node>,
 }
 
 /// One entry under `stages:` (a template when it has a `matrix:`).
@@ -58,7 +60,7 @@ pub struct MatrixSpec {
     pub exclude: Vec<Vec<(Spanned<String>, Node)>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "params", "stages"];
+const TOP_KEYS: &[&str] = &["version", "params", "stages", "remote"];
 const STAGE_KEYS: &[&str] = &["kind", "doc", "gpus", "matrix", "params", "inputs"];
 
 /// Reads the file's shape. Returns what could be read even when problems
@@ -93,6 +95,7 @@ pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
                     spec.params = keyed(params, sink);
                 }
             }
+            "remote" => spec.remote = Some(value.clone()),
             "stages" => {
                 stages_seen = true;
                 if let Some(stages) = mapping(value, "`stages`", sink) {

@@ -67,6 +67,10 @@ type Resolved = (BTreeMap<String, Vec<usize>>, Vec<(usize, Pos)>);
 /// Validates `spec`; `None` when anything was reported.
 pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipeline> {
     let (params, written) = top_params(spec, input.overrides, sink);
+    let remote = spec
+        .remote
+        .as_ref()
+        .and_then(|node| crate::format::remote::read(node, sink));
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         let top = Top {
@@ -139,6 +143,7 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         source_hash: input.source_hash,
         stages,
         by_name,
+        remote,
     })
 }
 
