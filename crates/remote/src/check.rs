@@ -1,5 +1,5 @@
 //! `pipe remote check`: can we read, can we write? Each answered by a real
-//! request (a HEAD of a probe name; a create-only PUT of a probe under
+//! request (a GET of a probe name; a create-only PUT of a probe under
 //! `tmp/`, then its DELETE), so a wrong key, a missing bucket or a
 //! read-only credential shows here with the reason the server gave.
 
@@ -17,7 +17,7 @@ pub struct CheckReport {
 pub fn check(remote: &Remote) -> CheckReport {
     remote.runtime.block_on(async {
         let probe = remote.tmp_path("pipe-check-read");
-        let read = match remote.store.head(&probe).await {
+        let read = match remote.store.get(&probe).await {
             Ok(_) => Ok(()),
             Err(e) if is_missing(&e) => Ok(()),
             Err(e) => Err(failure::error(&remote.config, "read", &e)),

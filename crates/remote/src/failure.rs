@@ -23,8 +23,13 @@ pub fn error(config: &RemoteConfig, action: &str, e: &object_store::Error) -> Er
         None => "no credentials".into(),
     };
     let url = &config.url;
+    // Listing errors reach us as `Generic`; the S3 code says what they are.
+    let refused = matches!(
+        e,
+        object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. }
+    ) || code.as_deref().is_some_and(|c| AUTH_CODES.contains(&c));
     match e {
-        object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. } => {
+        _ if refused => {
             Error::environment(format!("the remote `{url}` refused to {action}: {detail}")).with_hint(
                 format!(
                     "{who} may not do that: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
@@ -47,6 +52,16 @@ pub fn error(config: &RemoteConfig, action: &str, e: &object_store::Error) -> Er
             }),
     }
 }
+
+/// S3 error codes that mean "not with these credentials".
+const AUTH_CODES: &[&str] = &[
+    "AccessDenied",
+    "AllAccessDisabled",
+    "ExpiredToken",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "SignatureDoesNotMatch",
+];
 
 /// Whether `e` is a missing object (and not a missing bucket).
 pub fn is_missing(e: &object_store::Error) -> bool {
