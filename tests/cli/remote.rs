@@ -268,3 +268,28 @@ fn run_remote_with_a_read_only_credential_fetches_runs_the_rest_and_caches_local
     assert_eq!(dev.pipe(&["run", "p.yaml"]).ok().ran(), Vec::<String>::new());
     let _ = Command::new("true").status();
 }
+
+#[test]
+fn the_files_remote_section_names_the_remote_and_is_checked_with_its_place() {
+    let moto = Moto::start();
+    let text = format!("remote:\n  url: s3://cache/team\n{PIPELINE}");
+    let a = clone(&text);
+    a.pipe(&["run", "p.yaml"]).ok();
+    let env: Vec<(String, String)> = moto.env(None).into_iter().filter(|(k, _)| k != "PIPE_REMOTE").collect();
+    let mut cmd = a.command(&["push", "p.yaml"]);
+    cmd.envs(env).env_remove("PIPE_REMOTE");
+    let push = Out::from(cmd.output().unwrap());
+    assert!(push.ok().stderr.contains("push: 2 stages"), "{}", push.stderr);
+    assert_eq!(records(&moto).len(), 2);
+
+    for (remote, place, message) in [
+        ("remote: s3://cache", "p.yaml:1:9", "`remote` must be a mapping, found"),
+        ("remote:\n  url: cache/team", "p.yaml:2:8", "`remote.url` must be an `s3://bucket/prefix` URL, found `cache/team`"),
+        ("remote:\n  ur: s3://cache", "p.yaml:2:3", "unknown key `ur` in `remote`"),
+    ] {
+        let p = clone(&format!("{remote}\n{PIPELINE}"));
+        let check = p.pipe(&["check", "p.yaml"]);
+        check.expect_code(2);
+        assert!(check.stderr.contains(place) && check.stderr.contains(message), "{remote}:\n{}", check.stderr);
+    }
+}

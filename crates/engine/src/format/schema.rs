@@ -60,6 +60,15 @@ pub fn json_schema(registry: &Registry) -> Json {
                 "description": "Stage name -> stage.",
                 "propertyNames": {"pattern": NAME_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/stage"}
+            },
+            "remote": {
+                "type": "object",
+                "description": "The shared remote cache (docs/remote.md); PIPE_REMOTE overrides it.",
+                "additionalProperties": false,
+                "required": ["url"],
+                "properties": {
+                    "url": {"type": "string", "pattern": "^s3://[^/]+", "description": "`s3://bucket/prefix`."}
+                }
             }
         },
         "$defs": defs
