@@ -97,4 +97,3 @@ cmp -s "$a/results/bench/train[1]/model.safetensors" "$b/results/bench/train[1]/
 cmp -s "$a/results/bench/train[1]/model.safetensors" "$d2/data/train[1]/model.safetensors" || { echo "dvc: pulled bytes differ" >&2; exit 1; }
 echo "on the server: pipe $(remote_bytes pipe/), dvc $(remote_bytes dvc/)"
 echo "(pipe's count includes one record per stage under keys/; DVC's one .dir manifest)"
-# pipe $(remote_bytes pipe/), dvc $(remote_bytes dvc/)"
