@@ -293,3 +293,31 @@ fn the_files_remote_section_names_the_remote_and_is_checked_with_its_place() {
         assert!(check.stderr.contains(place) && check.stderr.contains(message), "{remote}:\n{}", check.stderr);
     }
 }
+
+#[test]
+fn with_key_includes_environment_a_result_serves_only_its_own_environment() {
+    let moto = Moto::start();
+    let run_with = |p: &Project, libtorch: &str, args: &[&str]| {
+        let mut env = moto.env(None);
+        env.push(("PIPE_LIBTORCH_VERSION".into(), libtorch.into()));
+        env.push(("PIPE_CUDA_VERSION".into(), "12.8".into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        p.pipe_env(args, &env)
+    };
+    // The default: results serve every environment.
+    let a = clone(PIPELINE);
+    run_with(&a, "2.11.0", &["run", "--remote", "--push", "p.yaml"]).ok();
+    let b = clone(PIPELINE);
+    let fetched = run_with(&b, "2.10.0", &["run", "--remote", "p.yaml"]);
+    assert_eq!(fetched.ok().ran(), Vec::<String>::new());
+    assert!(fetched.stderr.contains("made with pipe ") && fetched.stderr.contains("libtorch 2.11.0, CUDA 12.8"), "{}", fetched.stderr);
+
+    let strict = format!("remote:\n  key_includes_environment: true\n{PIPELINE}");
+    let a = clone(&strict);
+    assert_eq!(run_with(&a, "2.11.0", &["run", "--remote", "--push", "p.yaml"]).ok().ran(), names(&["count", "gen"]));
+    let other = clone(&strict);
+    assert_eq!(run_with(&other, "2.10.0", &["run", "--remote", "p.yaml"]).ok().ran(), names(&["count", "gen"]));
+    let same = clone(&strict);
+    assert_eq!(run_with(&same, "2.11.0", &["run", "--remote", "p.yaml"]).ok().ran(), Vec::<String>::new());
+    assert_eq!(a.read("results/p/gen/sub/id"), same.read("results/p/gen/sub/id"));
+}

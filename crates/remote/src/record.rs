@@ -51,11 +51,11 @@ impl Environment {
         let mut s = format!("pipe {}, {}", self.pipe_version, self.platform);
         if let Some(t) = &self.libtorch {
             s.push_str(&format!(", libtorch {t}"));
+            s.push_str(&match &self.cuda {
+                Some(c) => format!(", CUDA {c}"),
+                None => ", CPU".into(),
+            });
         }
-        s.push_str(&match &self.cuda {
-            Some(c) => format!(", CUDA {c}"),
-            None => ", CPU".into(),
-        });
         s
     }
 }

@@ -33,6 +33,9 @@ pub struct Pipeline {
     /// `remote: {url: s3://bucket/prefix}`: the shared remote cache, when
     /// the file names one (`PIPE_REMOTE` overrides it).
     pub remote: Option<String>,
+    /// The environment every stage key includes, when the file says
+    /// `remote: {key_includes_environment: true}` (the registry's).
+    pub key_environment: Option<String>,
 }
 
 /// One stage, after matrix expansion.

@@ -65,9 +65,9 @@ pub fn json_schema(registry: &Registry) -> Json {
                 "type": "object",
                 "description": "The shared remote cache (docs/remote.md); PIPE_REMOTE overrides it.",
                 "additionalProperties": false,
-                "required": ["url"],
                 "properties": {
-                    "url": {"type": "string", "pattern": "^s3://[^/]+", "description": "`s3://bucket/prefix`."}
+                    "url": {"type": "string", "pattern": "^s3://[^/]+", "description": "`s3://bucket/prefix`."},
+                    "key_includes_environment": {"type": "boolean", "description": "Make the environment (pipe, libtorch and CUDA versions, platform) part of every stage key; default false."}
                 }
             }
         },

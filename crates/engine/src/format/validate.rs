@@ -70,7 +70,8 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
     let remote = spec
         .remote
         .as_ref()
-        .and_then(|node| crate::format::remote::read(node, sink));
+        .map(|node| crate::format::remote::read(node, sink))
+        .unwrap_or_default();
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         let top = Top {
@@ -143,7 +144,10 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         source_hash: input.source_hash,
         stages,
         by_name,
-        remote,
+        remote: remote.url,
+        key_environment: remote
+            .key_includes_environment
+            .then(|| input.registry.environment().unwrap_or("unknown").to_string()),
     })
 }
 
