@@ -16,7 +16,13 @@ pub fn pull(config: &Config, args: &TransferArgs) -> Result<u8> {
     let progress = Progress::new("pull", config.quiet);
     let durable = std::env::var_os("PIPE_NO_FSYNC").is_none();
     let got = pipe_remote::read_through::read_through(
-        &remote, &pipeline, &cache, &args.targets, &[], durable, &progress,
+        &remote,
+        &pipeline,
+        &cache,
+        &args.targets,
+        &[],
+        durable,
+        &progress,
     );
     progress.finish();
     super::remote::print_fetched(config, "pull", &got?, &progress);

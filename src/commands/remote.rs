@@ -1,7 +1,7 @@
 //! `pipe remote check|ls`, and what `push`, `pull` and `run --remote`
 //! share: opening the remote, the results to push, the summary lines.
 
-use pipe_engine::cache::{Cache, Manifest, StageHash};
+use pipe_engine::cache::{Cache, StageHash};
 use pipe_engine::{Error, Pipeline, Result};
 use pipe_remote::fetch::Fetched;
 use pipe_remote::progress::{bytes_text, Progress};
@@ -66,7 +66,9 @@ fn ls(config: &Config, args: &TransferArgs) -> Result<u8> {
     let mut text = String::new();
     for s in &statuses {
         let line = match (s.key, records.get(&s.name)) {
-            (Some(_), Some(r)) => format!("on remote  {}  ({})\n", s.name, r.environment.describe()),
+            (Some(_), Some(r)) => {
+                format!("on remote  {}  ({})\n", s.name, r.environment.describe())
+            }
             (Some(_), None) => format!("not there  {}\n", s.name),
             (None, _) => format!("unknown    {}  (its inputs are not cached here)\n", s.name),
         };
@@ -82,11 +84,15 @@ pub fn cached_results(
     pipeline: &Pipeline,
     cache: &Cache,
     targets: &[String],
-) -> Result<(Vec<(String, StageHash, Manifest)>, Vec<String>)> {
+) -> Result<(pipe_remote::push::Results, Vec<String>)> {
     let mut results = Vec::new();
     let mut not_cached = Vec::new();
     for s in pipe_engine::status::status(pipeline, cache, targets, &[])? {
-        match s.key.filter(|_| s.up_to_date()).and_then(|k| Some((k, cache.lookup(&k)?))) {
+        match s
+            .key
+            .filter(|_| s.up_to_date())
+            .and_then(|k| Some((k, cache.lookup(&k)?)))
+        {
             Some((key, manifest)) => results.push((s.name, key, manifest)),
             None => not_cached.push(s.name),
         }
@@ -95,7 +101,12 @@ pub fn cached_results(
 }
 
 /// `push: 3 stages (12 objects, 4.0 MiB) in 0.3 s; 40 already there`.
-pub fn print_pushed(config: &Config, pushed: &Pushed, not_cached: &[String], progress: &Progress) -> Result<()> {
+pub fn print_pushed(
+    config: &Config,
+    pushed: &Pushed,
+    not_cached: &[String],
+    progress: &Progress,
+) -> Result<()> {
     for name in &pushed.differing {
         err(&format!(
             "note: the remote already has another result for the key of `{name}` (from a \
@@ -148,7 +159,10 @@ pub fn print_fetched(config: &Config, verb: &str, got: &Fetched, progress: &Prog
         line.push_str(&format!("; {} not on the remote", got.missing));
     }
     if !got.unusable.is_empty() {
-        line.push_str(&format!("; {} unusable (corrupt on the remote)", got.unusable.len()));
+        line.push_str(&format!(
+            "; {} unusable (corrupt on the remote)",
+            got.unusable.len()
+        ));
     }
     err(&format!("{line}\n"));
 }

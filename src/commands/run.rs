@@ -70,7 +70,8 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         Err(e) => return Err(e),
     }
     if let Some(remote) = remote.as_ref().filter(|_| args.push) {
-        super::remote::push_run(config, remote, &pipeline, &opts).map_err(super::remote::after_run)?;
+        super::remote::push_run(config, remote, &pipeline, &opts)
+            .map_err(super::remote::after_run)?;
     }
     remove_orphans(config, &pipeline, &results_dir, args.results_dir.is_none());
     if !args.pipeline.set.is_empty() && args.results_dir.is_none() && !config.quiet {

@@ -63,10 +63,21 @@ fn b_fetches_everything_a_pushed_and_runs_nothing() {
     a.pipe(&["run", "p.yaml"]).ok();
     let push = pipe(&a, &moto, None, &["push", "p.yaml"]);
     push.ok();
-    assert!(push.stderr.contains("push: 2 stages (3 objects"), "{}", push.stderr);
+    assert!(
+        push.stderr.contains("push: 2 stages (3 objects"),
+        "{}",
+        push.stderr
+    );
     // Nothing new: one LIST of the records, nothing moved.
     let again = pipe(&a, &moto, None, &["push", "p.yaml"]);
-    assert!(again.ok().stderr.contains("push: 0 stages (0 objects, 0 B)"), "{}", again.stderr);
+    assert!(
+        again
+            .ok()
+            .stderr
+            .contains("push: 0 stages (0 objects, 0 B)"),
+        "{}",
+        again.stderr
+    );
 
     let b = clone(PIPELINE);
     let run = pipe(&b, &moto, None, &["run", "--remote", "p.yaml"]);
@@ -75,12 +86,20 @@ fn b_fetches_everything_a_pushed_and_runs_nothing() {
     assert_eq!(run.cached(), names(&["count", "gen"]));
     for file in ["gen/data.bin", "gen/sub/id", "count/count"] {
         let rel = format!("results/p/{file}");
-        assert_eq!(std::fs::read(a.join(&rel)).unwrap(), std::fs::read(b.join(&rel)).unwrap(), "{file}");
+        assert_eq!(
+            std::fs::read(a.join(&rel)).unwrap(),
+            std::fs::read(b.join(&rel)).unwrap(),
+            "{file}"
+        );
     }
     b.pipe(&["status", "p.yaml"]).ok();
     // The records say where the results were made.
     let ls = pipe(&b, &moto, None, &["remote", "ls", "p.yaml"]);
-    assert!(ls.ok().stdout.contains("on remote  gen  (pipe "), "{}", ls.stdout);
+    assert!(
+        ls.ok().stdout.contains("on remote  gen  (pipe "),
+        "{}",
+        ls.stdout
+    );
 }
 
 #[test]
@@ -92,11 +111,22 @@ fn pull_fills_the_cache_and_a_plain_run_then_runs_nothing() {
     let b = clone(PIPELINE);
     // Only `gen` is there: `count` is not on the remote.
     let pull = pipe(&b, &moto, None, &["pull", "p.yaml", "--jobs", "2"]);
-    assert!(pull.ok().stderr.contains("pull: 1 stage (2 objects"), "{}", pull.stderr);
-    assert!(pull.stderr.contains("1 not on the remote"), "{}", pull.stderr);
+    assert!(
+        pull.ok().stderr.contains("pull: 1 stage (2 objects"),
+        "{}",
+        pull.stderr
+    );
+    assert!(
+        pull.stderr.contains("1 not on the remote"),
+        "{}",
+        pull.stderr
+    );
     let run = b.pipe(&["run", "p.yaml"]);
     assert_eq!(run.ok().ran(), names(&["count"]));
-    assert_eq!(a.read("results/p/gen/sub/id"), b.read("results/p/gen/sub/id"));
+    assert_eq!(
+        a.read("results/p/gen/sub/id"),
+        b.read("results/p/gen/sub/id")
+    );
 }
 
 #[test]
@@ -119,13 +149,17 @@ fn a_corrupt_remote_object_is_reported_never_used_and_the_stage_reruns() {
     let run = pipe(&b, &moto, None, &["run", "--remote", "p.yaml"]);
     run.ok();
     assert!(
-        run.stderr.contains("the remote's result of `gen` is not used")
+        run.stderr
+            .contains("the remote's result of `gen` is not used")
             && run.stderr.contains("is corrupt"),
         "{}",
         run.stderr
     );
     assert_eq!(run.ran(), names(&["count", "gen"]));
-    assert_ne!(std::fs::read(a.join("results/p/gen/data.bin")).unwrap(), std::fs::read(b.join("results/p/gen/data.bin")).unwrap());
+    assert_ne!(
+        std::fs::read(a.join("results/p/gen/data.bin")).unwrap(),
+        std::fs::read(b.join("results/p/gen/data.bin")).unwrap()
+    );
     // Nothing of the bad download stayed: the store is sound.
     b.pipe(&["cache", "verify"]).ok();
     let leftovers = std::fs::read_dir(b.join("cache/tmp")).unwrap().count();
@@ -153,21 +187,33 @@ stages:
     // Killed as soon as the server has answered the first object's PUT.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !moto.log_text().contains("\"PUT /cache/team/objects/") {
-        assert!(Instant::now() < deadline, "no upload began: {}", moto.log_text());
-        assert!(child.try_wait().unwrap().is_none(), "the push ended before it was killed");
+        assert!(
+            Instant::now() < deadline,
+            "no upload began: {}",
+            moto.log_text()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the push ended before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let uploaded = moto.list("team/objects/").len();
     assert!((1..24).contains(&uploaded), "{uploaded} objects up");
-    assert_eq!(records(&moto), vec![], "a record went up before its objects");
+    assert_eq!(
+        records(&moto),
+        vec![],
+        "a record went up before its objects"
+    );
     assert_no_record_without_its_objects(&moto);
 
     let next = pipe(&a, &moto, None, &["push", "p.yaml"]);
     next.ok();
     assert!(
-        next.stderr.contains(&format!("push: 12 stages ({} objects", 24 - uploaded))
+        next.stderr
+            .contains(&format!("push: 12 stages ({} objects", 24 - uploaded))
             && next.stderr.contains(&format!("{uploaded} object")),
         "{}",
         next.stderr
@@ -175,7 +221,12 @@ stages:
     assert_eq!(records(&moto).len(), 12);
     assert_no_record_without_its_objects(&moto);
     let b = clone(text);
-    assert_eq!(pipe(&b, &moto, None, &["run", "--remote", "p.yaml"]).ok().ran(), Vec::<String>::new());
+    assert_eq!(
+        pipe(&b, &moto, None, &["run", "--remote", "p.yaml"])
+            .ok()
+            .ran(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -186,7 +237,10 @@ fn concurrent_pushes_of_one_stage_all_succeed_and_the_first_record_stays() {
     let spawn = || {
         let mut cmd = a.command(&["push", "p.yaml"]);
         cmd.envs(moto.env(None));
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let pushes: Vec<_> = (0..4).map(|_| spawn()).collect();
     for child in pushes {
@@ -194,7 +248,8 @@ fn concurrent_pushes_of_one_stage_all_succeed_and_the_first_record_stays() {
     }
     assert_eq!(records(&moto).len(), 2);
     assert_no_record_without_its_objects(&moto);
-    let record = |rec: &str| -> serde_json::Value { serde_json::from_slice(&moto.get(rec)).unwrap() };
+    let record =
+        |rec: &str| -> serde_json::Value { serde_json::from_slice(&moto.get(rec)).unwrap() };
     let gen_record = records(&moto)
         .into_iter()
         .map(|(k, _)| k)
@@ -207,11 +262,18 @@ fn concurrent_pushes_of_one_stage_all_succeed_and_the_first_record_stays() {
     let c = clone(PIPELINE);
     c.pipe(&["run", "p.yaml", "gen"]).ok();
     let push = pipe(&c, &moto, None, &["push", "p.yaml", "gen"]);
-    assert!(push.ok().stderr.contains("already there: 1 stage"), "{}", push.stderr);
+    assert!(
+        push.ok().stderr.contains("already there: 1 stage"),
+        "{}",
+        push.stderr
+    );
     assert_eq!(moto.get(&gen_record), before);
     let b = clone(PIPELINE);
     pipe(&b, &moto, None, &["run", "--remote", "p.yaml"]).ok();
-    assert_eq!(a.read("results/p/gen/sub/id"), b.read("results/p/gen/sub/id"));
+    assert_eq!(
+        a.read("results/p/gen/sub/id"),
+        b.read("results/p/gen/sub/id")
+    );
 }
 
 #[test]
@@ -225,20 +287,39 @@ fn wrong_credentials_fail_loudly_never_as_misses() {
     };
     let run = pipe(&a, &moto, Some(&wrong), &["run", "--remote", "p.yaml"]);
     run.expect_code(3);
-    assert!(run.stderr.contains("refused") && run.stderr.contains("InvalidAccessKeyId"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint: the key `AKIAWRONGWRONGWRONG0` (from AWS_ACCESS_KEY_ID)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refused") && run.stderr.contains("InvalidAccessKeyId"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: the key `AKIAWRONGWRONGWRONG0` (from AWS_ACCESS_KEY_ID)"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.ran(), Vec::<String>::new(), "it ran instead of failing");
     let check = pipe(&a, &moto, Some(&wrong), &["remote", "check"]);
     check.expect_code(3);
-    assert!(check.stdout.contains("read: no") && check.stdout.contains("write: no"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("read: no") && check.stdout.contains("write: no"),
+        "{}",
+        check.stdout
+    );
     a.pipe(&["run", "p.yaml"]).ok();
     pipe(&a, &moto, Some(&wrong), &["push", "p.yaml"]).expect_code(3);
     // No credentials at all: said before anything is sent.
     let mut cmd = a.command(&["pull", "p.yaml"]);
-    cmd.envs(moto.env(None)).env_remove("AWS_ACCESS_KEY_ID").env("HOME", a.path());
+    cmd.envs(moto.env(None))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env("HOME", a.path());
     let none = Out::from(cmd.output().unwrap());
     none.expect_code(3);
-    assert!(none.stderr.contains("no credentials for the remote"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("no credentials for the remote"),
+        "{}",
+        none.stderr
+    );
 }
 
 #[test]
@@ -253,19 +334,38 @@ fn run_remote_with_a_read_only_credential_fetches_runs_the_rest_and_caches_local
     let dev = clone(PIPELINE);
     let check = pipe(&dev, &moto, Some(&reader), &["remote", "check"]);
     check.ok();
-    assert!(check.stdout.contains("read: yes") && check.stdout.contains("write: no"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("read: yes") && check.stdout.contains("write: no"),
+        "{}",
+        check.stdout
+    );
     assert!(check.stderr.contains("AccessDenied"), "{}", check.stderr);
     let run = pipe(&dev, &moto, Some(&reader), &["run", "--remote", "p.yaml"]);
     assert_eq!(run.ok().ran(), names(&["count"]));
-    assert_eq!(ci.read("results/p/gen/sub/id"), dev.read("results/p/gen/sub/id"));
+    assert_eq!(
+        ci.read("results/p/gen/sub/id"),
+        dev.read("results/p/gen/sub/id")
+    );
     // Writing is asked for: refused loudly, and what ran stays cached here.
     dev.write("p.yaml", &PIPELINE.replace("wc -c", "wc -c -l"));
-    let push = pipe(&dev, &moto, Some(&reader), &["run", "--remote", "--push", "p.yaml"]);
+    let push = pipe(
+        &dev,
+        &moto,
+        Some(&reader),
+        &["run", "--remote", "--push", "p.yaml"],
+    );
     push.expect_code(3);
     assert_eq!(push.ran(), names(&["count"]));
-    assert!(push.stderr.contains("AccessDenied") || push.stderr.contains("refused"), "{}", push.stderr);
+    assert!(
+        push.stderr.contains("AccessDenied") || push.stderr.contains("refused"),
+        "{}",
+        push.stderr
+    );
     assert!(push.stderr.contains("cached locally"), "{}", push.stderr);
-    assert_eq!(dev.pipe(&["run", "p.yaml"]).ok().ran(), Vec::<String>::new());
+    assert_eq!(
+        dev.pipe(&["run", "p.yaml"]).ok().ran(),
+        Vec::<String>::new()
+    );
     let _ = Command::new("true").status();
 }
 
@@ -275,22 +375,46 @@ fn the_files_remote_section_names_the_remote_and_is_checked_with_its_place() {
     let text = format!("remote:\n  url: s3://cache/team\n{PIPELINE}");
     let a = clone(&text);
     a.pipe(&["run", "p.yaml"]).ok();
-    let env: Vec<(String, String)> = moto.env(None).into_iter().filter(|(k, _)| k != "PIPE_REMOTE").collect();
+    let env: Vec<(String, String)> = moto
+        .env(None)
+        .into_iter()
+        .filter(|(k, _)| k != "PIPE_REMOTE")
+        .collect();
     let mut cmd = a.command(&["push", "p.yaml"]);
     cmd.envs(env).env_remove("PIPE_REMOTE");
     let push = Out::from(cmd.output().unwrap());
-    assert!(push.ok().stderr.contains("push: 2 stages"), "{}", push.stderr);
+    assert!(
+        push.ok().stderr.contains("push: 2 stages"),
+        "{}",
+        push.stderr
+    );
     assert_eq!(records(&moto).len(), 2);
 
     for (remote, place, message) in [
-        ("remote: s3://cache", "p.yaml:1:9", "`remote` must be a mapping, found"),
-        ("remote:\n  url: cache/team", "p.yaml:2:8", "`remote.url` must be an `s3://bucket/prefix` URL, found `cache/team`"),
-        ("remote:\n  ur: s3://cache", "p.yaml:2:3", "unknown key `ur` in `remote`"),
+        (
+            "remote: s3://cache",
+            "p.yaml:1:9",
+            "`remote` must be a mapping, found",
+        ),
+        (
+            "remote:\n  url: cache/team",
+            "p.yaml:2:8",
+            "`remote.url` must be an `s3://bucket/prefix` URL, found `cache/team`",
+        ),
+        (
+            "remote:\n  ur: s3://cache",
+            "p.yaml:2:3",
+            "unknown key `ur` in `remote`",
+        ),
     ] {
         let p = clone(&format!("{remote}\n{PIPELINE}"));
         let check = p.pipe(&["check", "p.yaml"]);
         check.expect_code(2);
-        assert!(check.stderr.contains(place) && check.stderr.contains(message), "{remote}:\n{}", check.stderr);
+        assert!(
+            check.stderr.contains(place) && check.stderr.contains(message),
+            "{remote}:\n{}",
+            check.stderr
+        );
     }
 }
 
@@ -310,14 +434,37 @@ fn with_key_includes_environment_a_result_serves_only_its_own_environment() {
     let b = clone(PIPELINE);
     let fetched = run_with(&b, "2.10.0", &["run", "--remote", "p.yaml"]);
     assert_eq!(fetched.ok().ran(), Vec::<String>::new());
-    assert!(fetched.stderr.contains("made with pipe ") && fetched.stderr.contains("libtorch 2.11.0, CUDA 12.8"), "{}", fetched.stderr);
+    assert!(
+        fetched.stderr.contains("made with pipe ")
+            && fetched.stderr.contains("libtorch 2.11.0, CUDA 12.8"),
+        "{}",
+        fetched.stderr
+    );
 
     let strict = format!("remote:\n  key_includes_environment: true\n{PIPELINE}");
     let a = clone(&strict);
-    assert_eq!(run_with(&a, "2.11.0", &["run", "--remote", "--push", "p.yaml"]).ok().ran(), names(&["count", "gen"]));
+    assert_eq!(
+        run_with(&a, "2.11.0", &["run", "--remote", "--push", "p.yaml"])
+            .ok()
+            .ran(),
+        names(&["count", "gen"])
+    );
     let other = clone(&strict);
-    assert_eq!(run_with(&other, "2.10.0", &["run", "--remote", "p.yaml"]).ok().ran(), names(&["count", "gen"]));
+    assert_eq!(
+        run_with(&other, "2.10.0", &["run", "--remote", "p.yaml"])
+            .ok()
+            .ran(),
+        names(&["count", "gen"])
+    );
     let same = clone(&strict);
-    assert_eq!(run_with(&same, "2.11.0", &["run", "--remote", "p.yaml"]).ok().ran(), Vec::<String>::new());
-    assert_eq!(a.read("results/p/gen/sub/id"), same.read("results/p/gen/sub/id"));
+    assert_eq!(
+        run_with(&same, "2.11.0", &["run", "--remote", "p.yaml"])
+            .ok()
+            .ran(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        a.read("results/p/gen/sub/id"),
+        same.read("results/p/gen/sub/id")
+    );
 }

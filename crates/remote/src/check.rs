@@ -32,7 +32,11 @@ pub fn check(remote: &Remote) -> CheckReport {
         };
         let write = match remote
             .store
-            .put_opts(&probe, PutPayload::from_static(b"pipe remote check\n"), opts)
+            .put_opts(
+                &probe,
+                PutPayload::from_static(b"pipe remote check\n"),
+                opts,
+            )
             .await
         {
             // Deleting is not needed for a cache (objects are never

@@ -72,9 +72,8 @@ impl RemoteConfig {
 
 /// `s3://bucket/a/b/` -> (`bucket`, `a/b`).
 pub fn parse_url(url: &str) -> Result<(String, String)> {
-    let bad = |what: &str| {
-        Err(Error::environment(format!("the remote `{url}` {what}")).with_hint(HINT))
-    };
+    let bad =
+        |what: &str| Err(Error::environment(format!("the remote `{url}` {what}")).with_hint(HINT));
     let Some(rest) = url.strip_prefix("s3://") else {
         return bad("is not an `s3://bucket/prefix` URL");
     };
@@ -103,9 +102,11 @@ fn credentials() -> Result<Option<Credentials>> {
             source: "AWS_ACCESS_KEY_ID".into(),
         }));
     }
-    let file = var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".aws").join("credentials"))
-    });
+    let file = var("AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".aws").join("credentials"))
+        });
     let Some(file) = file else {
         return Ok(None);
     };
@@ -154,7 +155,10 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(parse_url("s3://b").unwrap(), ("b".into(), String::new()));
-        assert_eq!(parse_url("s3://b/a/c/").unwrap(), ("b".into(), "a/c".into()));
+        assert_eq!(
+            parse_url("s3://b/a/c/").unwrap(),
+            ("b".into(), "a/c".into())
+        );
         for bad in ["b/a", "s3://", "s3:///a", "s3://b/a/../c", "gs://b"] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }

@@ -30,13 +30,12 @@ pub fn error(config: &RemoteConfig, action: &str, e: &object_store::Error) -> Er
     ) || code.as_deref().is_some_and(|c| AUTH_CODES.contains(&c));
     match e {
         _ if refused => {
-            Error::environment(format!("the remote `{url}` refused to {action}: {detail}")).with_hint(
-                format!(
+            Error::environment(format!("the remote `{url}` refused to {action}: {detail}"))
+                .with_hint(format!(
                     "{who} may not do that: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
                      (or AWS_PROFILE) and the bucket's permissions; `pipe remote check` tests \
                      reading and writing"
-                ),
-            )
+                ))
         }
         _ if code.as_deref() == Some("NoSuchBucket") => Error::environment(format!(
             "the remote `{url}`: the bucket `{}` does not exist",

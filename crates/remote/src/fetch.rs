@@ -68,11 +68,14 @@ async fn fetch_async(
     progress: &Progress,
 ) -> Result<Fetched> {
     let mut fetched = Fetched::default();
-    let records: Vec<(&String, &StageHash, Option<Record>)> = stream::iter(wanted)
-        .map(|(name, key)| async move { Ok::<_, Error>((name, key, get_record(remote, key).await?)) })
-        .buffer_unordered(remote.jobs)
-        .try_collect()
-        .await?;
+    let records: Vec<(&String, &StageHash, Option<Record>)> =
+        stream::iter(wanted)
+            .map(|(name, key)| async move {
+                Ok::<_, Error>((name, key, get_record(remote, key).await?))
+            })
+            .buffer_unordered(remote.jobs)
+            .try_collect()
+            .await?;
     let mut needed: BTreeMap<ContentHash, u64> = BTreeMap::new();
     for (_, _, record) in &records {
         for entry in record.iter().flat_map(|r| r.manifest.files.values()) {
@@ -87,9 +90,11 @@ async fn fetch_async(
     // Hash -> why it could not be used.
     let bad: BTreeMap<ContentHash, String> = stream::iter(&needed)
         .map(|(hash, size)| async move {
-            Ok::<_, Error>(download(remote, cache, *hash, *size, durable, progress)
-                .await?
-                .map(|why| (*hash, why)))
+            Ok::<_, Error>(
+                download(remote, cache, *hash, *size, durable, progress)
+                    .await?
+                    .map(|why| (*hash, why)),
+            )
         })
         .buffer_unordered(remote.jobs)
         .try_filter_map(|bad| async move { Ok(bad) })
@@ -113,7 +118,9 @@ async fn fetch_async(
             .find_map(|(file, e)| bad.get(&e.hash).map(|why| format!("`{file}`: {why}")));
         let outcome = match broken {
             Some(why) => Err(why),
-            None => import::manifest(cache, key, &record.manifest, durable).map_err(|e| e.to_string()),
+            None => {
+                import::manifest(cache, key, &record.manifest, durable).map_err(|e| e.to_string())
+            }
         };
         match outcome {
             Ok(()) => fetched
@@ -133,7 +140,8 @@ async fn fetch_async(
 /// The record of `key`, `None` when the remote has none.
 pub(crate) async fn get_record(remote: &Remote, key: &StageHash) -> Result<Option<Record>> {
     let path = remote.record_path(key);
-    let fail = |e: &object_store::Error| failure::error(&remote.config, &format!("read `{path}`"), e);
+    let fail =
+        |e: &object_store::Error| failure::error(&remote.config, &format!("read `{path}`"), e);
     let bytes = match remote.store.get(&path).await {
         Ok(got) => got.bytes().await.map_err(|e| fail(&e))?,
         Err(e) if is_missing(&e) => return Ok(None),
@@ -158,10 +166,13 @@ async fn download(
     progress: &Progress,
 ) -> Result<Option<String>> {
     let path = remote.object_path(&hash);
-    let fail = |e: &object_store::Error| failure::error(&remote.config, &format!("download `{path}`"), e);
+    let fail =
+        |e: &object_store::Error| failure::error(&remote.config, &format!("download `{path}`"), e);
     let got = match remote.store.get(&path).await {
         Ok(got) => got,
-        Err(e) if is_missing(&e) => return Ok(Some(format!("the object {} is missing", hash.short()))),
+        Err(e) if is_missing(&e) => {
+            return Ok(Some(format!("the object {} is missing", hash.short())))
+        }
         Err(e) => return Err(fail(&e)),
     };
     let tmp = import::temp_path(cache);
@@ -176,7 +187,8 @@ async fn download(
             if n > size {
                 break;
             }
-            file.write_all(&chunk).map_err(|e| Error::io(&tmp, "write", e))?;
+            file.write_all(&chunk)
+                .map_err(|e| Error::io(&tmp, "write", e))?;
             progress.advance(chunk.len() as u64);
         }
         Ok::<_, Error>(())
@@ -206,7 +218,9 @@ pub fn records(
 ) -> Result<std::collections::HashMap<String, Record>> {
     remote.runtime.block_on(async {
         stream::iter(keys)
-            .map(|(name, key)| async move { Ok::<_, Error>((name.clone(), get_record(remote, key).await?)) })
+            .map(|(name, key)| async move {
+                Ok::<_, Error>((name.clone(), get_record(remote, key).await?))
+            })
             .buffer_unordered(remote.jobs)
             .try_filter_map(|(name, r)| async move { Ok(r.map(|r| (name, r))) })
             .try_collect()

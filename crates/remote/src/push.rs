@@ -28,6 +28,9 @@ use crate::store::Remote;
 const MULTIPART_FROM: u64 = 64 << 20;
 const PART: usize = 16 << 20;
 
+/// Cached results to push: (stage name, key, manifest).
+pub type Results = Vec<(String, StageHash, Manifest)>;
+
 /// What a push did.
 #[derive(Debug, Default)]
 pub struct Pushed {
@@ -51,7 +54,9 @@ pub fn push(
     results: &[(String, StageHash, Manifest)],
     progress: &Progress,
 ) -> Result<Pushed> {
-    remote.runtime.block_on(push_async(remote, cache, results, progress))
+    remote
+        .runtime
+        .block_on(push_async(remote, cache, results, progress))
 }
 
 async fn push_async(
@@ -81,7 +86,10 @@ async fn push_async(
             objects.insert(entry.hash, entry.size);
         }
     }
-    let shards: BTreeSet<String> = objects.keys().map(|h| h.to_hex()[..2].to_string()).collect();
+    let shards: BTreeSet<String> = objects
+        .keys()
+        .map(|h| h.to_hex()[..2].to_string())
+        .collect();
     let listed: Vec<BTreeMap<String, u64>> = stream::iter(shards)
         .map(|shard| async move {
             list_names(remote, &remote.shard_path(&shard), "list `objects/`").await
@@ -148,17 +156,27 @@ async fn put_record(remote: &Remote, key: &StageHash, record: &Record) -> Result
         mode: PutMode::Create,
         ..PutOptions::default()
     };
-    match remote.store.put_opts(&path, PutPayload::from(bytes), opts).await {
+    match remote
+        .store
+        .put_opts(&path, PutPayload::from(bytes), opts)
+        .await
+    {
         Ok(_) => Ok(Outcome::Written),
         Err(e) if is_taken(&e) => match get_record(remote, key).await? {
-            Some(theirs) if theirs.manifest.output == record.manifest.output => Ok(Outcome::Identical),
+            Some(theirs) if theirs.manifest.output == record.manifest.output => {
+                Ok(Outcome::Identical)
+            }
             Some(_) => Ok(Outcome::Differs),
             None => Err(Error::environment(format!(
                 "the remote `{}` refused `{path}` as existing but does not serve it",
                 remote.config.url
             ))),
         },
-        Err(e) => Err(failure::error(&remote.config, &format!("write `{path}`"), &e)),
+        Err(e) => Err(failure::error(
+            &remote.config,
+            &format!("write `{path}`"),
+            &e,
+        )),
     }
 }
 
@@ -173,7 +191,8 @@ async fn upload(
 ) -> Result<()> {
     let local = cache.object_path(&hash);
     let dest = remote.object_path(&hash);
-    let fail = |e: object_store::Error| failure::error(&remote.config, &format!("upload `{dest}`"), &e);
+    let fail =
+        |e: object_store::Error| failure::error(&remote.config, &format!("upload `{dest}`"), &e);
     let damaged = || {
         Error::bad_data(&local, "the cached object no longer matches its hash")
             .with_hint("`pipe cache verify` drops it and what was made from it; the stage reruns")
@@ -201,12 +220,17 @@ async fn upload(
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
         let mut buf = vec![0u8; PART];
         loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(&local, "read", e))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Error::io(&local, "read", e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            writer.wait_for_capacity(remote.jobs.min(4)).await.map_err(fail)?;
+            writer
+                .wait_for_capacity(remote.jobs.min(4))
+                .await
+                .map_err(fail)?;
             writer.write(&buf[..n]);
             progress.advance(n as u64);
         }

@@ -65,7 +65,10 @@ fn torch_version_py() -> (Option<String>, Option<String>) {
     let Some(python) = std::env::var_os("PIPE_PYTHON") else {
         return (None, None);
     };
-    let Some(env) = std::path::Path::new(&python).parent().and_then(|b| b.parent()) else {
+    let Some(env) = std::path::Path::new(&python)
+        .parent()
+        .and_then(|b| b.parent())
+    else {
         return (None, None);
     };
     let Ok(libs) = std::fs::read_dir(env.join("lib")) else {
@@ -77,7 +80,14 @@ fn torch_version_py() -> (Option<String>, Option<String>) {
             let field = |name: &str| {
                 text.lines()
                     .find_map(|l| l.strip_prefix(name)?.trim_start().strip_prefix('='))
-                    .map(|v| v.split('#').next().unwrap_or("").trim().trim_matches(['\'', '"']).to_string())
+                    .map(|v| {
+                        v.split('#')
+                            .next()
+                            .unwrap_or("")
+                            .trim()
+                            .trim_matches(['\'', '"'])
+                            .to_string()
+                    })
                     .filter(|v| !v.is_empty() && v != "None")
             };
             return (field("__version__"), field("cuda"));

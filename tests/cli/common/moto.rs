@@ -68,10 +68,21 @@ pub fn python() -> &'static Path {
 impl Moto {
     /// Starts a server with the bucket `cache`, accepting any key.
     pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(python())
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()
@@ -84,8 +95,16 @@ impl Moto {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start: {}", moto.log_text());
-            assert!(moto.child.try_wait().unwrap().is_none(), "moto_server exited: {}", moto.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start: {}",
+                moto.log_text()
+            );
+            assert!(
+                moto.child.try_wait().unwrap().is_none(),
+                "moto_server exited: {}",
+                moto.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         moto.boto(&format!("s3.create_bucket(Bucket='{BUCKET}')"));

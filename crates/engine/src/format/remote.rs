@@ -27,8 +27,11 @@ pub struct RemoteSection {
 pub fn read(node: &Node, sink: &mut Sink) -> RemoteSection {
     let mut section = RemoteSection::default();
     let Data::Map(entries) = &node.data else {
-        sink.error(node.pos, format!("`remote` must be a mapping, found {}", node.describe()))
-            .set_hint(HINT);
+        sink.error(
+            node.pos,
+            format!("`remote` must be a mapping, found {}", node.describe()),
+        )
+        .set_hint(HINT);
         return section;
     };
     for (key, value) in entries {
@@ -46,11 +49,19 @@ pub fn read(node: &Node, sink: &mut Sink) -> RemoteSection {
                 }
             },
             Some(other) => {
-                sink.unknown(key.pos, format!("unknown key `{other}` in `remote`"), other, KEYS.iter().copied());
+                sink.unknown(
+                    key.pos,
+                    format!("unknown key `{other}` in `remote`"),
+                    other,
+                    KEYS.iter().copied(),
+                );
             }
             None => {
-                sink.error(key.pos, format!("a key must be a plain name, found {}", key.describe()))
-                    .set_hint(HINT);
+                sink.error(
+                    key.pos,
+                    format!("a key must be a plain name, found {}", key.describe()),
+                )
+                .set_hint(HINT);
             }
         }
     }
@@ -59,7 +70,9 @@ pub fn read(node: &Node, sink: &mut Sink) -> RemoteSection {
 
 fn url(node: &Node, sink: &mut Sink) -> Option<String> {
     let text = node.as_scalar().unwrap_or("");
-    let bucket = text.strip_prefix("s3://").map(|r| r.split('/').next().unwrap_or(""));
+    let bucket = text
+        .strip_prefix("s3://")
+        .map(|r| r.split('/').next().unwrap_or(""));
     if bucket.is_none_or(str::is_empty) {
         sink.error(node.pos, format!("`remote.url` must be an `s3://bucket/prefix` URL, found {}", shown(node)))
             .set_hint("e.g. `url: s3://lab-cache/pipe`; the endpoint of a server other than AWS goes in PIPE_REMOTE_ENDPOINT");

@@ -145,9 +145,13 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         stages,
         by_name,
         remote: remote.url,
-        key_environment: remote
-            .key_includes_environment
-            .then(|| input.registry.environment().unwrap_or("unknown").to_string()),
+        key_environment: remote.key_includes_environment.then(|| {
+            input
+                .registry
+                .environment()
+                .unwrap_or("unknown")
+                .to_string()
+        }),
     })
 }
 

@@ -74,7 +74,10 @@ pub fn manifest(cache: &Cache, key: &StageHash, manifest: &Manifest, durable: bo
     let path = cache.manifest_path(key);
     let bad = |what: String| Err(Error::bad_data(&path, what));
     if manifest.key.hash() != *key {
-        return bad(format!("the record's key hashes to {}, not to its name", manifest.key.hash()));
+        return bad(format!(
+            "the record's key hashes to {}, not to its name",
+            manifest.key.hash()
+        ));
     }
     if let Some(name) = manifest.files.keys().find(|n| !is_plain_name(n)) {
         return bad(format!("the record names the output file `{name}`, which is not a relative path of plain names"));
