@@ -468,3 +468,46 @@ fn with_key_includes_environment_a_result_serves_only_its_own_environment() {
         same.read("results/p/gen/sub/id")
     );
 }
+
+/// The case: clone A runs pipelines/quick.yaml (libtorch on the
+/// CPU, a few minutes) and pushes; clone B's `pipe run --remote` executes
+/// no stage and its results are byte-identical.
+#[cfg(feature = "torch")]
+#[test]
+fn quick_yaml_in_two_clones_b_runs_no_stage() {
+    let moto = Moto::start();
+    let quick =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/quick.yaml"))
+            .unwrap();
+    let a = clone(&quick);
+    let first = pipe(&a, &moto, None, &["run", "--remote", "--push", "p.yaml"]);
+    assert!(!first.ok().ran().is_empty());
+    let b = clone(&quick);
+    let run = pipe(&b, &moto, None, &["run", "--remote", "p.yaml"]);
+    assert_eq!(run.ok().ran(), Vec::<String>::new(), "{}", run.stderr);
+    let mut files = Vec::new();
+    collect(&a.join("results/p"), &mut files);
+    assert!(files.len() > 40, "{} result files", files.len());
+    for file in files {
+        let rel = file.strip_prefix(a.join("results/p")).unwrap();
+        let other = b.join("results/p").join(rel);
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            std::fs::read(&other).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+#[cfg(feature = "torch")]
+fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}

@@ -55,86 +55,76 @@ pub fn fetch(
     durable: bool,
     progress: &Progress,
 ) -> Result<Fetched> {
-    remote
-        .runtime
-        .block_on(fetch_async(remote, cache, wanted, durable, progress))
-}
-
-async fn fetch_async(
-    remote: &Remote,
-    cache: &Cache,
-    wanted: &[(String, StageHash)],
-    durable: bool,
-    progress: &Progress,
-) -> Result<Fetched> {
-    let mut fetched = Fetched::default();
-    let records: Vec<(&String, &StageHash, Option<Record>)> =
-        stream::iter(wanted)
-            .map(|(name, key)| async move {
-                Ok::<_, Error>((name, key, get_record(remote, key).await?))
+    remote.runtime.block_on(async {
+        let mut fetched = Fetched::default();
+        let records: Vec<(&String, &StageHash, Option<Record>)> =
+            stream::iter(wanted)
+                .map(|(name, key)| async move {
+                    Ok::<_, Error>((name, key, get_record(remote, key).await?))
+                })
+                .buffer_unordered(remote.jobs)
+                .try_collect()
+                .await?;
+        let mut needed: BTreeMap<ContentHash, u64> = BTreeMap::new();
+        for (_, _, record) in &records {
+            for entry in record.iter().flat_map(|r| r.manifest.files.values()) {
+                if import::has_object(cache, &entry.hash, entry.size) {
+                    fetched.objects_present += 1;
+                } else {
+                    needed.insert(entry.hash, entry.size);
+                }
+            }
+        }
+        progress.add_total(needed.values().sum());
+        // Hash -> why it could not be used.
+        let bad: BTreeMap<ContentHash, String> = stream::iter(&needed)
+            .map(|(hash, size)| async move {
+                Ok::<_, Error>(
+                    download(remote, cache, *hash, *size, durable, progress)
+                        .await?
+                        .map(|why| (*hash, why)),
+                )
             })
             .buffer_unordered(remote.jobs)
+            .try_filter_map(|bad| async move { Ok(bad) })
             .try_collect()
             .await?;
-    let mut needed: BTreeMap<ContentHash, u64> = BTreeMap::new();
-    for (_, _, record) in &records {
-        for entry in record.iter().flat_map(|r| r.manifest.files.values()) {
-            if import::has_object(cache, &entry.hash, entry.size) {
-                fetched.objects_present += 1;
-            } else {
-                needed.insert(entry.hash, entry.size);
-            }
-        }
-    }
-    progress.add_total(needed.values().sum());
-    // Hash -> why it could not be used.
-    let bad: BTreeMap<ContentHash, String> = stream::iter(&needed)
-        .map(|(hash, size)| async move {
-            Ok::<_, Error>(
-                download(remote, cache, *hash, *size, durable, progress)
-                    .await?
-                    .map(|why| (*hash, why)),
-            )
-        })
-        .buffer_unordered(remote.jobs)
-        .try_filter_map(|bad| async move { Ok(bad) })
-        .try_collect()
-        .await?;
-    fetched.objects = needed.len() - bad.len();
-    fetched.bytes = needed
-        .iter()
-        .filter(|(h, _)| !bad.contains_key(h))
-        .map(|(_, s)| s)
-        .sum();
-    for (name, key, record) in records {
-        let Some(record) = record else {
-            fetched.missing += 1;
-            continue;
-        };
-        let broken = record
-            .manifest
-            .files
+        fetched.objects = needed.len() - bad.len();
+        fetched.bytes = needed
             .iter()
-            .find_map(|(file, e)| bad.get(&e.hash).map(|why| format!("`{file}`: {why}")));
-        let outcome = match broken {
-            Some(why) => Err(why),
-            None => {
-                import::manifest(cache, key, &record.manifest, durable).map_err(|e| e.to_string())
-            }
-        };
-        match outcome {
-            Ok(()) => fetched
-                .stages
-                .push((name.clone(), record.environment.describe())),
-            Err(why) => {
-                progress.note(&format!(
-                    "warning: the remote's result of `{name}` is not used: {why}; the stage runs here"
-                ));
-                fetched.unusable.push((name.clone(), why));
+            .filter(|(h, _)| !bad.contains_key(h))
+            .map(|(_, s)| s)
+            .sum();
+        for (name, key, record) in records {
+            let Some(record) = record else {
+                fetched.missing += 1;
+                continue;
+            };
+            let broken = record
+                .manifest
+                .files
+                .iter()
+                .find_map(|(file, e)| bad.get(&e.hash).map(|why| format!("`{file}`: {why}")));
+            let outcome = match broken {
+                Some(why) => Err(why),
+                None => {
+                    import::manifest(cache, key, &record.manifest, durable).map_err(|e| e.to_string())
+                }
+            };
+            match outcome {
+                Ok(()) => fetched
+                    .stages
+                    .push((name.clone(), record.environment.describe())),
+                Err(why) => {
+                    progress.note(&format!(
+                        "warning: the remote's result of `{name}` is not used: {why}; the stage runs here"
+                    ));
+                    fetched.unusable.push((name.clone(), why));
+                }
             }
         }
-    }
-    Ok(fetched)
+        Ok(fetched)
+    })
 }
 
 /// The record of `key`, `None` when the remote has none.

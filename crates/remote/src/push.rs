@@ -54,90 +54,84 @@ pub fn push(
     results: &[(String, StageHash, Manifest)],
     progress: &Progress,
 ) -> Result<Pushed> {
-    remote
-        .runtime
-        .block_on(push_async(remote, cache, results, progress))
-}
-
-async fn push_async(
-    remote: &Remote,
-    cache: &Cache,
-    results: &[(String, StageHash, Manifest)],
-    progress: &Progress,
-) -> Result<Pushed> {
-    let mut pushed = Pushed::default();
-    let present_records = list_names(remote, &remote.keys_path(), "list `keys/`").await?;
-    let mut seen = HashSet::new();
-    let todo: Vec<_> = results
-        .iter()
-        .filter(|(_, key, _)| seen.insert(*key))
-        .filter(|(_, key, _)| {
-            let there = present_records.contains_key(&format!("{}.json", key.0.to_hex()));
-            pushed.records_present += usize::from(there);
-            !there
-        })
-        .collect();
-    if todo.is_empty() {
-        return Ok(pushed);
-    }
-    let mut objects: BTreeMap<ContentHash, u64> = BTreeMap::new();
-    for (_, _, manifest) in &todo {
-        for entry in manifest.files.values() {
-            objects.insert(entry.hash, entry.size);
+    remote.runtime.block_on(async {
+        let mut pushed = Pushed::default();
+        let present_records = list_names(remote, &remote.keys_path(), "list `keys/`").await?;
+        let mut seen = HashSet::new();
+        let todo: Vec<_> = results
+            .iter()
+            .filter(|(_, key, _)| seen.insert(*key))
+            .filter(|(_, key, _)| {
+                let there = present_records.contains_key(&format!("{}.json", key.0.to_hex()));
+                pushed.records_present += usize::from(there);
+                !there
+            })
+            .collect();
+        if todo.is_empty() {
+            return Ok(pushed);
         }
-    }
-    let shards: BTreeSet<String> = objects
-        .keys()
-        .map(|h| h.to_hex()[..2].to_string())
-        .collect();
-    let listed: Vec<BTreeMap<String, u64>> = stream::iter(shards)
-        .map(|shard| async move {
-            list_names(remote, &remote.shard_path(&shard), "list `objects/`").await
-        })
-        .buffer_unordered(remote.jobs)
-        .try_collect()
-        .await?;
-    let present: BTreeMap<String, u64> = listed.into_iter().flatten().collect();
-    let missing: Vec<(ContentHash, u64)> = objects
-        .into_iter()
-        .filter(|(hash, size)| present.get(&hash.to_hex()) != Some(size))
-        .collect();
-    pushed.objects_present = todo
-        .iter()
-        .flat_map(|(_, _, m)| m.files.values())
-        .map(|e| e.hash)
-        .collect::<BTreeSet<_>>()
-        .len()
-        - missing.len();
-    progress.add_total(missing.iter().map(|(_, size)| size).sum());
-    stream::iter(&missing)
-        .map(|(hash, size)| upload(remote, cache, *hash, *size, progress))
-        .buffer_unordered(remote.jobs)
-        .try_collect::<Vec<()>>()
-        .await?;
-    pushed.objects = missing.len();
-    pushed.bytes = missing.iter().map(|(_, size)| size).sum();
-    let environment = Environment::current();
-    let outcomes: Vec<(String, Outcome)> = stream::iter(todo)
-        .map(|(name, key, manifest)| {
-            let record = Record {
-                format: FORMAT,
-                manifest: manifest.clone(),
-                environment: environment.clone(),
-            };
-            async move { Ok::<_, Error>((name.clone(), put_record(remote, key, &record).await?)) }
-        })
-        .buffer_unordered(remote.jobs)
-        .try_collect()
-        .await?;
-    for (name, outcome) in outcomes {
-        match outcome {
-            Outcome::Written => pushed.records += 1,
-            Outcome::Identical => pushed.records_present += 1,
-            Outcome::Differs => pushed.differing.push(name),
+        let mut objects: BTreeMap<ContentHash, u64> = BTreeMap::new();
+        for (_, _, manifest) in &todo {
+            for entry in manifest.files.values() {
+                objects.insert(entry.hash, entry.size);
+            }
         }
-    }
-    Ok(pushed)
+        let shards: BTreeSet<String> = objects
+            .keys()
+            .map(|h| h.to_hex()[..2].to_string())
+            .collect();
+        let listed: Vec<BTreeMap<String, u64>> = stream::iter(shards)
+            .map(|shard| async move {
+                list_names(remote, &remote.shard_path(&shard), "list `objects/`").await
+            })
+            .buffer_unordered(remote.jobs)
+            .try_collect()
+            .await?;
+        let present: BTreeMap<String, u64> = listed.into_iter().flatten().collect();
+        let missing: Vec<(ContentHash, u64)> = objects
+            .into_iter()
+            .filter(|(hash, size)| present.get(&hash.to_hex()) != Some(size))
+            .collect();
+        pushed.objects_present = todo
+            .iter()
+            .flat_map(|(_, _, m)| m.files.values())
+            .map(|e| e.hash)
+            .collect::<BTreeSet<_>>()
+            .len()
+            - missing.len();
+        progress.add_total(missing.iter().map(|(_, size)| size).sum());
+        stream::iter(&missing)
+            .map(|(hash, size)| upload(remote, cache, *hash, *size, progress))
+            .buffer_unordered(remote.jobs)
+            .try_collect::<Vec<()>>()
+            .await?;
+        pushed.objects = missing.len();
+        pushed.bytes = missing.iter().map(|(_, size)| size).sum();
+        let environment = Environment::current();
+        let outcomes: Vec<(String, Outcome)> =
+            stream::iter(todo)
+                .map(|(name, key, manifest)| {
+                    let record = Record {
+                        format: FORMAT,
+                        manifest: manifest.clone(),
+                        environment: environment.clone(),
+                    };
+                    async move {
+                        Ok::<_, Error>((name.clone(), put_record(remote, key, &record).await?))
+                    }
+                })
+                .buffer_unordered(remote.jobs)
+                .try_collect()
+                .await?;
+        for (name, outcome) in outcomes {
+            match outcome {
+                Outcome::Written => pushed.records += 1,
+                Outcome::Identical => pushed.records_present += 1,
+                Outcome::Differs => pushed.differing.push(name),
+            }
+        }
+        Ok(pushed)
+    })
 }
 
 enum Outcome {
