@@ -160,10 +160,23 @@ fn a_corrupt_remote_object_is_reported_never_used_and_the_stage_reruns() {
         std::fs::read(a.join("results/p/gen/data.bin")).unwrap(),
         std::fs::read(b.join("results/p/gen/data.bin")).unwrap()
     );
-    // Nothing of the bad download stayed: the store is sound.
-    b.pipe(&["cache", "verify"]).ok();
-    let leftovers = std::fs::read_dir(b.join("cache/tmp")).unwrap().count();
-    assert_eq!(leftovers, 0);
+    // Nothing of the bad download stayed, and the store is sound.
+    let leftovers: Vec<_> = std::fs::read_dir(b.join("cache/objects"))
+        .unwrap()
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".tmp."))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+    let verify = b.pipe(&["cache", "verify"]);
+    assert!(
+        verify
+            .ok()
+            .stdout
+            .contains(": 0 corrupt objects deleted, 0 results"),
+        "{}",
+        verify.stdout
+    );
 }
 
 #[test]

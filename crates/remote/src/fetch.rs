@@ -2,7 +2,7 @@
 //!
 //! For each wanted stage key: GET its record (a missing one is a miss; a
 //! refusal is an error, never a miss), download the objects this cache
-//! lacks into `tmp/`, and hand each to the engine, which rehashes it and
+//! lacks into temp files beside their objects, and hand each to the engine, which rehashes it and
 //! only then moves it into the store (`cache::import::adopt`). A record
 //! whose objects all arrived intact becomes a local manifest, written
 //! last; one with a corrupt, truncated or missing object is reported and
@@ -39,7 +39,7 @@ pub struct Fetched {
 impl Fetched {
     pub fn merge(&mut self, other: Fetched) {
         self.stages.extend(other.stages);
-        self.missing = other.missing;
+        self.missing += other.missing;
         self.unusable.extend(other.unusable);
         self.objects += other.objects;
         self.bytes += other.bytes;
@@ -165,7 +165,7 @@ async fn download(
         }
         Err(e) => return Err(fail(&e)),
     };
-    let tmp = import::temp_path(cache);
+    let tmp = import::temp_path(cache, &hash)?;
     let written = async {
         let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
         let mut stream = got.into_stream();

@@ -4,8 +4,9 @@
 //! its bytes were hashed here and match its name ([`adopt`]), and a
 //! manifest is written last, only when its key is its name, its output
 //! hash matches its files, and every object it names is in the store and
-//! sealed ([`manifest`]). A download cut short leaves a temp file under
-//! `tmp/` (removed by `pipe cache verify`), never an object or a manifest.
+//! sealed ([`manifest`]). A download cut short leaves a `.tmp.` file beside
+//! the objects (removed by `pipe cache verify`), never an object or a
+//! manifest.
 
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
@@ -19,10 +20,14 @@ use crate::execution::cache::state::hash_file;
 use crate::execution::cache::{atomic, Cache};
 use crate::hash::ContentHash;
 
-/// A fresh temp path under the cache's `tmp/` to download into: on the
-/// same file system as `objects/`, so that [`adopt`] is a rename.
-pub fn temp_path(cache: &Cache) -> PathBuf {
-    atomic::temp_beside(&cache.dir("tmp").join("download"))
+/// A fresh temp path to download `hash` into: beside its object (so that
+/// [`adopt`] is a rename, and `pipe cache verify` removes a leftover).
+pub fn temp_path(cache: &Cache, hash: &ContentHash) -> Result<PathBuf> {
+    let obj = cache.object_path(hash);
+    if let Some(dir) = obj.parent().filter(|d| !d.is_dir()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    }
+    Ok(atomic::temp_beside(&obj))
 }
 
 /// Whether the store holds `hash` intact (of `size` bytes, sealed), so a
@@ -106,12 +111,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("cache")).unwrap();
         let good = ContentHash::of(b"right");
-        let tmp = temp_path(&cache);
+        let tmp = temp_path(&cache, &good).unwrap();
         std::fs::write(&tmp, b"wrong").unwrap();
         assert!(adopt(&cache, &tmp, &good, false).is_err());
         assert!(!tmp.exists());
         assert!(!cache.object_path(&good).exists());
-        let tmp = temp_path(&cache);
+        let tmp = temp_path(&cache, &good).unwrap();
         std::fs::write(&tmp, b"right").unwrap();
         adopt(&cache, &tmp, &good, false).unwrap();
         assert!(has_object(&cache, &good, 5));
