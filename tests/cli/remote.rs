@@ -524,3 +524,37 @@ fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// Files of 64 MiB or more go up in parts; the object appears whole.
+#[test]
+fn a_large_output_goes_up_in_parts_and_comes_back_whole() {
+    let moto = Moto::start();
+    let text = "version: 1\nstages:\n  big:\n    kind: cmd\n    params:\n      run: head -c 70000000 /dev/urandom > $PIPE_OUT/model.bin\n";
+    let a = clone(text);
+    a.pipe(&["run", "p.yaml"]).ok();
+    pipe(&a, &moto, None, &["push", "p.yaml"]).ok();
+    assert!(moto.log_text().contains("uploadId="), "no multipart upload");
+    assert!(moto.list("team/objects/").contains(&(
+        format!("team/objects/{}", {
+            let json: serde_json::Value =
+                serde_json::from_slice(&moto.get(&records(&moto)[0].0)).unwrap();
+            let hash = json["manifest"]["files"]["model.bin"]["hash"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            format!("{}/{hash}", &hash[..2])
+        }),
+        70_000_000
+    )));
+    let b = clone(text);
+    assert_eq!(
+        pipe(&b, &moto, None, &["run", "--remote", "p.yaml"])
+            .ok()
+            .ran(),
+        Vec::<String>::new()
+    );
+    assert!(
+        std::fs::read(a.join("results/p/big/model.bin")).unwrap()
+            == std::fs::read(b.join("results/p/big/model.bin")).unwrap()
+    );
+}
