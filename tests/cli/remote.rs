@@ -179,12 +179,8 @@ fn a_corrupt_remote_object_is_reported_never_used_and_the_stage_reruns() {
     );
 }
 
-#[test]
-fn a_push_killed_midway_leaves_no_record_without_its_objects_and_the_next_completes() {
-    let moto = Moto::start();
-    // Twelve stages of 2 MB each (and a small file), pushed one object at
-    // a time.
-    let text = r#"version: 1
+/// Twelve stages of 2 MB each (and a small file).
+const TWELVE: &str = r#"version: 1
 stages:
   big:
     kind: cmd
@@ -192,27 +188,40 @@ stages:
     params:
       run: head -c 2000000 /dev/urandom > $PIPE_OUT/blob; echo ${matrix.i} > $PIPE_OUT/i
 "#;
+
+/// Waits until the server has answered a request whose log line holds
+/// `what`, then kills `child` (SIGKILL).
+fn kill_after(moto: &Moto, what: &str, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !moto.log_text().contains(what) {
+        assert!(
+            Instant::now() < deadline,
+            "no `{what}`: {}",
+            moto.log_text()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "it ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_push_killed_midway_leaves_no_record_without_its_objects_and_the_next_completes() {
+    let moto = Moto::start();
+    // Twelve stages of 2 MB each (and a small file), pushed one object at
+    // a time.
+    let text = TWELVE;
     let a = clone(text);
     a.pipe(&["run", "p.yaml"]).ok();
     let mut cmd = a.command(&["push", "p.yaml", "--jobs", "1"]);
     cmd.envs(moto.env(None)).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     // Killed as soon as the server has answered the first object's PUT.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !moto.log_text().contains("\"PUT /cache/team/objects/") {
-        assert!(
-            Instant::now() < deadline,
-            "no upload began: {}",
-            moto.log_text()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the push ended before it was killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after(&moto, "\"PUT /cache/team/objects/", &mut child);
     let uploaded = moto.list("team/objects/").len();
     assert!((1..24).contains(&uploaded), "{uploaded} objects up");
     assert_eq!(
@@ -557,4 +566,42 @@ fn a_large_output_goes_up_in_parts_and_comes_back_whole() {
         std::fs::read(a.join("results/p/big/model.bin")).unwrap()
             == std::fs::read(b.join("results/p/big/model.bin")).unwrap()
     );
+}
+
+#[test]
+fn a_pull_killed_midway_leaves_no_manifest_without_its_objects_and_the_next_completes() {
+    let moto = Moto::start();
+    let a = clone(TWELVE);
+    a.pipe(&["run", "p.yaml"]).ok();
+    pipe(&a, &moto, None, &["push", "p.yaml"]).ok();
+    let b = clone(TWELVE);
+    let mut cmd = b.command(&["pull", "p.yaml", "--jobs", "1"]);
+    cmd.envs(moto.env(None)).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    kill_after(&moto, "\"GET /cache/team/objects/", &mut child);
+    // Whatever arrived is sound: every manifest's objects are there and
+    // intact, nothing half-written carries an object's name.
+    let verify = b.pipe(&["cache", "verify"]);
+    assert!(
+        verify
+            .ok()
+            .stdout
+            .contains(": 0 corrupt objects deleted, 0 results"),
+        "{}",
+        verify.stdout
+    );
+    let status = b.pipe(&["status", "p.yaml"]);
+    assert_eq!(
+        status.code, 1,
+        "the killed pull fetched everything: {}",
+        status.stdout
+    );
+    let next = pipe(&b, &moto, None, &["pull", "p.yaml"]);
+    assert!(
+        next.ok().stderr.contains("pull: 12 stages"),
+        "{}",
+        next.stderr
+    );
+    b.pipe(&["status", "p.yaml"]).ok();
+    assert_eq!(b.pipe(&["run", "p.yaml"]).ok().ran(), Vec::<String>::new());
 }
