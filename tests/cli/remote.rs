@@ -605,3 +605,29 @@ fn a_pull_killed_midway_leaves_no_manifest_without_its_objects_and_the_next_comp
     b.pipe(&["status", "p.yaml"]).ok();
     assert_eq!(b.pipe(&["run", "p.yaml"]).ok().ran(), Vec::<String>::new());
 }
+
+/// A missing bucket answers 404 as a missing record does: it must not read
+/// as "not cached there".
+#[test]
+fn a_missing_bucket_is_an_error_not_a_miss() {
+    let moto = Moto::start();
+    let a = clone(PIPELINE);
+    let mut cmd = a.command(&["run", "--remote", "p.yaml"]);
+    cmd.envs(moto.env(None))
+        .env("PIPE_REMOTE", "s3://no-such-bucket/team");
+    let run = Out::from(cmd.output().unwrap());
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("the bucket `no-such-bucket` does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.ran(), Vec::<String>::new());
+    let mut cmd = a.command(&["remote", "check"]);
+    cmd.envs(moto.env(None))
+        .env("PIPE_REMOTE", "s3://no-such-bucket/team");
+    let check = Out::from(cmd.output().unwrap());
+    check.expect_code(3);
+    assert!(check.stdout.contains("read: no"), "{}", check.stdout);
+}
