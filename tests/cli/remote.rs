@@ -38,6 +38,13 @@ fn records(moto: &Moto) -> Vec<(String, u64)> {
     moto.list("team/keys/")
 }
 
+/// `pipe cache verify` finds nothing corrupt and drops no result.
+fn assert_cache_sound(p: &Project) {
+    let verify = p.pipe(&["cache", "verify"]);
+    let clean = ": 0 corrupt objects deleted, 0 results";
+    assert!(verify.ok().stdout.contains(clean), "{}", verify.stdout);
+}
+
 /// Every record on the remote names only objects that are there, with
 /// their size.
 fn assert_no_record_without_its_objects(moto: &Moto) {
@@ -168,15 +175,7 @@ fn a_corrupt_remote_object_is_reported_never_used_and_the_stage_reruns() {
         .filter(|name| name.starts_with(".tmp."))
         .collect();
     assert_eq!(leftovers, Vec::<String>::new());
-    let verify = b.pipe(&["cache", "verify"]);
-    assert!(
-        verify
-            .ok()
-            .stdout
-            .contains(": 0 corrupt objects deleted, 0 results"),
-        "{}",
-        verify.stdout
-    );
+    assert_cache_sound(&b);
 }
 
 /// Twelve stages of 2 MB each (and a small file).
@@ -464,27 +463,28 @@ fn with_key_includes_environment_a_result_serves_only_its_own_environment() {
     );
 
     let strict = format!("remote:\n  key_includes_environment: true\n{PIPELINE}");
-    let a = clone(&strict);
-    assert_eq!(
-        run_with(&a, "2.11.0", &["run", "--remote", "--push", "p.yaml"])
-            .ok()
-            .ran(),
-        names(&["count", "gen"])
-    );
-    let other = clone(&strict);
-    assert_eq!(
-        run_with(&other, "2.10.0", &["run", "--remote", "p.yaml"])
-            .ok()
-            .ran(),
-        names(&["count", "gen"])
-    );
-    let same = clone(&strict);
-    assert_eq!(
-        run_with(&same, "2.11.0", &["run", "--remote", "p.yaml"])
-            .ok()
-            .ran(),
-        Vec::<String>::new()
-    );
+    let clones: Vec<Project> = (0..3).map(|_| clone(&strict)).collect();
+    // (clone, libtorch, arguments, stages that run)
+    let cases: [(usize, &str, &[&str], &[&str]); 3] = [
+        (
+            0,
+            "2.11.0",
+            &["run", "--remote", "--push", "p.yaml"],
+            &["count", "gen"],
+        ),
+        (
+            1,
+            "2.10.0",
+            &["run", "--remote", "p.yaml"],
+            &["count", "gen"],
+        ),
+        (2, "2.11.0", &["run", "--remote", "p.yaml"], &[]),
+    ];
+    for (i, libtorch, args, ran) in cases {
+        let out = run_with(&clones[i], libtorch, args);
+        assert_eq!(out.ok().ran(), names(ran), "clone {i}, libtorch {libtorch}");
+    }
+    let (a, same) = (&clones[0], &clones[2]);
     assert_eq!(
         a.read("results/p/gen/sub/id"),
         same.read("results/p/gen/sub/id")
@@ -581,15 +581,7 @@ fn a_pull_killed_midway_leaves_no_manifest_without_its_objects_and_the_next_comp
     kill_after(&moto, "\"GET /cache/team/objects/", &mut child);
     // Whatever arrived is sound: every manifest's objects are there and
     // intact, nothing half-written carries an object's name.
-    let verify = b.pipe(&["cache", "verify"]);
-    assert!(
-        verify
-            .ok()
-            .stdout
-            .contains(": 0 corrupt objects deleted, 0 results"),
-        "{}",
-        verify.stdout
-    );
+    assert_cache_sound(&b);
     let status = b.pipe(&["status", "p.yaml"]);
     assert_eq!(
         status.code, 1,
@@ -612,10 +604,13 @@ fn a_pull_killed_midway_leaves_no_manifest_without_its_objects_and_the_next_comp
 fn a_missing_bucket_is_an_error_not_a_miss() {
     let moto = Moto::start();
     let a = clone(PIPELINE);
-    let mut cmd = a.command(&["run", "--remote", "p.yaml"]);
-    cmd.envs(moto.env(None))
-        .env("PIPE_REMOTE", "s3://no-such-bucket/team");
-    let run = Out::from(cmd.output().unwrap());
+    let elsewhere = |args: &[&str]| {
+        let mut cmd = a.command(args);
+        cmd.envs(moto.env(None))
+            .env("PIPE_REMOTE", "s3://no-such-bucket/team");
+        Out::from(cmd.output().unwrap())
+    };
+    let run = elsewhere(&["run", "--remote", "p.yaml"]);
     run.expect_code(3);
     assert!(
         run.stderr
@@ -624,10 +619,7 @@ fn a_missing_bucket_is_an_error_not_a_miss() {
         run.stderr
     );
     assert_eq!(run.ran(), Vec::<String>::new());
-    let mut cmd = a.command(&["remote", "check"]);
-    cmd.envs(moto.env(None))
-        .env("PIPE_REMOTE", "s3://no-such-bucket/team");
-    let check = Out::from(cmd.output().unwrap());
+    let check = elsewhere(&["remote", "check"]);
     check.expect_code(3);
     assert!(check.stdout.contains("read: no"), "{}", check.stdout);
 }
