@@ -97,6 +97,19 @@ pub enum Command {
   pipe logs pipelines/quick.yaml 'train[resnet18,transfer]'
   pipe logs pipelines/quick.yaml 'train[resnet18,transfer]' -f")]
     Logs(LogsArgs),
+    /// Upload cached results to the remote cache (`PIPE_REMOTE`).
+    #[command(after_help = "Examples:
+  PIPE_REMOTE=s3://lab-cache/pipe pipe push pipelines/quick.yaml
+  pipe push pipelines/paper.yaml 'train[vit_b_16,*]' --jobs 16")]
+    Push(TransferArgs),
+    /// Download the results the remote cache has into the local cache.
+    #[command(after_help = "Examples:
+  PIPE_REMOTE=s3://lab-cache/pipe pipe pull pipelines/quick.yaml
+  pipe run pipelines/quick.yaml --remote   # fetch what the remote has, run the rest")]
+    Pull(TransferArgs),
+    /// The remote cache: `check` access, `ls` what it holds for a pipeline.
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// Check libtorch, CUDA and cuDNN, and list the GPUs.
     Doctor,
     /// Print a shell completion script.
@@ -147,6 +160,13 @@ pub struct RunArgs {
     /// the file's own configuration].
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
+    /// Fetch from the remote cache (`PIPE_REMOTE`) every stage it has
+    /// instead of running it; read-only unless `--push`.
+    #[arg(long)]
+    pub remote: bool,
+    /// With `--remote`: also push what ran here to the remote.
+    #[arg(long, alias = "remote-write", requires = "remote")]
+    pub push: bool,
     #[command(flatten)]
     pub executor: ExecutorArgs,
 }
@@ -179,6 +199,29 @@ pub enum ExecutorChoice {
 pub enum GpusAs {
     Gpus,
     Gres,
+}
+
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Only these stages and what they need (names or globs, as `pipe run`).
+    pub targets: Vec<String>,
+    /// Transfers at once [default: 8].
+    #[arg(long, short, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RemoteCommand {
+    /// Can we read the remote cache, can we write it?
+    Check {
+        /// A pipeline file whose `remote:` names the remote (else `PIPE_REMOTE`).
+        file: Option<PathBuf>,
+    },
+    /// What the remote holds for the stages of a pipeline, and where each
+    /// result was made.
+    Ls(TransferArgs),
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,9 @@ mod exp_show;
 mod kinds;
 mod logs;
 mod output;
+mod pull;
+mod push;
+mod remote;
 mod run;
 mod run_job;
 mod schema;
@@ -86,6 +89,9 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Cache(cmd) => cache::cache(&config, cmd),
         Command::Gc(args) => cache::gc(&config, args),
         Command::Logs(args) => logs::logs(&config, args),
+        Command::Push(args) => push::push(&config, &args),
+        Command::Pull(args) => pull::pull(&config, &args),
+        Command::Remote(cmd) => remote::remote(&config, cmd),
         Command::Doctor => doctor::doctor(&config),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

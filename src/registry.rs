@@ -22,6 +22,8 @@ const WORKER_ENV: &[(&str, &str)] = &[("OMP_WAIT_POLICY", "PASSIVE")];
 /// that `pipe` never loads libtorch (see `pipe_engine::worker`).
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
+    // What `key_includes_environment: true` adds to every stage key.
+    registry.set_environment(pipe_remote::Environment::current().describe());
     pipe_engine::register(&mut registry);
     pipe_data::register(&mut registry);
     pipe_report::register(&mut registry);

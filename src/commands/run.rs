@@ -60,6 +60,15 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         }
         return Ok(0);
     }
+    // `--remote`: what the remote has is fetched, not run (read-only
+    // unless `--push`).
+    let remote = match args.remote {
+        true => Some(super::remote::open(Some(&pipeline), opts.jobs)?),
+        false => None,
+    };
+    if let Some(remote) = &remote {
+        super::remote::read_through(config, remote, &pipeline, &opts)?;
+    }
     let summary = match &slurm {
         None => pipe_engine::run::run(&pipeline, &opts)?,
         Some(settings) => {
@@ -73,6 +82,10 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
             return Ok(crate::signals::exit_code());
         }
         Err(e) => return Err(e),
+    }
+    if let Some(remote) = remote.as_ref().filter(|_| args.push) {
+        super::remote::push_run(config, remote, &pipeline, &opts)
+            .map_err(super::remote::after_run)?;
     }
     remove_orphans(config, &pipeline, &results_dir, args.results_dir.is_none());
     if !args.pipeline.set.is_empty() && args.results_dir.is_none() && !config.quiet {

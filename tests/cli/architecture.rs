@@ -80,6 +80,10 @@ fn engine_depends_on_no_ml_image_or_plot_crate() {
         "pipe-torch",
         "pipe-report",
         "rayon",
+        // The engine stays synchronous and knows no S3 (docs/remote.md).
+        "pipe-remote",
+        "object_store",
+        "tokio",
     ] {
         assert!(
             !deps.contains(banned),
@@ -255,6 +259,20 @@ fn slurm_client_needs_no_libtorch_and_no_kind_crate() {
         assert!(
             !deps.contains(banned),
             "pipe-slurm must not depend on `{banned}`"
+        );
+    }
+}
+
+/// The remote cache (`crates/remote`) talks S3 and hands the engine
+/// verified files: it builds without libtorch and knows no stage kind.
+#[test]
+fn remote_cache_needs_no_libtorch_and_no_kind_crate() {
+    let deps = transitive_deps("pipe-remote");
+    assert!(deps.contains("object_store"));
+    for banned in ["tch", "torch-sys", "pipe-data", "pipe-torch", "pipe-report"] {
+        assert!(
+            !deps.contains(banned),
+            "pipe-remote must not depend on `{banned}`"
         );
     }
 }

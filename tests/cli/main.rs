@@ -15,6 +15,7 @@ mod inputs;
 mod integrity;
 mod linking;
 mod progress;
+mod remote;
 mod run;
 mod run_processes;
 mod slurm;

@@ -15,6 +15,7 @@ pub mod load;
 pub mod matrix;
 pub mod pattern;
 pub mod pipeline;
+pub mod remote;
 pub mod resources;
 pub mod schema;
 pub mod spec;

@@ -268,11 +268,24 @@ impl Context<'_> {
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<Kind>>,
+    /// Where this binary's kinds run (`pipe 0.1.0, linux-x86_64, libtorch
+    /// 2.11.0, CPU`): part of every stage key of a pipeline that says
+    /// `remote: {key_includes_environment: true}`.
+    environment: Option<String>,
 }
 
 impl Registry {
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    pub fn set_environment(&mut self, environment: String) -> &mut Registry {
+        self.environment = Some(environment);
+        self
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
     }
 
     /// Adds a kind. Two kinds with one name, or a kind without a name or

@@ -2,4 +2,5 @@
 //! `pipe` binary in its own temporary project directory.
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod project;

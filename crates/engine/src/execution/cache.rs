@@ -12,6 +12,7 @@ pub mod commit;
 pub mod entry;
 pub mod gc;
 pub mod history;
+pub mod import;
 pub mod input_dirs;
 pub mod key;
 pub mod manifest;

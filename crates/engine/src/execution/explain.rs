@@ -279,6 +279,7 @@ mod tests {
                 vec![("resize".to_string(), ContentHash::of(input))],
             )]
             .into(),
+            environment: None,
         }
     }
 

@@ -118,6 +118,7 @@ mod tests {
             params: params.0.clone(),
             paths: BTreeMap::new(),
             inputs: BTreeMap::new(),
+            environment: None,
         };
         let artifact = Artifact {
             stage: "up[a]".into(),

@@ -31,6 +31,12 @@ pub struct Pipeline {
     /// Stages in a topological order: every input comes before its user.
     pub stages: Vec<Stage>,
     pub by_name: HashMap<String, StageId>,
+    /// `remote: {url: s3://bucket/prefix}`: the shared remote cache, when
+    /// the file names one (`PIPE_REMOTE` overrides it).
+    pub remote: Option<String>,
+    /// The environment every stage key includes, when the file says
+    /// `remote: {key_includes_environment: true}` (the registry's).
+    pub key_environment: Option<String>,
 }
 
 /// One stage, after matrix expansion.

@@ -62,6 +62,15 @@ pub fn json_schema(registry: &Registry) -> Json {
                 "description": "Stage name -> stage.",
                 "propertyNames": {"pattern": NAME_PATTERN},
                 "additionalProperties": {"$ref": "#/$defs/stage"}
+            },
+            "remote": {
+                "type": "object",
+                "description": "The shared remote cache (docs/remote.md); PIPE_REMOTE overrides it.",
+                "additionalProperties": false,
+                "properties": {
+                    "url": {"type": "string", "pattern": "^s3://[^/]+", "description": "`s3://bucket/prefix`."},
+                    "key_includes_environment": {"type": "boolean", "description": "Make the environment (pipe, libtorch and CUDA versions, platform) part of every stage key; default false."}
+                }
             }
         },
         "$defs": defs

@@ -24,6 +24,8 @@ pub struct FileSpec {
     /// Top-level `resources:`: every stage's defaults.
     pub resources: Option<Node>,
     pub stages: Vec<StageSpec>,
+    /// `remote:`, read by [`crate::format::remote`].
+    pub remote: Option<Node>,
 }
 
 /// One entry under `stages:` (a template when it has a `matrix:`).
@@ -62,7 +64,7 @@ pub struct MatrixSpec {
     pub exclude: Vec<Vec<(Spanned<String>, Node)>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "params", "resources", "stages"];
+const TOP_KEYS: &[&str] = &["version", "params", "resources", "stages", "remote"];
 const STAGE_KEYS: &[&str] = &[
     "kind",
     "doc",
@@ -106,6 +108,7 @@ pub fn read(root: Option<&Node>, sink: &mut Sink) -> FileSpec {
                 }
             }
             "resources" => spec.resources = Some(value.clone()),
+            "remote" => spec.remote = Some(value.clone()),
             "stages" => {
                 stages_seen = true;
                 if let Some(stages) = mapping(value, "`stages`", sink) {

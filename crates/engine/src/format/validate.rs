@@ -82,6 +82,11 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
             };
             Resources::read(node, &scope, sink)
         });
+    let remote = spec
+        .remote
+        .as_ref()
+        .map(|node| crate::format::remote::read(node, sink))
+        .unwrap_or_default();
     let mut drafts = Vec::new();
     for stage in &spec.stages {
         let top = Top {
@@ -156,6 +161,14 @@ pub fn validate(spec: &FileSpec, input: &Input, sink: &mut Sink) -> Option<Pipel
         source_hash: input.source_hash,
         stages,
         by_name,
+        remote: remote.url,
+        key_environment: remote.key_includes_environment.then(|| {
+            input
+                .registry
+                .environment()
+                .unwrap_or("unknown")
+                .to_string()
+        }),
     })
 }
 

@@ -89,6 +89,7 @@ mod tests {
             .into(),
             paths: BTreeMap::new(),
             inputs: BTreeMap::new(),
+            environment: None,
         }
     }
 

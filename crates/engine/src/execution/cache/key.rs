@@ -45,6 +45,10 @@ pub struct StageKey {
     pub paths: BTreeMap<String, Vec<(String, ContentHash)>>,
     /// Input slot -> (upstream stage name, upstream output hash) per stage.
     pub inputs: BTreeMap<String, Vec<(String, ContentHash)>>,
+    /// Where it runs, only for a pipeline with `key_includes_environment`
+    /// (absent otherwise, which leaves every other key as it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl StageKey {
@@ -65,6 +69,7 @@ impl StageKey {
             params: stage.params.0.clone(),
             paths: path_hashes,
             inputs: BTreeMap::new(),
+            environment: pipeline.key_environment.clone(),
         })
     }
 
@@ -107,6 +112,10 @@ impl StageKey {
                     buf.extend_from_slice(&hash.0);
                 }
             }
+        }
+        if let Some(environment) = &self.environment {
+            put(&mut buf, b"environment");
+            put(&mut buf, environment.as_bytes());
         }
         StageHash(ContentHash::of(&buf))
     }
@@ -172,6 +181,7 @@ mod tests {
                 vec![("resize".to_string(), ContentHash::of(b"x"))],
             )]
             .into(),
+            environment: None,
         }
     }
 
@@ -186,6 +196,9 @@ mod tests {
         assert_ne!(k.hash(), base);
         let mut k = key();
         k.inputs.get_mut("data").unwrap()[0].1 = ContentHash::of(b"y");
+        assert_ne!(k.hash(), base);
+        let mut k = key();
+        k.environment = Some("pipe 0.1.0, linux-x86_64, CPU".into());
         assert_ne!(k.hash(), base);
         assert_eq!(key().hash(), base);
     }

@@ -145,7 +145,7 @@ fn copy_in(
 
 /// Renames a sealed, read-only file to `obj` (over a corrupt object of that
 /// name, if any); returns the directory to sync.
-fn put(src: &Path, obj: &Path) -> Result<PathBuf> {
+pub(crate) fn put(src: &Path, obj: &Path) -> Result<PathBuf> {
     let dir = obj.parent().map(Path::to_path_buf).unwrap_or_default();
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
@@ -170,7 +170,7 @@ fn seal_nanos(hash: &ContentHash) -> u32 {
 }
 
 /// Sets the file's mtime to now (whole seconds) plus the hash's seal.
-fn seal(file: &File, hash: &ContentHash) -> std::io::Result<()> {
+pub(crate) fn seal(file: &File, hash: &ContentHash) -> std::io::Result<()> {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
