@@ -19,7 +19,7 @@ pub fn status(config: &Config, args: StatusArgs) -> Result<u8> {
         .results_dir
         .clone()
         .unwrap_or_else(|| super::run::results_dir(config, &args.pipeline));
-    pipe_engine::status::compare_results(&cache, &results, &mut statuses);
+    pipe_engine::status::compare_results(&results, &mut statuses);
     print(config, &statuses, args.format)?;
     Ok(u8::from(statuses.iter().any(|s| !s.up_to_date())))
 }

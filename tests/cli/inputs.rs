@@ -109,3 +109,21 @@ fn an_object_made_again_is_read_anew_not_through_an_old_link() {
     rerun_edited(&p, &["a", "b", "c"]);
     assert_eq!(p.read("results/p/b/o"), "a\n");
 }
+
+/// A directory is trusted on its seal (one `stat`) only until a corrupt
+/// object is dropped: here the corruption is found by the next run's hit
+/// check, not by `cache verify`, and the producer's object is made again
+/// under the same name while the sealed directory still links the old one.
+#[test]
+fn a_corrupt_object_found_by_a_run_is_not_read_through_a_sealed_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = run_once();
+    let seen = dirs(&p);
+    let object = std::path::Path::new(&seen[0].1).join("o");
+    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Same size: only the seal tells.
+    std::fs::write(&object, "z\n").unwrap();
+    rerun_edited(&p, &["a", "b", "c"]);
+    assert_eq!(p.read("results/p/b/o"), "a\n");
+    assert_eq!(p.read("results/p/c/o"), "o\n");
+}

@@ -21,6 +21,8 @@ pub struct StageStatus {
     pub key: Option<StageHash>,
     /// Empty when up to date.
     pub reasons: Vec<Reason>,
+    /// The cached result, when up to date (checked: its objects are there).
+    pub cached: Option<Manifest>,
 }
 
 impl StageStatus {
@@ -83,7 +85,7 @@ pub fn status(
                 }
             }
         }
-        let (key, reasons) = if waiting.is_empty() {
+        let (key, reasons, cached) = if waiting.is_empty() {
             let key = base.with_inputs(pipeline, stage, |id| outputs[id.0]);
             let hash = key.as_ref().map(StageKey::hash);
             let hit = if forced[i] {
@@ -93,11 +95,11 @@ pub fn status(
             };
             if let Some(m) = hit {
                 outputs[i] = Some(m.output);
-                (hash, Vec::new())
+                (hash, Vec::new(), Some(m))
             } else if forced[i] {
-                (hash, vec![Reason::Forced])
+                (hash, vec![Reason::Forced], None)
             } else {
-                (hash, explain(key.as_ref(), hash, previous(), true))
+                (hash, explain(key.as_ref(), hash, previous(), true), None)
             }
         } else {
             let mut reasons = if forced[i] {
@@ -108,12 +110,13 @@ pub fn status(
             // Without inputs the key cannot match; drop the vague reasons.
             reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));
             reasons.push(Reason::UpstreamWillRerun { stages: waiting });
-            (None, reasons)
+            (None, reasons, None)
         };
         result.push(StageStatus {
             name: stage.name.clone(),
             key,
             reasons,
+            cached,
         });
     }
     Ok(result)
@@ -123,17 +126,16 @@ pub fn status(
 /// directory under `results` (`results/<pipeline>`) does not show its
 /// cached result: status compares results/ with the file's configuration,
 /// not only the cache. A stage directory that does not exist is not
-/// compared. Reads only.
-pub fn compare_results(cache: &Cache, results: &Path, statuses: &mut [StageStatus]) {
+/// compared. Reads only: one `stat` per file, against the manifest the
+/// status pass already read (a second lookup doubled `pipe status`).
+pub fn compare_results(results: &Path, statuses: &mut [StageStatus]) {
     for s in statuses.iter_mut().filter(|s| s.up_to_date()) {
-        let Some(manifest) = s.key.and_then(|k| cache.lookup(&k)) else {
+        let Some(manifest) = &s.cached else {
             continue;
         };
-        let dir = crate::execution::scheduler::results::stage_dir(results, &s.name);
         // A stage never linked there mixes nothing; `pipe run` links it.
-        if dir.is_dir()
-            && !crate::execution::scheduler::results::shows(cache, results, &s.name, &manifest)
-        {
+        if crate::execution::scheduler::results::shows(results, &s.name, manifest) == Some(false) {
+            let dir = crate::execution::scheduler::results::stage_dir(results, &s.name);
             let cwd = std::env::current_dir().unwrap_or_default();
             let shown = dir.strip_prefix(&cwd).unwrap_or(&dir);
             s.reasons.push(Reason::ResultsDiffer {

@@ -91,9 +91,7 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
         cache: env.cache.clone(),
         key: job.key.clone(),
     };
-    let input_dirs = CacheDirs {
-        cache: env.cache.clone(),
-    };
+    let input_dirs = CacheDirs::new(env.cache.clone());
     let ctx = Context {
         stage: name,
         params: &params,
