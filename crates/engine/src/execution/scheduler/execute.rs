@@ -155,7 +155,7 @@ pub fn execute(job: &StageRun, env: &Env) -> Result<Outcome> {
         };
         Ok(manifest)
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    env.staging.recycle(dir);
     match stored {
         Ok(manifest) => {
             let path = env.cache.manifest_path(&job.hash);
