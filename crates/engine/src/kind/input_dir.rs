@@ -98,8 +98,7 @@ fn seal(dir: &Path, artifact: &Artifact) {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let at = std::time::UNIX_EPOCH
-        + std::time::Duration::new(secs, artifact.hash.seal_nanos());
+    let at = std::time::UNIX_EPOCH + std::time::Duration::new(secs, artifact.hash.seal_nanos());
     if let Ok(f) = std::fs::File::open(dir) {
         let _ = f.set_times(std::fs::FileTimes::new().set_modified(at));
     }

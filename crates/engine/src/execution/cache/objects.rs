@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
-use crate::execution::cache::{atomic, input_dirs};
 use crate::execution::cache::manifest::FileEntry;
 use crate::execution::cache::state::hash_file;
 use crate::execution::cache::Cache;
+use crate::execution::cache::{atomic, input_dirs};
 use crate::hash::ContentHash;
 
 /// A regular file found in the staging directory.

@@ -32,9 +32,7 @@ pub fn shows(root: &Path, stage: &str, manifest: &Manifest) -> Option<bool> {
     let dir = stage_dir(root, stage);
     let mut files = manifest.files.iter();
     let Some((name, entry)) = files.next() else {
-        return std::fs::read_dir(&dir)
-            .ok()
-            .map(|mut e| e.next().is_none());
+        return std::fs::read_dir(&dir).ok().map(|mut e| e.next().is_none());
     };
     match std::fs::symlink_metadata(dir.join(name)) {
         Ok(m) if objects::sealed(&m, entry) => {}

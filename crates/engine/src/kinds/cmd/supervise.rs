@@ -209,4 +209,3 @@ extern "C" fn parent_died(_: libc::c_int) {
         libc::_exit(137);
     }
 }
-
