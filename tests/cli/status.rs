@@ -319,3 +319,33 @@ stages:
         out.stdout
     );
 }
+
+/// `pipe status` and `pipe run` ask one planner: after each edit, the
+/// stages status says would run are exactly the stages the run then runs
+/// (the outputs change, so no early cutoff hides a difference).
+#[test]
+fn status_names_exactly_the_stages_the_run_then_runs() {
+    let p = chain();
+    p.pipe(&["run", "c.yaml"]).ok();
+    for (set, expected) in [
+        ("tag=y", vec!["b", "c"]),
+        ("n=5", vec!["a", "b", "c"]),
+        ("n=5", vec![]),
+    ] {
+        let status = p.pipe(&["status", "c.yaml", "--format", "json", "--set", set]);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        let would: Vec<&str> = json["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "would run")
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect();
+        assert_eq!(would, expected, "status with --set {set}");
+        let run = p.pipe(&["run", "c.yaml", "--set", set]);
+        run.ok();
+        let mut ran = run.ran();
+        ran.sort();
+        assert_eq!(ran, expected, "run with --set {set}");
+    }
+}

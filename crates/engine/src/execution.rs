@@ -6,8 +6,11 @@
 //! beyond the resolved `Pipeline`.
 
 pub mod cache;
+pub mod executor;
 pub mod explain;
 pub mod gpu;
+pub mod job;
 pub mod lock;
+pub mod planner;
 pub mod scheduler;
 pub mod status;

@@ -115,7 +115,7 @@ pub trait Kind: Send + Sync + 'static {
 }
 
 /// The output of an upstream stage, as a kind sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Artifact {
     /// The producing stage's name, e.g. `train[resnet50,transfer]`.
     pub stage: String,

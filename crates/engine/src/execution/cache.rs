@@ -8,6 +8,8 @@
 //! here knows what a stage does: it stores files under hashes.
 
 pub mod atomic;
+pub mod commit;
+pub mod entry;
 pub mod gc;
 pub mod history;
 pub mod input_dirs;
@@ -15,6 +17,7 @@ pub mod key;
 pub mod manifest;
 pub mod objects;
 pub mod results;
+pub mod staging;
 pub mod state;
 pub mod verify;
 
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
 
+pub use entry::{Begun, Entry, Stored, Wait};
 pub use key::{StageHash, StageKey};
 pub use manifest::{FileEntry, Manifest};
 

@@ -1,18 +1,15 @@
-//! `pipe run`: the scheduler. Walks the stages in dependency order, skips
-//! those whose key is cached, runs the rest on worker threads (at most
-//! `jobs` CPU stages at once; a stage with `gpus: n` waits for n free GPUs
-//! and does not take a CPU slot) and links every result into the results
-//! directory.
+//! `pipe run`: the scheduler. Walks the stages in dependency order, asks
+//! the [`Planner`] about each stage whose inputs are done (cached: linked
+//! at once; must run: queued as a [`Job`]) and hands queued jobs to an
+//! [`Executor`] (this machine's threads by default, a cluster with
+//! `--executor slurm`), then links every result into the results directory.
 //!
-//! Cache checks happen on the main thread as soon as a stage's inputs are
+//! Planning happens on the main thread as soon as a stage's inputs are
 //! known, so a no-op run is a sequence of hash computations and `stat`s;
-//! only stages that must run cost a thread.
+//! only stages that must run reach the executor.
 
-pub mod commit;
-pub mod execute;
 pub mod results;
 pub mod select;
-pub mod staging;
 pub mod ui;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,18 +19,20 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::error::{panic_message, Error, Result};
-use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::Manifest;
-use crate::execution::cache::state::{PathHasher, State};
-use crate::execution::cache::{Cache, Found};
-use crate::execution::gpu::GpuPool;
+use crate::execution::cache::staging::Staging;
+use crate::execution::cache::state::State;
+use crate::execution::cache::{commit, Cache, Stored};
+use crate::execution::executor::attempt::Env;
+use crate::execution::executor::local::Local;
+use crate::execution::executor::{Executor, Outcome, Start};
+use crate::execution::job::Job;
 use crate::execution::lock;
+use crate::execution::planner::{Decision, Planner};
 use crate::execution::status::pipeline_path;
 use crate::format::pipeline::{Pipeline, StageId};
 use crate::kind::Artifact;
 
-use execute::{Env, Outcome, StageRun};
-use staging::Staging;
 use ui::Ui;
 
 /// How to run, resolved from the command line.
@@ -108,362 +107,316 @@ enum Phase {
     Skipped,
 }
 
-struct Done {
-    id: StageId,
-    gpus: Vec<usize>,
-    result: Result<Outcome>,
-}
-
-/// Runs the selected stages of `pipeline`. Errors only for problems found
-/// before anything ran (bad targets, a stage needing more GPUs than exist,
-/// an unusable cache); stage failures are in the summary.
+/// Runs the selected stages of `pipeline` on this machine. Errors only
+/// for problems found before anything ran (bad targets, a stage needing
+/// more GPUs than exist, an unusable cache); stage failures are in the
+/// summary.
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let ui = Ui::new(opts.quiet, opts.color);
-    let cache = Cache::open(&opts.cache_dir)?;
-    let _shared = lock::acquire(&cache.dir("lock"), false, |_| {
-        ui.always("waiting for `pipe gc` or `pipe cache verify` to finish with the cache");
-    })?;
-    let selected = select::targets(pipeline, &opts.targets)?;
-    let mut forced = select::matching(pipeline, &opts.force, "`--force` pattern")?;
-    check_gpus(pipeline, &cache, opts, &selected)?;
-    let file = pipeline_path(pipeline);
-    let mut state = State::load(&cache, &file);
-    let mut hasher = PathHasher::new(&state);
-    let staging = Staging::create(&cache)?;
+    let mut run = Run::prepare(pipeline, opts, &ui)?;
+    check_gpus(pipeline, &run.cache, opts, &run.selected)?;
+    let staging = Staging::create(&run.cache)?;
+    // The committer makes finished stages durable in batches; it ends once
+    // the last sender (the env's) is gone.
+    let (commit_tx, commit_rx) = mpsc::channel::<Stored>();
+    let committer = {
+        let cache = run.cache.clone();
+        std::thread::spawn(move || commit::committer(&cache, &commit_rx))
+    };
+    let cache = run.cache.clone();
     let env = Env {
-        pipeline,
-        pipeline_file: &file,
         cache: &cache,
         staging: &staging,
         ui: &ui,
         cancel: &opts.cancel,
+        commit: opts.durable.then_some(commit_tx),
+        durable: false,
     };
-    let mut summary = RunSummary::default();
-    let mut sched = Scheduler::new(pipeline, &selected);
-    let jobs = opts.jobs.max(1);
-    let mut pool = GpuPool::new(&opts.gpus);
-    let (tx, rx) = mpsc::channel::<Done>();
-    let mut stop = false;
-    let mut committer_panic = None;
-    let (commit_tx, commit_rx) = mpsc::channel::<commit::Pending>();
-    let commit_tx = opts.durable.then_some(commit_tx);
-
     std::thread::scope(|scope| {
-        let cache_ref = &cache;
-        let committer = scope.spawn(move || commit::committer(cache_ref, &commit_rx));
-        let mut cpu_running = 0usize;
-        let mut running = 0usize;
-        // Stages whose inputs are done but that must run, in topological order.
-        let mut queue: BTreeMap<StageId, (StageKey, StageHash)> = BTreeMap::new();
+        let mut local = Local::new(scope, &env, pipeline, opts.jobs, &opts.gpus);
+        run.drive(&mut local);
+    });
+    drop(env);
+    match committer.join() {
+        Ok(failed) => {
+            for (stage, e) in failed {
+                ui.always(&format!("failed {stage}"));
+                ui.error(&e);
+                run.summary.ran.retain(|s| *s != stage);
+                run.summary.failed.push((stage, e));
+            }
+        }
+        // A bug: the stages it was storing have no manifest, so the run
+        // must not report them as ran (or itself as a success).
+        Err(panic) => {
+            return Err(Error::internal(format!(
+                "storing finished stages failed (the committer panicked: {}); \
+                 they were not cached and will run again",
+                panic_message(&*panic)
+            )))
+        }
+    }
+    Ok(run.end(started))
+}
+
+/// Runs the selected stages of `pipeline` through `executor` (a cluster),
+/// which stores each result itself; as [`run`] otherwise.
+pub fn run_on(
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    executor: &mut dyn Executor,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let ui = Ui::new(opts.quiet, opts.color);
+    let mut run = Run::prepare(pipeline, opts, &ui)?;
+    run.drive(executor);
+    Ok(run.end(started))
+}
+
+/// One `pipe run` in progress: the plan, the bookkeeping and the summary.
+struct Run<'a> {
+    pipeline: &'a Pipeline,
+    opts: &'a RunOptions,
+    ui: &'a Ui,
+    cache: Cache,
+    /// Held against `pipe gc` and `pipe cache verify` for the whole run.
+    _shared: lock::Lock,
+    selected: Vec<bool>,
+    file: PathBuf,
+    state: State,
+    planner: Planner<'a>,
+    sched: Scheduler,
+    summary: RunSummary,
+    /// No new stage starts (a failure without `--keep-going`, or Ctrl-C).
+    stop: bool,
+}
+
+impl<'a> Run<'a> {
+    fn prepare(pipeline: &'a Pipeline, opts: &'a RunOptions, ui: &'a Ui) -> Result<Run<'a>> {
+        let cache = Cache::open(&opts.cache_dir)?;
+        let shared = lock::acquire(&cache.dir("lock"), false, |_| {
+            ui.always("waiting for `pipe gc` or `pipe cache verify` to finish with the cache");
+        })?;
+        let selected = select::targets(pipeline, &opts.targets)?;
+        let forced = select::matching(pipeline, &opts.force, "`--force` pattern")?;
+        let file = pipeline_path(pipeline);
+        let state = State::load(&cache, &file);
+        let planner = Planner::new(pipeline, cache.clone(), &state, forced);
+        Ok(Run {
+            pipeline,
+            opts,
+            ui,
+            sched: Scheduler::new(pipeline, &selected),
+            cache,
+            _shared: shared,
+            selected,
+            file,
+            state,
+            planner,
+            summary: RunSummary::default(),
+            stop: false,
+        })
+    }
+
+    /// Plans, starts and collects stages until nothing is left to do.
+    fn drive(&mut self, executor: &mut dyn Executor) {
+        // Stages that must run and wait for room, in topological order.
+        let mut queue: BTreeMap<StageId, Job> = BTreeMap::new();
         loop {
-            if opts.cancel.load(Ordering::Relaxed) && !summary.cancelled {
-                summary.cancelled = true;
-                stop = true;
+            if self.opts.cancel.load(Ordering::Relaxed) && !self.summary.cancelled {
+                self.summary.cancelled = true;
+                self.stop = true;
+                executor.cancel();
             }
-            // Decide every ready stage: cached, or queued to run.
-            while let Some(id) = sched.ready.pop_first() {
-                let stage = pipeline.stage(id);
-                if stop {
-                    sched.phase[id.0] = Phase::Skipped;
+            while let Some(id) = self.sched.ready.pop_first() {
+                if self.stop {
+                    self.sched.phase[id.0] = Phase::Skipped;
                     continue;
                 }
-                let key = match StageKey::base(pipeline, stage, &mut hasher) {
-                    Ok(base) => base.with_inputs(pipeline, stage, |up| {
-                        sched.outputs[up.0].as_ref().map(|m| m.output)
-                    }),
-                    Err(e) => {
-                        fail(
-                            &mut sched,
-                            &mut summary,
-                            &ui,
-                            id,
-                            e,
-                            opts.keep_going,
-                            &mut stop,
-                        );
-                        continue;
-                    }
-                };
-                let Some(key) = key else {
-                    let e = Error::internal(format!(
-                        "stage `{}` became ready before its inputs",
-                        stage.name
-                    ));
-                    fail(
-                        &mut sched,
-                        &mut summary,
-                        &ui,
-                        id,
-                        e,
-                        opts.keep_going,
-                        &mut stop,
-                    );
-                    continue;
-                };
-                let hash = key.hash();
-                if !forced[id.0] {
-                    let found = cache.find(&hash);
-                    if let Found::Corrupt(_) = found {
-                        // What was computed from the bad bytes may be bad too.
-                        ui.always(&format!(
-                            "the cached result of `{}` was corrupt and is deleted: it and the stages after it rerun",
-                            stage.name
-                        ));
-                        sched.taint(id, &mut forced);
-                    }
-                    if let Found::Hit(m) = found {
-                        ui.cached(&stage.name);
-                        if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
-                            fail(
-                                &mut sched,
-                                &mut summary,
-                                &ui,
-                                id,
-                                e,
-                                opts.keep_going,
-                                &mut stop,
-                            );
-                        } else {
-                            summary.cached.push(stage.name.clone());
-                        }
-                        continue;
-                    }
+                if let Some(job) = self.plan(id) {
+                    self.sched.phase[id.0] = Phase::Queued;
+                    queue.insert(id, job);
                 }
-                sched.phase[id.0] = Phase::Queued;
-                queue.insert(id, (key, hash));
             }
-            // Launch: GPU stages whenever their GPUs are free, CPU stages
-            // while CPU slots are free.
-            if !stop {
-                let launchable: Vec<StageId> = queue
-                    .keys()
-                    .copied()
-                    .filter(|id| pipeline.stage(*id).gpus > 0)
-                    .chain(
-                        queue
-                            .keys()
-                            .copied()
-                            .filter(|id| pipeline.stage(*id).gpus == 0),
-                    )
-                    .collect();
-                for id in launchable {
-                    let stage = pipeline.stage(id);
-                    let need = stage.gpus as usize;
-                    let gpus = if need > 0 {
-                        match pool.take(need) {
-                            Some(g) => g,
-                            None => continue,
-                        }
-                    } else {
-                        if cpu_running >= jobs {
-                            continue;
-                        }
-                        cpu_running += 1;
-                        Vec::new()
-                    };
-                    let Some((key, hash)) = queue.remove(&id) else {
-                        continue;
-                    };
-                    sched.phase[id.0] = Phase::Running;
-                    running += 1;
-                    let job = StageRun {
-                        stage,
-                        key,
-                        hash,
-                        inputs: sched.artifacts(pipeline, &cache, id),
-                        gpus,
-                        forced: forced[id.0],
-                        commit: commit_tx.clone(),
-                    };
-                    let tx = tx.clone();
-                    let env = &env;
-                    scope.spawn(move || {
-                        let result = execute::execute(&job, env);
-                        let _ = tx.send(Done {
-                            id,
-                            gpus: job.gpus,
-                            result,
-                        });
-                    });
-                }
-            } else {
+            if self.stop {
                 for id in std::mem::take(&mut queue).into_keys() {
-                    sched.phase[id.0] = Phase::Skipped;
+                    self.sched.phase[id.0] = Phase::Skipped;
                 }
             }
-            if running == 0 && sched.ready.is_empty() {
+            // GPU stages whenever their GPUs are free, then CPU stages while
+            // there is room.
+            let (gpu, cpu): (Vec<StageId>, Vec<StageId>) = queue
+                .keys()
+                .partition(|id| self.pipeline.stage(**id).gpus > 0);
+            for id in gpu.into_iter().chain(cpu) {
+                let Some(job) = queue.remove(&id) else {
+                    continue;
+                };
+                match executor.start(job) {
+                    Start::Started => self.sched.phase[id.0] = Phase::Running,
+                    Start::Later(job) => {
+                        queue.insert(id, job);
+                    }
+                    Start::Never(_, e) => self.fail(id, e),
+                }
+            }
+            if executor.in_flight() == 0 && self.sched.ready.is_empty() {
                 if queue.is_empty() {
                     break;
                 }
-                // Nothing runs and nothing can start: a stage needs more
-                // GPUs than exist (checked up front unless it looked cached
-                // then and an upstream output came out different).
-                for (id, _) in std::mem::take(&mut queue) {
-                    let stage = pipeline.stage(id);
-                    let e = Error::environment(format!(
-                        "stage `{}` needs {} GPUs but {} are available",
-                        stage.name,
-                        stage.gpus,
-                        pool.total()
-                    ))
-                    .with_hint("pass the devices with `--gpus 0,1`");
-                    fail(
-                        &mut sched,
-                        &mut summary,
-                        &ui,
-                        id,
-                        e,
-                        opts.keep_going,
-                        &mut stop,
-                    );
+                // Nothing runs, yet the executor has no room: a bug in it.
+                for id in std::mem::take(&mut queue).into_keys() {
+                    let e = Error::internal(format!(
+                        "the executor has no room for `{}` with nothing running",
+                        self.pipeline.stage(id).name
+                    ));
+                    self.fail(id, e);
                 }
                 continue;
             }
-            if running == 0 {
+            if executor.in_flight() == 0 {
                 continue;
             }
-            let done = match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(done) => done,
-                Err(_) => continue,
+            let Some(done) = executor.wait(Duration::from_millis(100)) else {
+                continue;
             };
-            running -= 1;
-            if done.gpus.is_empty() {
-                cpu_running -= 1;
-            } else {
-                pool.give_back(&done.gpus);
-            }
             let id = done.id;
-            let name = pipeline.stage(id).name.clone();
+            let name = self.pipeline.stage(id).name.clone();
             match done.result {
-                Ok(outcome) => {
-                    let (m, line) = match outcome {
-                        Outcome::Ran(m, t) => {
-                            summary.ran.push(name.clone());
-                            (m, format!("ran {name} {}", ui::duration(t)))
-                        }
-                        Outcome::Cached(m) => {
-                            summary.cached.push(name.clone());
-                            (m, format!("cached {name}"))
-                        }
-                    };
-                    ui.line(&line);
-                    let hash = m.key.hash();
-                    if let Err(e) = finish(&mut sched, &mut state, &cache, opts, id, hash, m) {
-                        fail(
-                            &mut sched,
-                            &mut summary,
-                            &ui,
-                            id,
-                            e,
-                            opts.keep_going,
-                            &mut stop,
-                        );
-                    }
+                Ok(Outcome::Ran(m, t)) => {
+                    self.summary.ran.push(name.clone());
+                    self.ui.line(&format!("ran {name} {}", ui::duration(t)));
+                    self.finish(id, m);
+                }
+                Ok(Outcome::Cached(m)) => {
+                    self.summary.cached.push(name.clone());
+                    self.ui.line(&format!("cached {name}"));
+                    self.finish(id, m);
                 }
                 Err(Error::Cancelled) => {
-                    sched.phase[id.0] = Phase::Skipped;
-                    summary.cancelled = true;
-                    stop = true;
+                    self.sched.phase[id.0] = Phase::Skipped;
+                    self.summary.cancelled = true;
+                    self.stop = true;
                 }
-                Err(e) => fail(
-                    &mut sched,
-                    &mut summary,
-                    &ui,
-                    id,
-                    e,
-                    opts.keep_going,
-                    &mut stop,
-                ),
+                Err(e) => self.fail(id, e),
             }
         }
-        // Every job is done; the committer ends once the last sender goes.
-        drop(commit_tx);
-        match committer.join() {
-            Ok(failed) => {
-                for (stage, e) in failed {
-                    ui.always(&format!("failed {stage}"));
-                    ui.error(&e);
-                    summary.ran.retain(|s| *s != stage);
-                    summary.failed.push((stage, e));
-                }
+    }
+
+    /// Asks the planner about a stage whose inputs are done: a cached one is
+    /// finished at once; one that must run comes back as its job.
+    fn plan(&mut self, id: StageId) -> Option<Job> {
+        let stage = self.pipeline.stage(id);
+        match self.planner.decide(id) {
+            Err(e) => self.fail(id, e),
+            Ok(Decision::Waiting(_)) => {
+                let e = Error::internal(format!(
+                    "stage `{}` became ready before its inputs",
+                    stage.name
+                ));
+                self.fail(id, e);
             }
-            // A bug: the stages it was storing have no manifest, so the run
-            // must not report them as ran (or itself as a success).
-            Err(panic) => committer_panic = Some(panic_message(&*panic)),
+            Ok(Decision::Cached(m, _)) => {
+                self.ui.cached(&stage.name);
+                self.summary.cached.push(stage.name.clone());
+                self.finish(id, m);
+            }
+            Ok(Decision::Run {
+                key,
+                forced,
+                corrupt,
+                ..
+            }) => {
+                if corrupt {
+                    // What was computed from the bad bytes may be bad too.
+                    self.ui.always(&format!(
+                        "the cached result of `{}` was corrupt and is deleted: it and the stages after it rerun",
+                        stage.name
+                    ));
+                }
+                let inputs = self.sched.artifacts(self.pipeline, &self.cache, id);
+                return Some(Job::new(
+                    self.pipeline,
+                    self.file.clone(),
+                    stage,
+                    key,
+                    inputs,
+                    forced,
+                ));
+            }
         }
-    });
-    if let Some(what) = committer_panic {
-        return Err(Error::internal(format!(
-            "storing finished stages failed (the committer panicked: {what}); \
-             they were not cached and will run again"
-        )));
+        None
     }
-    for (i, phase) in sched.phase.iter().enumerate() {
-        if selected[i] && matches!(phase, Phase::Waiting | Phase::Skipped | Phase::Queued) {
-            summary.skipped.push(pipeline.stages[i].name.clone());
-        }
-    }
-    // State only feeds explanations and the stat cache: a cache that
-    // cannot take it (mounted read-only) still served its hits.
-    if let Err(e) = state.save(&cache, &file, &hasher) {
-        ui.always(&format!("warning: the run state was not saved: {e}"));
-    }
-    summary.elapsed = started.elapsed();
-    ui.end_cached(summary.ran.is_empty() && summary.failed.is_empty());
-    if summary.cancelled {
-        ui.always("interrupted: running stages were stopped; nothing partial was kept");
-    }
-    ui.always(&summary.line());
-    Ok(summary)
-}
 
-/// Records a finished stage: state, results directory, and its dependents.
-fn finish(
-    sched: &mut Scheduler,
-    state: &mut State,
-    cache: &Cache,
-    opts: &RunOptions,
-    id: StageId,
-    hash: StageHash,
-    manifest: Manifest,
-) -> Result<()> {
-    let name = &sched.names[id.0];
-    if let Some(root) = &opts.results_dir {
-        results::link(cache, root, name, &manifest)?;
-    }
-    if state.stages.get(name) != Some(&hash) {
-        state.stages.insert(name.clone(), hash);
-    }
-    sched.outputs[id.0] = Some(Arc::new(manifest));
-    sched.complete(id);
-    Ok(())
-}
-
-fn fail(
-    sched: &mut Scheduler,
-    summary: &mut RunSummary,
-    ui: &Ui,
-    id: StageId,
-    error: Error,
-    keep_going: bool,
-    stop: &mut bool,
-) {
-    let name = sched.names[id.0].clone();
-    ui.always(&format!("failed {name}"));
-    ui.error(&error);
-    sched.phase[id.0] = Phase::Failed;
-    summary.failed.push((name, error));
-    if !keep_going {
-        *stop = true;
-    }
-    // Everything downstream cannot run.
-    let mut stack = sched.dependents[id.0].clone();
-    while let Some(d) = stack.pop() {
-        if sched.phase[d.0] == Phase::Waiting {
-            sched.phase[d.0] = Phase::Skipped;
-            stack.extend(sched.dependents[d.0].iter().copied());
+    /// Records a finished stage: state, results directory, and its dependents.
+    fn finish(&mut self, id: StageId, manifest: Manifest) {
+        let name = &self.sched.names[id.0];
+        if let Some(root) = &self.opts.results_dir {
+            if let Err(e) = results::link(&self.cache, root, name, &manifest) {
+                let name = name.clone();
+                self.summary.cached.retain(|s| *s != name);
+                self.summary.ran.retain(|s| *s != name);
+                return self.fail(id, e);
+            }
         }
+        let hash = manifest.key.hash();
+        if self.state.stages.get(name) != Some(&hash) {
+            self.state.stages.insert(name.clone(), hash);
+        }
+        self.planner.record(id, manifest.output);
+        self.sched.outputs[id.0] = Some(Arc::new(manifest));
+        self.sched.complete(id);
+    }
+
+    fn fail(&mut self, id: StageId, error: Error) {
+        let name = self.sched.names[id.0].clone();
+        self.ui.always(&format!("failed {name}"));
+        self.ui.error(&error);
+        self.sched.phase[id.0] = Phase::Failed;
+        self.summary.failed.push((name, error));
+        if !self.opts.keep_going {
+            self.stop = true;
+        }
+        // Everything downstream cannot run.
+        let mut stack = self.sched.dependents[id.0].clone();
+        while let Some(d) = stack.pop() {
+            if self.sched.phase[d.0] == Phase::Waiting {
+                self.sched.phase[d.0] = Phase::Skipped;
+                stack.extend(self.sched.dependents[d.0].iter().copied());
+            }
+        }
+    }
+
+    /// Saves the run's state and says how it went.
+    fn end(mut self, started: Instant) -> RunSummary {
+        for (i, phase) in self.sched.phase.iter().enumerate() {
+            if self.selected[i] && matches!(phase, Phase::Waiting | Phase::Skipped | Phase::Queued)
+            {
+                self.summary
+                    .skipped
+                    .push(self.pipeline.stages[i].name.clone());
+            }
+        }
+        // State only feeds explanations and the stat cache: a cache that
+        // cannot take it (mounted read-only) still served its hits.
+        if let Err(e) = self
+            .state
+            .save(&self.cache, &self.file, self.planner.hasher())
+        {
+            self.ui
+                .always(&format!("warning: the run state was not saved: {e}"));
+        }
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.elapsed = started.elapsed();
+        self.ui
+            .end_cached(summary.ran.is_empty() && summary.failed.is_empty());
+        if summary.cancelled {
+            self.ui
+                .always("interrupted: running stages were stopped; nothing partial was kept");
+        }
+        self.ui.always(&summary.line());
+        summary
     }
 }
 
@@ -514,19 +467,6 @@ impl Scheduler {
             self.pending[d.0] -= 1;
             if self.pending[d.0] == 0 && self.phase[d.0] == Phase::Waiting {
                 self.ready.insert(d);
-            }
-        }
-    }
-
-    /// Forces every stage downstream of `id` to run.
-    fn taint(&self, id: StageId, forced: &mut [bool]) {
-        let mut stack = vec![id];
-        while let Some(s) = stack.pop() {
-            for &d in &self.dependents[s.0] {
-                if !forced[d.0] {
-                    forced[d.0] = true;
-                    stack.push(d);
-                }
             }
         }
     }

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::execution::cache::key::{StageHash, StageKey};
+use crate::execution::cache::key::StageHash;
 use crate::execution::cache::manifest::Manifest;
-use crate::execution::cache::state::{PathHasher, State};
+use crate::execution::cache::state::State;
 use crate::execution::cache::Cache;
-use crate::execution::explain::{diff, Reason};
+use crate::execution::explain::Reason;
+use crate::execution::planner::{Decision, Planner};
 use crate::execution::scheduler::select;
 use crate::format::pipeline::Pipeline;
-use crate::hash::ContentHash;
 
 /// The verdict on one stage.
 #[derive(Debug)]
@@ -59,58 +59,25 @@ pub fn status(
     let selected = select::targets(pipeline, targets)?;
     let forced = select::matching(pipeline, force, "`--force` pattern")?;
     let state = State::load(cache, &pipeline_path(pipeline));
-    let mut hasher = PathHasher::new(&state);
-    // Output hash of each stage that is up to date.
-    let mut outputs: Vec<Option<ContentHash>> = vec![None; pipeline.stages.len()];
+    let mut planner = Planner::new(pipeline, cache.clone(), &state, forced);
     let mut result = Vec::new();
     for stage in &pipeline.stages {
-        let i = stage.id.0;
-        if !selected[i] {
+        if !selected[stage.id.0] {
             continue;
         }
-        let base = StageKey::base(pipeline, stage, &mut hasher)?;
-        // Read only for stages that are not up to date.
-        let previous = || {
-            state
-                .stages
-                .get(&stage.name)
-                .map(|h| (*h, Manifest::read(&cache.manifest_path(h)).ok()))
+        let decision = planner.decide(stage.id)?;
+        let key = match &decision {
+            Decision::Cached(m, hash) => {
+                planner.record(stage.id, m.output);
+                Some(*hash)
+            }
+            Decision::Run { hash, .. } => Some(*hash),
+            Decision::Waiting(_) => None,
         };
-        let mut waiting: Vec<String> = Vec::new();
-        for ids in stage.inputs.values() {
-            for id in ids {
-                let up = &pipeline.stage(*id).name;
-                if outputs[id.0].is_none() && !waiting.contains(up) {
-                    waiting.push(up.clone());
-                }
-            }
-        }
-        let (key, reasons, cached) = if waiting.is_empty() {
-            let key = base.with_inputs(pipeline, stage, |id| outputs[id.0]);
-            let hash = key.as_ref().map(StageKey::hash);
-            let hit = if forced[i] {
-                None
-            } else {
-                hash.and_then(|h| cache.lookup(&h))
-            };
-            if let Some(m) = hit {
-                outputs[i] = Some(m.output);
-                (hash, Vec::new(), Some(m))
-            } else if forced[i] {
-                (hash, vec![Reason::Forced], None)
-            } else {
-                (hash, explain(key.as_ref(), hash, previous(), true), None)
-            }
-        } else {
-            let mut reasons = if forced[i] {
-                vec![Reason::Forced]
-            } else {
-                explain(Some(&base), None, previous(), false)
-            };
-            // Without inputs the key cannot match; drop the vague reasons.
-            reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));
-            reasons.push(Reason::UpstreamWillRerun { stages: waiting });
-            (None, reasons, None)
+        let reasons = planner.reasons(stage.id, &decision, &state);
+        let cached = match decision {
+            Decision::Cached(m, _) => Some(m),
+            _ => None,
         };
         result.push(StageStatus {
             name: stage.name.clone(),
@@ -143,29 +110,4 @@ pub fn compare_results(results: &Path, statuses: &mut [StageStatus]) {
             });
         }
     }
-}
-
-/// Why a stage with key `key` (hash `hash`) is not cached, given the key it
-/// had when it last ran.
-fn explain(
-    key: Option<&StageKey>,
-    hash: Option<StageHash>,
-    previous: Option<(StageHash, Option<Manifest>)>,
-    compare_inputs: bool,
-) -> Vec<Reason> {
-    let Some((prev_hash, prev)) = previous else {
-        return vec![Reason::NeverRun];
-    };
-    if Some(prev_hash) == hash {
-        return vec![Reason::OutputsMissing];
-    }
-    let (Some(prev), Some(key)) = (prev, key) else {
-        return vec![Reason::PreviousUnknown];
-    };
-    let reasons = diff(&prev.key, key, compare_inputs);
-    if reasons.is_empty() && compare_inputs {
-        // Equal parts but another hash: only a format change can do that.
-        return vec![Reason::PreviousUnknown];
-    }
-    reasons
 }

@@ -6,12 +6,12 @@
 //! the stages in topological order.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::Span;
 use crate::hash::ContentHash;
-use crate::kind::param::Params;
+use crate::kind::param::{ParamType, Params};
 use crate::kind::value::Value;
 use crate::kind::Kind;
 
@@ -63,6 +63,30 @@ impl Stage {
             .get(name)
             .cloned()
             .unwrap_or_else(|| self.span.clone())
+    }
+
+    /// Each `Path` parameter with its paths as written and joined to the
+    /// pipeline's directory `dir`: the one place they are joined (the key
+    /// hashes the files, the kind receives the absolute paths).
+    pub fn path_params(&self, dir: &Path) -> Vec<(&'static str, Vec<(&str, PathBuf)>)> {
+        let mut out = Vec::new();
+        for spec in self.kind.params() {
+            let Some(value) = self.params.0.get(spec.name) else {
+                continue;
+            };
+            let written: Vec<&str> = match (spec.ty, value) {
+                (ParamType::Path, Value::Str(s)) => vec![s.as_str()],
+                (ParamType::List(ParamType::Path), Value::List(items)) => {
+                    items.iter().filter_map(Value::as_str).collect()
+                }
+                _ => continue,
+            };
+            out.push((
+                spec.name,
+                written.into_iter().map(|w| (w, dir.join(w))).collect(),
+            ));
+        }
+        out
     }
 
     /// The stages input slot `slot` names (none when absent).

@@ -130,7 +130,7 @@ impl ParamSpec {
 
 /// A stage's resolved parameters: every declared parameter is present
 /// (defaults filled in) and has its declared type.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Params(pub BTreeMap<String, Value>);
 
 impl Params {

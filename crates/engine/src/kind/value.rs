@@ -200,6 +200,19 @@ impl fmt::Display for Value {
     }
 }
 
+/// As JSON ([`Value::to_json`]): jobs sent to another machine and manifests.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(|json| Value::from_json(&json))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@ use crate::error::Result;
 use crate::execution::cache::state::PathHasher;
 use crate::format::pipeline::{Pipeline, Stage, StageId};
 use crate::hash::ContentHash;
-use crate::kind::param::ParamType;
 use crate::kind::value::Value;
 
 /// The hash of a [`StageKey`]: names a manifest in `keys/`.
@@ -51,25 +50,14 @@ pub struct StageKey {
 impl StageKey {
     /// The key without its inputs: what can be known before upstream
     /// stages have run. Fails only when a `Path` parameter cannot be read.
-    pub fn base(pipeline: &Pipeline, stage: &Stage, paths: &mut PathHasher) -> Result<StageKey> {
+    pub fn base(pipeline: &Pipeline, stage: &Stage, hasher: &mut PathHasher) -> Result<StageKey> {
         let mut path_hashes = BTreeMap::new();
-        for spec in stage.kind.params() {
-            let Some(value) = stage.params.0.get(spec.name) else {
-                continue;
-            };
-            let written: Vec<&str> = match (spec.ty, value) {
-                (ParamType::Path, Value::Str(s)) => vec![s.as_str()],
-                (ParamType::List(ParamType::Path), Value::List(items)) => {
-                    items.iter().filter_map(Value::as_str).collect()
-                }
-                _ => continue,
-            };
-            let mut hashes = Vec::with_capacity(written.len());
-            for p in written {
-                let hash = paths.hash(&pipeline.dir.join(p), &stage.name, spec.name)?;
-                hashes.push((p.to_string(), hash));
+        for (name, paths) in stage.path_params(&pipeline.dir) {
+            let mut hashes = Vec::with_capacity(paths.len());
+            for (written, abs) in paths {
+                hashes.push((written.to_string(), hasher.hash(&abs, &stage.name, name)?));
             }
-            path_hashes.insert(spec.name.to_string(), hashes);
+            path_hashes.insert(name.to_string(), hashes);
         }
         Ok(StageKey {
             kind: stage.kind.name().to_string(),

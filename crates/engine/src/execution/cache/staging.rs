@@ -21,7 +21,7 @@ pub struct Staging {
     /// removing two directories per stage was a good part of a first run
     /// of many short stages (ext4 looks past recently freed inodes when it
     /// allocates one).
-    free: std::sync::Mutex<Vec<PathBuf>>,
+    free: Recycler,
 }
 
 struct Area {
@@ -36,7 +36,7 @@ impl Staging {
             tmp: cache.dir("tmp"),
             area: std::sync::Mutex::new(None),
             next: AtomicUsize::new(0),
-            free: std::sync::Mutex::new(Vec::new()),
+            free: Recycler::default(),
         })
     }
 
@@ -58,7 +58,7 @@ impl Staging {
     /// A fresh, empty directory for one stage attempt, holding an empty
     /// `out/`.
     pub fn stage_dir(&self) -> Result<PathBuf> {
-        if let Some(dir) = self.free.lock().ok().and_then(|mut free| free.pop()) {
+        if let Some(dir) = self.free.0.lock().ok().and_then(|mut free| free.pop()) {
             return Ok(dir);
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -67,12 +67,23 @@ impl Staging {
         Ok(dir)
     }
 
-    /// Takes back a directory from [`Staging::stage_dir`] once its stage is
-    /// done: kept for the next stage if it is as it was handed out (only an
-    /// empty, writable `out/`), removed otherwise.
+    /// What takes back the directories [`Staging::stage_dir`] hands out.
+    pub fn recycler(&self) -> Recycler {
+        self.free.clone()
+    }
+}
+
+/// Takes back stage directories once their stage is done (shared with the
+/// cache entries that hold them).
+#[derive(Clone, Default)]
+pub struct Recycler(std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>);
+
+impl Recycler {
+    /// Keeps `dir` for the next stage if it is as it was handed out (only
+    /// an empty, writable `out/`), removes it otherwise.
     pub fn recycle(&self, dir: PathBuf) {
         if as_handed_out(&dir) {
-            if let Ok(mut free) = self.free.lock() {
+            if let Ok(mut free) = self.0.lock() {
                 free.push(dir);
                 return;
             }

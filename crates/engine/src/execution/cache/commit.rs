@@ -12,27 +12,15 @@
 //! A crash before a commit loses those results (they rerun) but leaves no
 //! manifest naming bytes that are not on disk.
 
-use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
 use crate::error::{Error, Result};
 use crate::execution::cache::atomic;
-use crate::execution::cache::manifest::Manifest;
+use crate::execution::cache::entry::Stored;
 use crate::execution::cache::Cache;
-use crate::execution::lock::Lock;
-
-/// A finished stage waiting to be made durable.
-pub struct Pending {
-    pub stage: String,
-    pub manifest: Manifest,
-    pub path: PathBuf,
-    pub work: PathBuf,
-    /// The key's lock, released once the manifest is in place.
-    pub lock: Lock,
-}
 
 /// Runs until every sender is dropped; returns the stages whose commit failed.
-pub fn committer(cache: &Cache, rx: &Receiver<Pending>) -> Vec<(String, Error)> {
+pub fn committer(cache: &Cache, rx: &Receiver<Stored>) -> Vec<(String, Error)> {
     let mut failed = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -42,7 +30,7 @@ pub fn committer(cache: &Cache, rx: &Receiver<Pending>) -> Vec<(String, Error)> 
     failed
 }
 
-fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>) {
+fn commit(cache: &Cache, batch: Vec<Stored>, failed: &mut Vec<(String, Error)>) {
     // Test-only (absent from release builds): a bug here must fail the run
     // with exit 101 and cache nothing (tests/cli/run.rs).
     #[cfg(debug_assertions)]
@@ -71,14 +59,14 @@ fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>)
             Err(e) => {
                 // A full disk leaves the temp file created but empty.
                 let _ = std::fs::remove_file(&tmp);
-                failed.push(fail(&p.stage, e));
+                failed.push(fail(&p.manifest.stage, e));
             }
         }
     }
     if let Err(e) = sync_fs(cache) {
         for (p, tmp) in written {
             let _ = std::fs::remove_file(&tmp);
-            failed.push(fail(&p.stage, e.clone_message()));
+            failed.push(fail(&p.manifest.stage, e.clone_message()));
         }
         return;
     }
@@ -87,7 +75,7 @@ fn commit(cache: &Cache, batch: Vec<Pending>, failed: &mut Vec<(String, Error)>)
     for (p, tmp) in written {
         if let Err(e) = std::fs::rename(&tmp, &p.path) {
             let _ = std::fs::remove_file(&tmp);
-            failed.push(fail(&p.stage, Error::io(&p.path, "write", e)));
+            failed.push(fail(&p.manifest.stage, Error::io(&p.path, "write", e)));
             continue;
         }
         let _ = std::fs::remove_dir_all(&p.work);
