@@ -10,7 +10,8 @@
 # `torch` feature (the engine does not need libtorch). Not a test.
 # Usage: benches/engine.sh   (env RUNS=N, SIZES="12 1000", FANIN=1000,
 # PIPE_BIN=path to an already built binary, BASE_BIN=path to a reference
-# binary (e.g. the previous commit's) measured in the same run, row by row;
+# binary (e.g. the previous commit's), or several separated by spaces,
+# measured in the same run, row by row (numbered in that order);
 # the build goes to target/bench-engine so that it does not replace the
 # default-featured target/release/pipe).
 set -euo pipefail
@@ -58,8 +59,9 @@ stages:
 YAML
 }
 
-bins=("$pipe")
-[ -n "${BASE_BIN:-}" ] && bins=("$(realpath "$BASE_BIN")" "${bins[@]}")
+bins=()
+for b in ${BASE_BIN:-}; do bins+=("$(realpath "$b")"); done
+bins+=("$pipe")
 echo "$(nproc) CPUs; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${bins[@]}"; do echo "binary: $b"; done
 printf '%-6s %-8s %-14s %-16s %-18s %s\n' binary stages "first run (s)" "no-op run (ms)" "no-op status (ms)" "first run CPU (user+sys s)"

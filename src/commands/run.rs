@@ -50,7 +50,7 @@ pub fn run(config: &Config, args: RunArgs) -> Result<u8> {
         let cache = pipe_engine::cache::Cache::existing(&opts.cache_dir)?;
         let mut statuses =
             pipe_engine::status::status(&pipeline, &cache, &opts.targets, &opts.force)?;
-        pipe_engine::status::compare_results(&cache, &results_dir, &mut statuses);
+        pipe_engine::status::compare_results(&results_dir, &mut statuses);
         let jobs = std::collections::BTreeMap::new();
         super::status::print(config, &statuses, &jobs, StatusFormat::Text)?;
         // What would not start in the run is an error here too.

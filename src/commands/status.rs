@@ -22,7 +22,7 @@ pub fn status(config: &Config, args: StatusArgs) -> Result<u8> {
         .results_dir
         .clone()
         .unwrap_or_else(|| super::run::results_dir(config, &args.pipeline));
-    pipe_engine::status::compare_results(&cache, &results, &mut statuses);
+    pipe_engine::status::compare_results(&results, &mut statuses);
     let run = super::slurm::run_name(&pipeline, &args.pipeline.set);
     let jobs = super::slurm::live_jobs(&config.cache_dir(Some(file)), &run);
     print(config, &statuses, &jobs, args.format)?;

@@ -95,17 +95,37 @@ fn gc_removes_the_directories_and_a_later_run_makes_them_again() {
     assert_eq!(p.read("results/p/c/o"), "o\n");
 }
 
-#[test]
-fn an_object_made_again_is_read_anew_not_through_an_old_link() {
+/// Writes `text` over `a`'s object in place, through the directory made
+/// for `a` (which links it).
+fn corrupt_a(p: &Project, text: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let p = run_once();
-    // Corrupt `a`'s object in place: `cache verify` deletes it, but the
-    // directory made for `a` still links the corrupt bytes.
-    let seen = dirs(&p);
+    let seen = dirs(p);
     let object = std::path::Path::new(&seen[0].1).join("o");
     std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::write(&object, "garbage\n").unwrap();
+    std::fs::write(&object, text).unwrap();
+}
+
+#[test]
+fn an_object_made_again_is_read_anew_not_through_an_old_link() {
+    let p = run_once();
+    // `cache verify` deletes the corrupt object, but the directory made
+    // for `a` still links the corrupt bytes.
+    corrupt_a(&p, "garbage\n");
     p.pipe(&["cache", "verify"]).ok();
     rerun_edited(&p, &["a", "b", "c"]);
     assert_eq!(p.read("results/p/b/o"), "a\n");
+}
+
+/// A directory is trusted on its seal (one `stat`) only until a corrupt
+/// object is dropped: here the corruption is found by the next run's hit
+/// check, not by `cache verify`, and the producer's object is made again
+/// under the same name while the sealed directory still links the old one.
+#[test]
+fn a_corrupt_object_found_by_a_run_is_not_read_through_a_sealed_directory() {
+    let p = run_once();
+    // Same size: only the seal tells.
+    corrupt_a(&p, "z\n");
+    rerun_edited(&p, &["a", "b", "c"]);
+    assert_eq!(p.read("results/p/b/o"), "a\n");
+    assert_eq!(p.read("results/p/c/o"), "o\n");
 }

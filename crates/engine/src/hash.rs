@@ -8,6 +8,13 @@ use std::str::FromStr;
 pub struct ContentHash(pub [u8; 32]);
 
 impl ContentHash {
+    /// The nanoseconds of a file time that *seal* a file or directory made
+    /// for this hash (see `execution::cache::objects`): any later write to
+    /// it moves its mtime and breaks the seal.
+    pub fn seal_nanos(&self) -> u32 {
+        u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]) % 1_000_000_000
+    }
+
     pub fn of(bytes: &[u8]) -> ContentHash {
         ContentHash(*blake3::hash(bytes).as_bytes())
     }

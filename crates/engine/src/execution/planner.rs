@@ -112,6 +112,10 @@ impl<'a> Planner<'a> {
     /// and `--dry-run`, not for every run.
     pub fn reasons(&mut self, id: StageId, decision: &Decision, state: &State) -> Vec<Reason> {
         let stage = self.pipeline.stage(id);
+        if let Decision::Cached(..) = decision {
+            // Reading the previous manifest for nothing doubled `pipe status`.
+            return Vec::new();
+        }
         let previous = state
             .stages
             .get(&stage.name)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::execution::cache::key::StageHash;
+use crate::execution::cache::manifest::Manifest;
 use crate::execution::cache::state::State;
 use crate::execution::cache::Cache;
 use crate::execution::explain::Reason;
@@ -20,6 +21,8 @@ pub struct StageStatus {
     pub key: Option<StageHash>,
     /// Empty when up to date.
     pub reasons: Vec<Reason>,
+    /// The cached result, when up to date (checked: its objects are there).
+    pub cached: Option<Manifest>,
 }
 
 impl StageStatus {
@@ -71,10 +74,16 @@ pub fn status(
             Decision::Run { hash, .. } => Some(*hash),
             Decision::Waiting(_) => None,
         };
+        let reasons = planner.reasons(stage.id, &decision, &state);
+        let cached = match decision {
+            Decision::Cached(m, _) => Some(m),
+            _ => None,
+        };
         result.push(StageStatus {
             name: stage.name.clone(),
             key,
-            reasons: planner.reasons(stage.id, &decision, &state),
+            reasons,
+            cached,
         });
     }
     Ok(result)
@@ -84,17 +93,16 @@ pub fn status(
 /// directory under `results` (`results/<pipeline>`) does not show its
 /// cached result: status compares results/ with the file's configuration,
 /// not only the cache. A stage directory that does not exist is not
-/// compared. Reads only.
-pub fn compare_results(cache: &Cache, results: &Path, statuses: &mut [StageStatus]) {
+/// compared. Reads only: one `stat` per file, against the manifest the
+/// status pass already read (a second lookup doubled `pipe status`).
+pub fn compare_results(results: &Path, statuses: &mut [StageStatus]) {
     for s in statuses.iter_mut().filter(|s| s.up_to_date()) {
-        let Some(manifest) = s.key.and_then(|k| cache.lookup(&k)) else {
+        let Some(manifest) = &s.cached else {
             continue;
         };
-        let dir = crate::execution::scheduler::results::stage_dir(results, &s.name);
         // A stage never linked there mixes nothing; `pipe run` links it.
-        if dir.is_dir()
-            && !crate::execution::scheduler::results::shows(cache, results, &s.name, &manifest)
-        {
+        if crate::execution::scheduler::results::shows(results, &s.name, manifest) == Some(false) {
+            let dir = crate::execution::scheduler::results::stage_dir(results, &s.name);
             let cwd = std::env::current_dir().unwrap_or_default();
             let shown = dir.strip_prefix(&cwd).unwrap_or(&dir);
             s.reasons.push(Reason::ResultsDiffer {

@@ -31,15 +31,26 @@ pub struct WorkDirs;
 
 impl InputDirs for WorkDirs {
     fn dir(&self, artifact: &Artifact, work: &Path) -> Result<PathBuf> {
-        linked_dir(&work.join(".inputs"), artifact)
+        linked_dir(&work.join(".inputs"), artifact, None)
     }
 }
 
 /// `root/<output hash>`, reused if intact, else (re)made: built aside and
-/// renamed into place, so a reader never sees a half-made one.
-pub fn linked_dir(root: &Path, artifact: &Artifact) -> Result<PathBuf> {
+/// renamed into place, so a reader never sees a half-made one. With
+/// `trust_after` (seconds), a directory sealed after that time is reused on
+/// one `stat` (see [`sealed`]); without it every directory is checked whole.
+pub fn linked_dir(root: &Path, artifact: &Artifact, trust_after: Option<i64>) -> Result<PathBuf> {
     let dir = root.join(artifact.hash.to_hex());
+    // Only a flat directory's mtime covers all its entries.
+    let flat = artifact.files.keys().all(|name| !name.contains('/'));
+    let seals = flat && trust_after.is_some();
+    if seals && sealed(&dir, artifact, trust_after.unwrap_or(i64::MAX)) {
+        return Ok(dir);
+    }
     if holds_exactly(&dir, artifact) {
+        if seals {
+            seal(&dir, artifact);
+        }
         return Ok(dir);
     }
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -64,7 +75,33 @@ pub fn linked_dir(root: &Path, artifact: &Artifact) -> Result<PathBuf> {
     if aside.exists() {
         let _ = std::fs::remove_dir_all(&aside);
     }
+    if made.is_ok() && seals {
+        seal(&dir, artifact);
+    }
     made.map(|()| dir)
+}
+
+/// Whether `dir` carries the seal of `artifact`'s output, set after
+/// `trust_after`: then its entries are those it had when it was checked
+/// whole or made (adding, removing or renaming one moves its mtime).
+fn sealed(dir: &Path, artifact: &Artifact, trust_after: i64) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| {
+        m.is_dir()
+            && m.mtime() > trust_after
+            && u32::try_from(m.mtime_nsec()).is_ok_and(|n| n == artifact.hash.seal_nanos())
+    })
+}
+
+/// Seals `dir` for `artifact` (mtime: now, whole seconds, plus the hash's
+/// nanoseconds). Best effort: an unsealed directory is checked whole.
+fn seal(dir: &Path, artifact: &Artifact) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let at = std::time::UNIX_EPOCH + std::time::Duration::new(secs, artifact.hash.seal_nanos());
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.set_times(std::fs::FileTimes::new().set_modified(at));
+    }
 }
 
 fn fill(dir: &Path, artifact: &Artifact) -> Result<()> {

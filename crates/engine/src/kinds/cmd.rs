@@ -6,19 +6,18 @@
 //! The files listed in `deps` enter the cache key by content (the runner
 //! hashes every `Path` parameter), so editing a script reruns its stage.
 
-use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::kind::param::{Lit, ParamSpec, ParamType, Params};
 use crate::kind::{Context, Declaration, InputSpec, Kind};
+
+pub mod supervise;
 
 /// `kind: cmd`.
 pub const KIND: Kind = Kind::in_process(
@@ -99,10 +98,11 @@ impl Cmd {
         let spec = CmdSpec::from_params(ctx.params)?;
         let script = spec.run.as_str();
         let cwd = ctx.pipeline_file.parent().unwrap_or(Path::new("."));
-        let mut command = Command::new("sh");
+        // Its own process group, so that Ctrl-C or a failure can stop the
+        // whole command tree (`a | b`, `sleep` in a script) and nothing else,
+        // led by a supervisor that stops the group when this pipe dies.
+        let mut command = supervise::command(ctx.work, "sh", &["-c", script]);
         command
-            .arg("-c")
-            .arg(script)
             .current_dir(cwd)
             .stdin(Stdio::null())
             .env("PIPE_OUT", ctx.out)
@@ -118,14 +118,6 @@ impl Cmd {
             .try_clone()
             .map_err(|e| Error::io(cwd, "create a pipe for", e))?;
         command.stdout(writer).stderr(writer2);
-        // Own process group, so that Ctrl-C or a failure can stop the whole
-        // command tree (`a | b`, `sleep` in a script) and nothing else, led
-        // by a supervisor that stops the group when this pipe dies.
-        command.process_group(0);
-        let work = CString::new(ctx.work.as_os_str().as_bytes())
-            .map_err(|_| Error::internal("NUL in the work directory's path"))?;
-        // SAFETY: `supervise` makes only async-signal-safe calls.
-        unsafe { command.pre_exec(move || supervise(&work)) };
         let mut child = command
             .spawn()
             .map_err(|e| Error::environment(format!("cannot start `sh`: {e}")))?;
@@ -189,134 +181,6 @@ impl Cmd {
     }
 }
 
-/// How long a command may take to end after SIGTERM before SIGKILL.
-const GRACE: Duration = Duration::from_secs(2);
-
-/// The pid of the supervised shell, in the supervisor process.
-static SUPERVISED: AtomicI32 = AtomicI32::new(0);
-
-/// Runs in the forked child, the leader of the command's process group,
-/// before `sh` is executed. It forks again: the new child goes on to run
-/// `sh`, and this process stays as its supervisor, holding the work
-/// directory (`flock` shared: a later `pipe` waits until it is free, so a
-/// work dir is never written by two live runs) and nothing else. When the
-/// command ends it exits with the command's status; when the `pipe` thread
-/// that started it dies (kill -9, a second Ctrl-C) the kernel signals it
-/// (`PR_SET_PDEATHSIG`) and it stops the group: SIGTERM, SIGKILL after
-/// [`GRACE`]. Only async-signal-safe calls: the parent has threads.
-fn supervise(work: &CStr) -> std::io::Result<()> {
-    // SAFETY: plain syscalls on values owned by this (forked) process.
-    unsafe {
-        let parent = libc::getppid();
-        let held = libc::open(
-            work.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        );
-        if held >= 0 {
-            libc::flock(held, libc::LOCK_SH | libc::LOCK_NB);
-        }
-        // A raw fork: glibc's fork() runs atfork handlers, not safe here.
-        let no: libc::c_long = 0;
-        let child = libc::syscall(
-            libc::SYS_clone,
-            libc::c_long::from(libc::SIGCHLD),
-            no,
-            no,
-            no,
-            no,
-        );
-        if child < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if child == 0 {
-            // The command: `exec sh` follows.
-            return Ok(());
-        }
-        let child = child as libc::pid_t;
-        SUPERVISED.store(child, Ordering::SeqCst);
-        // Nothing of pipe's: its pipes (the command's output must reach EOF
-        // when the command ends), locks and files. Only the work dir.
-        close_all_but(held);
-        let mut ignore: libc::sigaction = std::mem::zeroed();
-        ignore.sa_sigaction = libc::SIG_IGN;
-        // The group's SIGTERM is for the command; this one ends with it.
-        libc::sigaction(libc::SIGTERM, &ignore, std::ptr::null_mut());
-        libc::sigaction(libc::SIGINT, &ignore, std::ptr::null_mut());
-        let mut on_death: libc::sigaction = std::mem::zeroed();
-        on_death.sa_sigaction = parent_died as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::sigaction(libc::SIGUSR1, &on_death, std::ptr::null_mut());
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
-        if libc::getppid() != parent {
-            parent_died(libc::SIGUSR1);
-        }
-        let mut status = 0;
-        while libc::waitpid(child, &mut status, 0) < 0 {
-            if *libc::__errno_location() != libc::EINTR {
-                libc::_exit(127);
-            }
-        }
-        if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &default, std::ptr::null_mut());
-            libc::kill(libc::getpid(), sig);
-            libc::_exit(128 + sig);
-        }
-        libc::_exit(libc::WEXITSTATUS(status))
-    }
-}
-
-/// Closes every descriptor except `keep` (-1: none).
-unsafe fn close_all_but(keep: libc::c_int) {
-    let close_range = |from: libc::c_uint, to: libc::c_uint| {
-        // SAFETY: closes descriptors of this process only.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                libc::c_long::from(from),
-                libc::c_long::from(to),
-                libc::c_long::from(0u8),
-            )
-        };
-        if rc != 0 {
-            // Kernels before 5.9: one by one, up to a generous bound.
-            for fd in from..to.min(65_536) {
-                // SAFETY: as above.
-                unsafe { libc::close(fd as libc::c_int) };
-            }
-        }
-    };
-    if keep > 0 {
-        close_range(0, keep as libc::c_uint - 1);
-    }
-    close_range((keep + 1) as libc::c_uint, libc::c_uint::MAX);
-}
-
-/// The supervisor's PDEATHSIG handler: stop the command's group.
-extern "C" fn parent_died(_: libc::c_int) {
-    let child = SUPERVISED.load(Ordering::SeqCst);
-    // SAFETY: async-signal-safe syscalls on this process's own group.
-    unsafe {
-        libc::kill(0, libc::SIGTERM);
-        let step = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 20_000_000,
-        };
-        let steps = GRACE.as_millis() / 20;
-        for _ in 0..steps {
-            let mut status = 0;
-            if libc::waitpid(child, &mut status, libc::WNOHANG) != 0 {
-                break;
-            }
-            libc::nanosleep(&step, std::ptr::null_mut());
-        }
-        // The whole group, this process included.
-        libc::kill(0, libc::SIGKILL);
-        libc::_exit(137);
-    }
-}
-
 /// Why `name` cannot be a file in `$PIPE_OUT`, if it cannot: an absolute
 /// path, or one that leaves the directory through `..`, would make pipe
 /// check (and store) something outside the stage's output.
@@ -347,7 +211,7 @@ fn kill_group(pid: u32) {
     let Ok(pid) = i32::try_from(pid) else { return };
     // SAFETY: plain syscalls on a process group this process created.
     unsafe { libc::kill(-pid, libc::SIGTERM) };
-    let deadline = Instant::now() + GRACE;
+    let deadline = Instant::now() + supervise::GRACE;
     // kill(pgid, 0) fails with ESRCH once no process of the group is left.
     while Instant::now() < deadline && unsafe { libc::kill(-pid, 0) } == 0 {
         std::thread::sleep(Duration::from_millis(20));

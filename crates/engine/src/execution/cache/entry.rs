@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::{output_hash, Manifest, FORMAT};
-use crate::execution::cache::staging::Staging;
+use crate::execution::cache::staging::{Recycler, Staging};
 use crate::execution::cache::{objects, Cache};
 use crate::execution::lock::{self, Lock};
 
@@ -44,6 +44,8 @@ pub struct Entry {
     /// `None` only once `finish` has handed it on.
     lock: Option<Lock>,
     attempt: PathBuf,
+    /// Takes the attempt dir back for the next stage.
+    recycler: Recycler,
     out: PathBuf,
     work: PathBuf,
     log: PathBuf,
@@ -96,6 +98,7 @@ impl Cache {
             lock: Some(lock),
             out: attempt.join("out"),
             attempt,
+            recycler: staging.recycler(),
             work,
             log,
         }))
@@ -153,7 +156,7 @@ impl Entry {
             .lock
             .take()
             .ok_or_else(|| Error::internal("a cache entry lost its key lock"))?;
-        // `self` drops here: the attempt dir goes.
+        // `self` drops here: the attempt dir goes back to the staging area.
         Ok(Stored {
             manifest,
             path: self.cache.manifest_path(&self.hash),
@@ -165,7 +168,7 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.attempt);
+        self.recycler.recycle(std::mem::take(&mut self.attempt));
     }
 }
 

@@ -59,7 +59,7 @@ pub fn adopt(cache: &Cache, tmp: &Path, hash: &ContentHash, durable: bool) -> Re
         objects::seal(&file, hash).map_err(|e| Error::io(tmp, "seal", e))?;
         file.set_permissions(std::fs::Permissions::from_mode(0o444))
             .map_err(|e| Error::io(tmp, "make read-only", e))?;
-        let dir = objects::put(tmp, &cache.object_path(hash))?;
+        let dir = objects::put(cache, tmp, &cache.object_path(hash))?;
         if durable {
             atomic::sync_dir(&dir)?;
         }

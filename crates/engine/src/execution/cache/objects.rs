@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
-use crate::execution::cache::atomic;
 use crate::execution::cache::manifest::FileEntry;
 use crate::execution::cache::state::hash_file;
 use crate::execution::cache::Cache;
+use crate::execution::cache::{atomic, input_dirs};
 use crate::hash::ContentHash;
 
 /// A regular file found in the staging directory.
@@ -92,7 +92,7 @@ fn adopt(
     seal(&file, &hash).map_err(|e| Error::io(src, "seal", e))?;
     file.set_permissions(std::fs::Permissions::from_mode(0o444))
         .map_err(|e| Error::io(src, "make read-only", e))?;
-    dirs.insert(put(src, &obj)?);
+    dirs.insert(put(cache, src, &obj)?);
     Ok((hash, size))
 }
 
@@ -136,7 +136,7 @@ fn copy_in(
         seal(&to, &hash).map_err(|e| Error::io(&tmp, "seal", e))?;
         to.set_permissions(std::fs::Permissions::from_mode(0o444))
             .map_err(|e| Error::io(&tmp, "make read-only", e))?;
-        dirs.insert(put(&tmp, &obj)?);
+        dirs.insert(put(cache, &tmp, &obj)?);
         Ok((hash, size))
     })();
     let _ = std::fs::remove_file(&tmp);
@@ -145,10 +145,13 @@ fn copy_in(
 
 /// Renames a sealed, read-only file to `obj` (over a corrupt object of that
 /// name, if any); returns the directory to sync.
-pub(crate) fn put(src: &Path, obj: &Path) -> Result<PathBuf> {
+pub(crate) fn put(cache: &Cache, src: &Path, obj: &Path) -> Result<PathBuf> {
     let dir = obj.parent().map(Path::to_path_buf).unwrap_or_default();
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+    } else if std::fs::symlink_metadata(obj).is_ok() {
+        // Replacing a corrupt object: input dirs may link the old one.
+        input_dirs::distrust(cache);
     }
     std::fs::rename(src, obj).map_err(|e| Error::io(obj, "store", e))?;
     Ok(dir)
@@ -166,7 +169,7 @@ fn intact(obj: &Path, hash: &ContentHash, size: u64) -> bool {
 
 /// The mtime nanoseconds that seal the object named `hash`.
 fn seal_nanos(hash: &ContentHash) -> u32 {
-    u32::from_le_bytes([hash.0[0], hash.0[1], hash.0[2], hash.0[3]]) % 1_000_000_000
+    hash.seal_nanos()
 }
 
 /// Sets the file's mtime to now (whole seconds) plus the hash's seal.
@@ -189,11 +192,20 @@ pub enum Check {
     Unsealed,
 }
 
+/// Whether `meta` (a `stat` without following links) is a regular file of
+/// `entry`'s size carrying its seal: the object, or a copy of it with its
+/// times.
+pub fn sealed(meta: &std::fs::Metadata, entry: &FileEntry) -> bool {
+    meta.is_file()
+        && meta.len() == entry.size
+        && u32::try_from(meta.mtime_nsec()).is_ok_and(|n| n == seal_nanos(&entry.hash))
+}
+
 /// The cheap check of a cache hit: one `stat`.
 pub fn check(cache: &Cache, entry: &FileEntry) -> Check {
     match std::fs::symlink_metadata(cache.object_path(&entry.hash)) {
         Ok(m) if m.is_file() && m.len() == entry.size => {
-            if u32::try_from(m.mtime_nsec()).is_ok_and(|n| n == seal_nanos(&entry.hash)) {
+            if sealed(&m, entry) {
                 Check::Sealed
             } else {
                 Check::Unsealed
@@ -224,6 +236,7 @@ pub fn reverify(cache: &Cache, hash: &ContentHash) -> bool {
     if std::fs::symlink_metadata(&obj).is_ok_and(|m| m.ino() == before.ino()) {
         let _ = std::fs::remove_file(&obj);
     }
+    input_dirs::distrust(cache);
     false
 }
 

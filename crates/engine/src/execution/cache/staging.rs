@@ -17,6 +17,11 @@ pub struct Staging {
     tmp: PathBuf,
     area: std::sync::Mutex<Option<Area>>,
     next: AtomicUsize,
+    /// Stage directories handed back empty, for the next stage: making and
+    /// removing two directories per stage was a good part of a first run
+    /// of many short stages (ext4 looks past recently freed inodes when it
+    /// allocates one).
+    free: Recycler,
 }
 
 struct Area {
@@ -31,6 +36,7 @@ impl Staging {
             tmp: cache.dir("tmp"),
             area: std::sync::Mutex::new(None),
             next: AtomicUsize::new(0),
+            free: Recycler::default(),
         })
     }
 
@@ -49,13 +55,55 @@ impl Staging {
         Ok(dir)
     }
 
-    /// A fresh, empty directory for one stage attempt.
+    /// A fresh, empty directory for one stage attempt, holding an empty
+    /// `out/`.
     pub fn stage_dir(&self) -> Result<PathBuf> {
+        if let Some(dir) = self.free.0.lock().ok().and_then(|mut free| free.pop()) {
+            return Ok(dir);
+        }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.dir()?.join(n.to_string());
         std::fs::create_dir_all(dir.join("out")).map_err(|e| Error::io(&dir, "create", e))?;
         Ok(dir)
     }
+
+    /// What takes back the directories [`Staging::stage_dir`] hands out.
+    pub fn recycler(&self) -> Recycler {
+        self.free.clone()
+    }
+}
+
+/// Takes back stage directories once their stage is done (shared with the
+/// cache entries that hold them).
+#[derive(Clone, Default)]
+pub struct Recycler(std::sync::Arc<std::sync::Mutex<Vec<PathBuf>>>);
+
+impl Recycler {
+    /// Keeps `dir` for the next stage if it is as it was handed out (only
+    /// an empty, writable `out/`), removes it otherwise.
+    pub fn recycle(&self, dir: PathBuf) {
+        if as_handed_out(&dir) {
+            if let Ok(mut free) = self.0.lock() {
+                free.push(dir);
+                return;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Whether `dir` holds exactly an empty, writable directory `out`.
+fn as_handed_out(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let out = dir.join("out");
+    let only_out = std::fs::read_dir(dir).is_ok_and(|entries| {
+        let names: Vec<_> = entries.map(|e| e.map(|e| e.file_name())).collect();
+        matches!(names.as_slice(), [Ok(name)] if name == "out")
+    });
+    only_out
+        && std::fs::symlink_metadata(&out)
+            .is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o700 == 0o700)
+        && std::fs::read_dir(&out).is_ok_and(|mut e| e.next().is_none())
 }
 
 impl Area {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::execution::cache::manifest::Manifest;
 use crate::execution::cache::state::hash_file;
-use crate::execution::cache::Cache;
+use crate::execution::cache::{input_dirs, Cache};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct VerifyReport {
@@ -48,6 +48,9 @@ pub fn verify_with(cache: &Cache, dry_run: bool) -> Result<VerifyReport> {
         let ok = hash_file(&path).is_ok_and(|h| h.to_hex() == name);
         if !ok {
             remove(&path)?;
+            if !dry_run {
+                input_dirs::distrust(cache);
+            }
             corrupt.insert(path.clone());
             report.corrupt_objects += 1;
         }

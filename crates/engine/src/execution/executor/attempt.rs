@@ -64,9 +64,7 @@ pub fn run(job: &Job, kind: &Kind, devices: &[usize], env: &Env) -> Result<Outco
         cache: env.cache.clone(),
         key: job.key.clone(),
     };
-    let input_dirs = CacheDirs {
-        cache: env.cache.clone(),
-    };
+    let input_dirs = CacheDirs::new(env.cache.clone());
     let ctx = Context {
         stage: name,
         params: &job.params,

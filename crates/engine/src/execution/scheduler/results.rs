@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::execution::cache::atomic::temp_beside;
 use crate::execution::cache::manifest::Manifest;
-use crate::execution::cache::Cache;
+use crate::execution::cache::{objects, Cache};
 
 /// The directory of one stage's results. `/` in a name would nest, so it
 /// is replaced.
@@ -24,9 +24,25 @@ pub fn stage_dir(root: &Path, stage: &str) -> PathBuf {
 
 /// Whether `<root>/<stage>/` shows exactly `manifest`'s files: what
 /// `pipe status` checks so that it never calls up to date a results
-/// directory holding another configuration's result. Reads only.
-pub fn shows(cache: &Cache, root: &Path, stage: &str, manifest: &Manifest) -> bool {
-    current(cache, &stage_dir(root, stage), manifest)
+/// directory holding another configuration's result; `None` when there is
+/// no such directory. One `stat` per file, as a cache hit costs: a file of
+/// the object's size carrying its seal ([`objects::sealed`]) is the object
+/// or a faithful copy of it. Reads only.
+pub fn shows(root: &Path, stage: &str, manifest: &Manifest) -> Option<bool> {
+    let dir = stage_dir(root, stage);
+    let mut files = manifest.files.iter();
+    let Some((name, entry)) = files.next() else {
+        return std::fs::read_dir(&dir).ok().map(|mut e| e.next().is_none());
+    };
+    match std::fs::symlink_metadata(dir.join(name)) {
+        Ok(m) if objects::sealed(&m, entry) => {}
+        // Only a missing directory is not compared.
+        Err(_) if !dir.is_dir() => return None,
+        _ => return Some(false),
+    }
+    Some(files.all(|(name, entry)| {
+        std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| objects::sealed(&m, entry))
+    }))
 }
 
 /// Links a result into `<root>/<stage>/`; `true` when anything there changed.
