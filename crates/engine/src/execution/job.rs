@@ -46,6 +46,7 @@ impl Job {
         pipeline_file: PathBuf,
         stage: &Stage,
         key: StageKey,
+        hash: StageHash,
         inputs: BTreeMap<String, Vec<Artifact>>,
         forced: bool,
     ) -> Job {
@@ -55,7 +56,7 @@ impl Job {
             kind: stage.kind.name().to_string(),
             matrix: stage.matrix.clone(),
             params: absolute_params(pipeline, stage),
-            hash: key.hash(),
+            hash,
             key,
             inputs,
             gpus: stage.gpus,

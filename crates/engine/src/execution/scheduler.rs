@@ -324,9 +324,9 @@ impl<'a> Run<'a> {
             }
             Ok(Decision::Run {
                 key,
+                hash,
                 forced,
                 corrupt,
-                ..
             }) => {
                 if corrupt {
                     // What was computed from the bad bytes may be bad too.
@@ -341,6 +341,7 @@ impl<'a> Run<'a> {
                     self.file.clone(),
                     stage,
                     key,
+                    hash,
                     inputs,
                     forced,
                 ));

@@ -130,7 +130,7 @@ pub struct WireJob {
     pub kind: String,
     pub stage: String,
     pub params: serde_json::Value,
-    pub inputs: BTreeMap<String, Vec<WireArtifact>>,
+    pub inputs: BTreeMap<String, Vec<Artifact>>,
     pub out: PathBuf,
     pub work: PathBuf,
     pub gpus: Vec<usize>,
@@ -138,49 +138,11 @@ pub struct WireJob {
     pub pipeline_hash: ContentHash,
     /// The answers of [`History::variants`] for each parameter the kind
     /// declares in [`Declaration::history`].
-    pub history: BTreeMap<String, Vec<(serde_json::Value, WireArtifact)>>,
-}
-
-/// An [`Artifact`] on the wire.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WireArtifact {
-    pub stage: String,
-    pub matrix: BTreeMap<String, serde_json::Value>,
-    pub hash: ContentHash,
-    pub files: BTreeMap<String, PathBuf>,
-}
-
-impl WireArtifact {
-    fn from(a: &Artifact) -> WireArtifact {
-        WireArtifact {
-            stage: a.stage.clone(),
-            matrix: a
-                .matrix
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect(),
-            hash: a.hash,
-            files: a.files.clone(),
-        }
-    }
-
-    fn into_artifact(self) -> Artifact {
-        Artifact {
-            stage: self.stage,
-            matrix: self
-                .matrix
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                .collect(),
-            hash: self.hash,
-            files: self.files,
-        }
-    }
+    pub history: BTreeMap<String, Vec<(serde_json::Value, Artifact)>>,
 }
 
 impl WireJob {
     pub fn new(declaration: &Declaration, ctx: &Context) -> WireJob {
-        let wire = |artifacts: &[Artifact]| artifacts.iter().map(WireArtifact::from).collect();
         WireJob {
             kind: declaration.name.to_string(),
             stage: ctx.stage.to_string(),
@@ -193,7 +155,7 @@ impl WireJob {
             inputs: ctx
                 .inputs
                 .iter()
-                .map(|(k, v)| (k.clone(), wire(v)))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             out: ctx.out.to_path_buf(),
             work: ctx.work.to_path_buf(),
@@ -208,7 +170,7 @@ impl WireJob {
                         .history
                         .variants(param)
                         .iter()
-                        .map(|(v, a)| (v.to_json(), WireArtifact::from(a)))
+                        .map(|(v, a)| (v.to_json(), a.clone()))
                         .collect();
                     (param.to_string(), variants)
                 })
@@ -596,18 +558,14 @@ fn run_locally(registry: &Registry, job: WireJob, cancel: &AtomicBool) -> Result
             )))
         }
     };
-    let inputs: BTreeMap<String, Vec<Artifact>> = job
-        .inputs
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(WireArtifact::into_artifact).collect()))
-        .collect();
+    let inputs = job.inputs;
     let history = Recorded(
         job.history
             .into_iter()
             .map(|(param, variants)| {
                 let variants = variants
                     .into_iter()
-                    .map(|(v, a)| (Value::from_json(&v), a.into_artifact()))
+                    .map(|(v, a)| (Value::from_json(&v), a))
                     .collect();
                 (param, variants)
             })
