@@ -10,7 +10,7 @@
 //! out corrupt is deleted, and every stage after it must run too: what was
 //! computed from bad bytes may be bad.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::execution::cache::key::{StageHash, StageKey};
 use crate::execution::cache::manifest::Manifest;
 use crate::execution::cache::state::{PathHasher, State};
@@ -32,7 +32,11 @@ pub enum Decision {
         corrupt: bool,
     },
     /// These inputs' outputs are not known yet.
-    Waiting(Vec<StageId>),
+    Waiting {
+        on: Vec<StageId>,
+        /// The key without its inputs (for [`Planner::reasons`]).
+        base: StageKey,
+    },
 }
 
 pub struct Planner<'a> {
@@ -74,11 +78,14 @@ impl<'a> Planner<'a> {
             .collect();
         let base = StageKey::base(self.pipeline, stage, &mut self.hasher)?;
         if !waiting.is_empty() {
-            return Ok(Decision::Waiting(waiting));
+            return Ok(Decision::Waiting { on: waiting, base });
         }
         let outputs = &self.outputs;
         let Some(key) = base.with_inputs(self.pipeline, stage, |up| outputs[up.0]) else {
-            return Ok(Decision::Waiting(Vec::new()));
+            return Err(Error::internal(format!(
+                "the inputs of `{}` are known but its key is not",
+                stage.name
+            )));
         };
         let hash = key.hash();
         let forced = self.forced[id.0];
@@ -110,7 +117,7 @@ impl<'a> Planner<'a> {
     /// Why stage `id` must run, given its decision and the key it had when
     /// it last ran (from `state`). Reads that manifest: for `pipe status`
     /// and `--dry-run`, not for every run.
-    pub fn reasons(&mut self, id: StageId, decision: &Decision, state: &State) -> Vec<Reason> {
+    pub fn reasons(&self, id: StageId, decision: &Decision, state: &State) -> Vec<Reason> {
         let stage = self.pipeline.stage(id);
         if let Decision::Cached(..) = decision {
             // Reading the previous manifest for nothing doubled `pipe status`.
@@ -124,14 +131,11 @@ impl<'a> Planner<'a> {
             Decision::Cached(..) => Vec::new(),
             Decision::Run { forced: true, .. } => vec![Reason::Forced],
             Decision::Run { key, hash, .. } => explain(Some(key), Some(*hash), previous, true),
-            Decision::Waiting(ups) => {
+            Decision::Waiting { on: ups, base } => {
                 let mut reasons = if self.forced[id.0] {
                     vec![Reason::Forced]
                 } else {
-                    match StageKey::base(self.pipeline, stage, &mut self.hasher) {
-                        Ok(base) => explain(Some(&base), None, previous, false),
-                        Err(_) => Vec::new(),
-                    }
+                    explain(Some(base), None, previous, false)
                 };
                 // Without inputs the key cannot match; drop the vague reasons.
                 reasons.retain(|r| !matches!(r, Reason::PreviousUnknown | Reason::OutputsMissing));

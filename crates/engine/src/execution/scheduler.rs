@@ -310,7 +310,7 @@ impl<'a> Run<'a> {
         let stage = self.pipeline.stage(id);
         match self.planner.decide(id) {
             Err(e) => self.fail(id, e),
-            Ok(Decision::Waiting(_)) => {
+            Ok(Decision::Waiting { .. }) => {
                 let e = Error::internal(format!(
                     "stage `{}` became ready before its inputs",
                     stage.name

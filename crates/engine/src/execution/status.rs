@@ -72,7 +72,7 @@ pub fn status(
                 Some(*hash)
             }
             Decision::Run { hash, .. } => Some(*hash),
-            Decision::Waiting(_) => None,
+            Decision::Waiting { .. } => None,
         };
         let reasons = planner.reasons(stage.id, &decision, &state);
         let cached = match decision {
