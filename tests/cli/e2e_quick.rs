@@ -176,6 +176,32 @@ fn quick_pipeline_end_to_end() {
         second.ran()
     );
 
+    // Training is deterministic and its timings are measurements, not
+    // outputs: forced to run again, a training stage makes the same bytes,
+    // so nothing downstream reruns; `pipe exp show` shows what it measured.
+    let forced = p.pipe(&[
+        "run",
+        "quick.yaml",
+        "--cache-dir",
+        "cache",
+        "--results-dir",
+        "results",
+        "--force",
+        "train_adam",
+    ]);
+    forced.ok();
+    assert_eq!(forced.ran(), names(&["train_adam"]), "{}", forced.stderr);
+    let shown = p.pipe(&[
+        "exp",
+        "show",
+        "quick.yaml",
+        "--cache-dir",
+        "cache",
+        "train_adam",
+    ]);
+    shown.ok();
+    assert!(shown.stdout.contains("images/s"), "{}", shown.stdout);
+
     // One run's learning rate: that training, its evaluation, the figure
     // showing it and the report.
     edit(&p, "      lr: 0.001\n", "      lr: 0.002\n");

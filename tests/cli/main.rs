@@ -19,6 +19,7 @@ mod remote;
 mod run;
 mod run_processes;
 mod slurm;
+mod slurm_quick;
 mod stage_limits;
 mod status;
 mod worker;

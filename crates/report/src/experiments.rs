@@ -3,8 +3,8 @@
 //! of params and summary metrics. `pipe exp show`, `pipe exp diff` and
 //! `pipe exp plot` are views of these rows.
 //!
-//! Rows come from the cache's manifests (params, stage, wall time,
-//! creation time) and from each result's small files: `metrics.csv` of a
+//! Rows come from the cache's manifests (params, stage, wall time and
+//! the run's other measurements, creation time) and from each result's small files: `metrics.csv` of a
 //! training run, and `metrics.json` of an `evaluate` result whose key
 //! names that run's output as an input. Checkpoints are never read.
 
@@ -57,6 +57,9 @@ pub struct Row {
     pub metrics: BTreeMap<&'static str, f64>,
     /// Seconds the stage took to run.
     pub seconds: f64,
+    /// What the run measured about itself (`images_per_s`, ...): in the
+    /// manifest, not in the outputs.
+    pub measured: BTreeMap<String, f64>,
     /// Unix time the result was made.
     pub created: u64,
     /// When its manifest was written (ns): the order results were made in.
@@ -68,6 +71,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// Training images per second, if the run measured it.
+    pub fn images_per_s(&self) -> Option<f64> {
+        self.measured.get("images_per_s").copied()
+    }
+
     pub fn metric(&self, name: &str) -> Option<f64> {
         self.metrics.get(name).copied()
     }
@@ -144,6 +152,7 @@ fn row(cache: &Cache, result: &CachedResult, current: bool) -> Row {
             .collect(),
         metrics,
         seconds: m.seconds,
+        measured: m.measured.clone(),
         created: m.created,
         written_ns: result.written_ns,
         current,

@@ -1,5 +1,6 @@
 //! Reading a training stage's results: `metrics.csv` (one row per epoch) and
-//! `run.json` (the run's facts: device, versions, timings).
+//! `run.json` (the run's facts: device, versions). Timings are not among
+//! them: they are the run's measurements, in its manifest.
 //!
 //! Both `plot` and `report` read runs through here, so a malformed file is
 //! reported the same way everywhere: the file, the line, what was expected.
@@ -10,15 +11,13 @@ use std::path::{Path, PathBuf};
 use pipe_engine::{Artifact, Error, Result, Value};
 
 /// The columns the `train` kind writes, in order.
-pub const COLUMNS: [&str; 8] = [
+pub const COLUMNS: [&str; 6] = [
     "epoch",
     "train_loss",
     "train_acc",
     "test_loss",
     "test_acc",
     "lr",
-    "seconds",
-    "images_per_s",
 ];
 
 /// The per-epoch table of one run.

@@ -16,15 +16,7 @@ pub use render::{png, svg};
 use crate::metrics::{as_fractions, Metrics};
 
 /// The metrics a figure can show: every column but the epoch.
-pub const METRICS: &[&str] = &[
-    "train_loss",
-    "train_acc",
-    "test_loss",
-    "test_acc",
-    "lr",
-    "seconds",
-    "images_per_s",
-];
+pub const METRICS: &[&str] = &["train_loss", "train_acc", "test_loss", "test_acc", "lr"];
 
 /// Whether a column is an accuracy (drawn in percent, as tables show it).
 fn is_accuracy(metric: &str) -> bool {

@@ -198,7 +198,7 @@ pub fn document(
             header.push("difference".into());
         }
     }
-    header.extend(["final train loss", "wall time", "images/s"].map(String::from));
+    header.push("final train loss".to_string());
 
     let show = |key: &str, v: f64| {
         if key == "min_test_loss" {
@@ -245,8 +245,6 @@ pub fn document(
             }
         }
         row.push(s.final_train_loss.map_or("-".into(), fmt::loss));
-        row.push(s.wall_seconds.map_or("-".into(), fmt::duration));
-        row.push(s.images_per_s.map_or("-".into(), fmt::rate));
         rows.push(row);
     }
 

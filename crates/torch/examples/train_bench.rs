@@ -280,12 +280,12 @@ fn smoke(args: &Args, dir: &std::path::Path) -> Result<()> {
             &hooks,
         )?;
         println!(
-            "smoke {name}: {} epochs on {} in {:.1}s, test loss {:.4}, continued_from {:?}",
+            "smoke {name}: {} epochs on {} in {:.1}s, test loss {:.4}, continued from {:?} epochs",
             s.epochs,
             s.device,
             t.elapsed().as_secs_f64(),
             s.final_test_loss,
-            s.continued_from
+            progress.measurements().get("continued_from_epochs")
         );
     }
     Ok(())

@@ -21,14 +21,11 @@ pub struct EpochRow {
     pub test_loss: f64,
     pub test_acc: f64,
     pub lr: f64,
-    pub seconds: f64,
-    /// Training images per second (the evaluation is not counted).
-    pub images_per_s: f64,
 }
 
 impl EpochRow {
     /// Number of f64 fields when a row is stored as a tensor row.
-    pub const WIDTH: usize = 8;
+    pub const WIDTH: usize = 6;
 
     pub fn to_array(&self) -> [f64; Self::WIDTH] {
         [
@@ -38,14 +35,11 @@ impl EpochRow {
             self.test_loss,
             self.test_acc,
             self.lr,
-            self.seconds,
-            self.images_per_s,
         ]
     }
 
     pub fn from_array(a: &[f64]) -> Option<EpochRow> {
-        let [epoch, train_loss, train_acc, test_loss, test_acc, lr, seconds, images_per_s] = *a
-        else {
+        let [epoch, train_loss, train_acc, test_loss, test_acc, lr] = *a else {
             return None;
         };
         Some(EpochRow {
@@ -55,8 +49,6 @@ impl EpochRow {
             test_loss,
             test_acc,
             lr,
-            seconds,
-            images_per_s,
         })
     }
 }
@@ -74,7 +66,9 @@ pub fn write_csv(path: &Path, rows: &[EpochRow]) -> Result<()> {
     w.flush().map_err(|e| Error::io(path, "write", e))
 }
 
-/// Reads a `metrics.csv` written by [`write_csv`].
+/// Reads a `metrics.csv` written by [`write_csv`]. Its columns are results
+/// only: no timings, which differ between two runs of the same training
+/// (they are measurements, [`crate::train::timing`]).
 pub fn read_csv(path: &Path) -> Result<Vec<EpochRow>> {
     let mut r = csv::Reader::from_path(path).map_err(|e| Error::bad_data(path, e.to_string()))?;
     r.deserialize()
@@ -173,8 +167,6 @@ mod tests {
             test_loss: 1e-17,
             test_acc: 1.0 / 3.0,
             lr: 0.001,
-            seconds: 2.5,
-            images_per_s: 100.0,
         };
         write_csv(&path, std::slice::from_ref(&row)).unwrap();
         assert_eq!(read_csv(&path).unwrap(), vec![row.clone()]);

@@ -17,6 +17,7 @@ pub mod spec {
     pub use pipe_torch_spec::train::*;
 }
 pub mod summary;
+pub mod timing;
 
 pub use session::{train, Builder, Hooks, Inputs};
 pub use spec::{Mode, TrainSpec};

@@ -329,7 +329,7 @@ fn run_kind(
     out: &Path,
     work: &Path,
     history: &dyn History,
-) {
+) -> BTreeMap<String, f64> {
     let progress = Progress::hidden();
     let cancel = AtomicBool::new(false);
     let ctx = Context {
@@ -348,6 +348,7 @@ fn run_kind(
     };
     kind.run(&ctx)
         .unwrap_or_else(|e| panic!("{}: {e} ({:?})", kind.name(), e.hint()));
+    progress.measurements()
 }
 
 #[test]
@@ -390,7 +391,7 @@ fn train_and_evaluate_kinds_run_through_a_context() {
     }
     // epochs: 2 continues the cached 1-epoch run found in the history.
     let history = Earlier(vec![(Value::Int(1), artifact("train", &t.join("one")))]);
-    run_kind(
+    let measured = run_kind(
         &train,
         &set(2),
         &inputs,
@@ -400,7 +401,8 @@ fn train_and_evaluate_kinds_run_through_a_context() {
     );
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(t.join("two/run.json")).unwrap()).unwrap();
-    assert_eq!(run["continued_from"], 1);
+    assert_eq!(measured.get("continued_from_epochs"), Some(&1.0));
+    assert!(run.get("wall_seconds").is_none(), "{run}");
     assert_eq!(run["epochs"], 2);
     assert_eq!(run["model"], "resnet18");
     assert_eq!(run["params_total"], run["params_trainable"]);

@@ -35,6 +35,9 @@ impl StageStatus {
             "stage": self.name,
             "status": if self.up_to_date() { "up to date" } else { "would run" },
             "key": self.key.map(|k| k.to_string()),
+            // The cached result's output hash: equal on two machines when
+            // they computed the same bytes.
+            "output": self.cached.as_ref().map(|m| m.output.to_string()),
             "reasons": self.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })
     }

@@ -9,6 +9,7 @@
 //! (`| tee`, nohup, CI), where status messages also become a line every
 //! [`PLAIN_EVERY`] at most.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub struct Progress {
     echo: Echo,
     /// The stage's log file: created at the first line, appended to per line.
     file: Mutex<LogFile>,
+    /// What the stage measured about its run (see [`Progress::measure`]).
+    measured: Mutex<BTreeMap<String, f64>>,
 }
 
 /// How logged lines and messages are printed.
@@ -69,6 +72,7 @@ pub enum Update<'a> {
     Inc(u64),
     Message(&'a str),
     Log(&'a str),
+    Measure(&'a str, f64),
 }
 
 impl Progress {
@@ -84,6 +88,7 @@ impl Progress {
             forward: None,
             echo: Echo::Silent,
             file: Mutex::new(LogFile::None),
+            measured: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -133,6 +138,7 @@ impl Progress {
             Update::Inc(n) => self.inc(n),
             Update::Message(text) => self.message(text),
             Update::Log(line) => self.log(line),
+            Update::Measure(name, value) => self.measure(name, value),
         }
     }
 
@@ -208,6 +214,26 @@ impl Progress {
         if let Ok(mut log) = self.log.lock() {
             log.push(line);
         }
+    }
+
+    /// Records a measurement of this run (`images_per_s`, `epoch_seconds`):
+    /// how the run went, not what it produced. It goes into the result's
+    /// manifest, which no key and no output hash includes, so that timings
+    /// never make two runs of the same computation differ (`pipe exp show`
+    /// shows them). A value that is not finite is not recorded.
+    pub fn measure(&self, name: &str, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.send(Update::Measure(name, value));
+        if let Ok(mut m) = self.measured.lock() {
+            m.insert(name.to_string(), value);
+        }
+    }
+
+    /// The measurements recorded so far.
+    pub fn measurements(&self) -> BTreeMap<String, f64> {
+        self.measured.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// The lines logged so far.

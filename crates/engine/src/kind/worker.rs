@@ -199,6 +199,10 @@ pub enum Event {
     Log {
         line: String,
     },
+    Measure {
+        name: String,
+        value: f64,
+    },
     /// The kind succeeded; the last line.
     Done,
     /// The kind failed; the last line.
@@ -218,6 +222,10 @@ impl Event {
             },
             Update::Log(line) => Event::Log {
                 line: line.to_string(),
+            },
+            Update::Measure(name, value) => Event::Measure {
+                name: name.to_string(),
+                value,
             },
         }
     }
@@ -444,6 +452,7 @@ fn relay_events(stdout: impl Read, progress: &Progress) -> Option<Result<()>> {
             Ok(Event::Inc { n }) => progress.inc(n),
             Ok(Event::Message { text }) => progress.message(text),
             Ok(Event::Log { line }) => progress.log(line),
+            Ok(Event::Measure { name, value }) => progress.measure(&name, value),
             Ok(Event::Done) => return Some(Ok(())),
             Ok(Event::Failed { error }) => return Some(Err(error.into_error())),
             Err(_) if line.trim().is_empty() => {}

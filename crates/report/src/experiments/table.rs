@@ -1,6 +1,7 @@
 //! `pipe exp show`'s table: one row per result, the params as columns (all,
-//! or only those that vary), the summary metrics, wall time, creation time
-//! and which row is current; as aligned text, CSV, JSON or Markdown.
+//! or only those that vary), the summary metrics, wall time, training
+//! throughput (a measurement in the manifest), creation time and which row
+//! is current; as aligned text, CSV, JSON or Markdown.
 
 use std::cmp::Ordering;
 
@@ -27,6 +28,8 @@ enum Column {
     Param(String),
     Metric(&'static str, Measure),
     Wall,
+    /// Training images per second, measured by the run (not an output).
+    Rate,
     Created,
     Key,
 }
@@ -39,6 +42,7 @@ impl Column {
             Column::Param(p) => p,
             Column::Metric(m, _) => m,
             Column::Wall => "wall",
+            Column::Rate => "images/s",
             Column::Created => "created",
             Column::Key => "key",
         }
@@ -55,6 +59,7 @@ impl Column {
             },
             Column::Metric(m, _) => Sortable::Number(row.metric(m)?),
             Column::Wall => Sortable::Number(row.seconds),
+            Column::Rate => Sortable::Number(row.images_per_s()?),
             Column::Created => Sortable::Number(row.written_ns as f64),
             Column::Key => Sortable::Text(row.key.0.to_hex()),
         })
@@ -72,6 +77,7 @@ impl Column {
                 Measure::Epoch => format!("{v:.0}"),
             }),
             Column::Wall => fmt::duration(row.seconds),
+            Column::Rate => row.images_per_s().map_or("-".into(), fmt::rate),
             Column::Created => utc(row.created),
             Column::Key => row.short_key(),
         }
@@ -84,6 +90,7 @@ impl Column {
             Column::Metric(m, _) => row.metric(m).map_or(String::new(), |v| v.to_string()),
             Column::Param(p) => row.params.get(p).map_or(String::new(), Value::to_string),
             Column::Wall => row.seconds.to_string(),
+            Column::Rate => row.images_per_s().map_or(String::new(), |v| v.to_string()),
             Column::Created => row.created.to_string(),
             Column::Key => row.key.0.to_hex(),
             Column::Stage => row.stage.clone(),
@@ -133,7 +140,11 @@ impl<'a> Table<'a> {
                 .filter(|(m, _)| rows.iter().any(|r| r.metric(m).is_some()))
                 .map(|&(m, measure)| Column::Metric(m, measure)),
         );
-        columns.extend([Column::Wall, Column::Created, Column::Key]);
+        columns.push(Column::Wall);
+        if rows.iter().any(|r| r.images_per_s().is_some()) {
+            columns.push(Column::Rate);
+        }
+        columns.extend([Column::Created, Column::Key]);
         let mut table = Table {
             rows: rows.iter().collect(),
             columns,
@@ -292,6 +303,7 @@ impl<'a> Table<'a> {
                     "matrix": Value::Map(r.matrix.clone()).to_json(),
                     "metrics": r.metrics,
                     "seconds": r.seconds,
+                    "measured": r.measured,
                     "created": r.created,
                     "created_utc": utc(r.created),
                 })

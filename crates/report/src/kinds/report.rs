@@ -73,7 +73,8 @@ const OUTPUTS: &[OutputSpec] = &[
 pub const KIND: Kind = Kind::in_process(
     Declaration {
         name: "report",
-        version: 2,
+        // 3: no timing columns (they are measurements, not results).
+        version: 3,
         summary: "Results of training runs, beside published numbers, as Markdown and self-contained HTML.",
         params: PARAMS,
         inputs: INPUTS,

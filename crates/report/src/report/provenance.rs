@@ -1,16 +1,18 @@
 //! Where a report's numbers come from: the pipeline file and its hash, the
-//! git commit, pipe's version, the libtorch/CUDA versions and devices the
-//! runs recorded, and when the report was made.
+//! git commit, pipe's version, and the libtorch/CUDA versions and devices
+//! the runs recorded. Nothing that differs between two makings of the same
+//! report (the date, the checkout's absolute path): the same runs give the
+//! same bytes, here and on a cluster node (`pipe exp show` dates results).
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::summary::Summary;
 
 /// Provenance facts, each already text for display.
 #[derive(Clone, Debug)]
 pub struct Provenance {
+    /// Relative to the git work tree's root, else the file's name.
     pub pipeline_file: String,
     pub pipeline_hash: String,
     /// `None` outside a git work tree or without git.
@@ -19,8 +21,6 @@ pub struct Provenance {
     pub libtorch: Vec<String>,
     pub cuda: Vec<String>,
     pub devices: Vec<String>,
-    /// UTC, `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
 }
 
 impl Provenance {
@@ -31,15 +31,21 @@ impl Provenance {
             v.dedup();
             v
         };
+        let git = git(pipeline_file);
+        let name = pipeline_file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         Provenance {
-            pipeline_file: pipeline_file.display().to_string(),
+            pipeline_file: match &git {
+                Some(g) => format!("{}{name}", g.prefix),
+                None => name,
+            },
             pipeline_hash,
-            git_commit: git_commit(pipeline_file),
+            git_commit: git.map(|g| g.commit),
             pipe_version: env!("CARGO_PKG_VERSION").to_string(),
             libtorch: distinct(|s| s.libtorch.as_ref()),
             cuda: distinct(|s| s.cuda.as_ref()),
             devices: distinct(|s| s.device.as_ref()),
-            date: utc_now(),
         }
     }
 
@@ -72,13 +78,19 @@ impl Provenance {
                 },
             ),
             ("device", list(&self.devices)),
-            ("date", self.date.clone()),
         ]
     }
 }
 
-/// The commit checked out where the pipeline file lives, if git knows one.
-fn git_commit(pipeline_file: &Path) -> Option<String> {
+/// What git knows of where the pipeline file lives.
+struct Git {
+    /// The commit checked out.
+    commit: String,
+    /// The file's folder relative to the work tree's root (`pipelines/`).
+    prefix: String,
+}
+
+fn git(pipeline_file: &Path) -> Option<Git> {
     let dir = match pipeline_file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -86,49 +98,15 @@ fn git_commit(pipeline_file: &Path) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["rev-parse", "HEAD"])
+        .args(["rev-parse", "HEAD", "--show-prefix"])
         .output()
         .ok()?;
-    let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !commit.is_empty()).then_some(commit)
-}
-
-fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's
-/// `civil_from_days` (proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_819), (2027, 1, 1));
+    if !out.status.success() {
+        return None;
     }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut lines = text.lines();
+    let commit = lines.next()?.trim().to_string();
+    let prefix = lines.next().unwrap_or("").trim().to_string();
+    (!commit.is_empty()).then_some(Git { commit, prefix })
 }

@@ -1,5 +1,7 @@
 //! The numbers the report shows for one run, computed from its
-//! `metrics.csv` (the source of truth) and `run.json` (timings, device).
+//! `metrics.csv` (the source of truth) and `run.json` (device, versions).
+//! Timings are not results: two runs of the same training give the same
+//! report (`pipe exp show` shows the runs' measured speed).
 
 use std::collections::BTreeMap;
 
@@ -21,8 +23,6 @@ pub struct Summary {
     /// The best test accuracy (a fraction) and its epoch.
     pub best_test_acc: Option<(f64, i64)>,
     pub final_train_loss: Option<f64>,
-    pub wall_seconds: Option<f64>,
-    pub images_per_s: Option<f64>,
     pub device: Option<String>,
     pub libtorch: Option<String>,
     pub cuda: Option<String>,
@@ -60,18 +60,6 @@ impl Summary {
             })
             .map(|(e, a)| (a, e));
         let final_train_loss = optional(m, "train_loss")?.and_then(|s| s.last().map(|p| p.1));
-        let seconds = optional(m, "seconds")?;
-        let wall_seconds = run
-            .info
-            .number(&["wall_seconds", "wall_time", "seconds"])
-            .or_else(|| seconds.as_ref().map(|s| s.iter().map(|p| p.1).sum()));
-        let images_per_s = run
-            .info
-            .number(&["images_per_s", "train_images_per_s"])
-            .or_else(|| {
-                let s = optional(m, "images_per_s").ok().flatten()?;
-                (!s.is_empty()).then(|| s.iter().map(|p| p.1).sum::<f64>() / s.len() as f64)
-            });
         Ok(Summary {
             stage: run.stage.clone(),
             matrix: run.matrix.clone(),
@@ -81,8 +69,6 @@ impl Summary {
             error_at_min,
             best_test_acc,
             final_train_loss,
-            wall_seconds,
-            images_per_s,
             device: run.info.text(&["device_name", "device"]),
             libtorch: run
                 .info
@@ -113,8 +99,6 @@ impl Summary {
             "best_test_acc": self.best_test_acc.map(|p| p.0),
             "best_test_acc_epoch": self.best_test_acc.map(|p| p.1),
             "final_train_loss": self.final_train_loss,
-            "wall_seconds": self.wall_seconds,
-            "images_per_s": self.images_per_s,
             "device": self.device,
         })
     }

@@ -164,9 +164,7 @@ fn lists_every_run_with_numbers_and_reference() {
             "difference",
             "error rate at min",
             "best test acc (epoch)",
-            "final train loss",
-            "wall time",
-            "images/s"
+            "final train loss"
         ]
     );
     // curve(6, 1.8, 0.125, 5): minimum 0.125 at epoch 5; published 0.1166.
@@ -179,8 +177,7 @@ fn lists_every_run_with_numbers_and_reference() {
     assert_eq!(r[7], "+0.0084 (+7.2%)");
     // test_acc at epoch 5 = 1 - 0.125 / 2.16; error = its complement.
     assert_eq!(r[8], format!("{:.2}%", 100.0 * 0.125 / 2.16));
-    assert_eq!(r[11], "2m 04s");
-    assert_eq!(r[12], "456.7");
+    assert_eq!(r.len(), 11, "no timing columns: {r:?}");
     let r = row(&out.md, "train[resnet50,scratch]");
     assert_eq!(
         (r[5], r[6], r[7]),
@@ -301,13 +298,13 @@ fn figures_are_inlined_and_written_beside_the_markdown() {
 }
 
 #[test]
-fn provenance_names_file_hash_versions_device_and_date() {
+fn provenance_names_file_hash_versions_and_device_and_nothing_of_the_making() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = runs(tmp.path());
     let out = report(tmp.path(), &runs, vec![], &[]).unwrap();
     let hash = pipe_engine::ContentHash::of(b"pipeline").to_hex();
     for want in [
-        "pipelines/paper.yaml".to_string(),
+        "pipeline file: `paper.yaml`".to_string(),
         hash,
         format!("pipe version: `{}`", env!("CARGO_PKG_VERSION")),
         "libtorch: `2.11.0`".into(),
@@ -317,8 +314,13 @@ fn provenance_names_file_hash_versions_device_and_date() {
     ] {
         assert!(out.md.contains(&want), "no `{want}` in\n{}", out.md);
     }
-    let date = out.md.lines().find(|l| l.starts_with("- date: `")).unwrap();
-    assert!(date.ends_with(" UTC`") && date.contains("-"), "{date}");
+    // Nothing that differs between two makings of the same report.
+    assert!(!out.md.contains("- date:"), "{}", out.md);
+    assert!(
+        !out.md.contains(&tmp.path().display().to_string()),
+        "{}",
+        out.md
+    );
 }
 
 #[test]
@@ -352,8 +354,8 @@ fn errors() {
         "bad",
         &[],
         &[
-            "1,0.5,0.9,0.4,0.9,0.001,1,1".into(),
-            "2,0.5,0.9,x,0.9,0.001,1,1".into(),
+            "1,0.5,0.9,0.4,0.9,0.001".into(),
+            "2,0.5,0.9,x,0.9,0.001".into(),
         ],
     );
     let msg = report(tmp.path(), &[bad], vec![], &[])

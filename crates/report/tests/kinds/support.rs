@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use pipe_engine::kind::{NoHistory, WorkDirs};
 use pipe_engine::{Artifact, ContentHash, Context, Kind, Params, Progress, Result, Value};
 
-pub const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s";
+pub const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr";
 
 /// A fake training run's output directory.
 pub struct FakeRun {
@@ -29,8 +29,6 @@ pub fn fake_run(root: &Path, stage: &str, matrix: &[(&str, &str)], rows: &[Strin
     std::fs::write(dir.join("metrics.csv"), csv).unwrap();
     let info = serde_json::json!({
         "model": matrix.iter().find(|(k, _)| *k == "model").map(|(_, v)| *v),
-        "wall_seconds": 123.5,
-        "images_per_s": 456.7,
         "device": "Fake GPU 9000",
         "libtorch_version": "2.11.0",
         "cuda_version": "12.8",
@@ -60,7 +58,7 @@ pub fn curve(epochs: i64, start: f64, floor: f64, best: i64) -> Vec<String> {
             let train_loss = start * 0.9f64.powi(e as i32);
             let test_acc = (1.0 - test_loss / (start * 1.2)).clamp(0.0, 1.0);
             format!(
-                "{e},{train_loss},{},{test_loss},{test_acc},0.001,10.0,500",
+                "{e},{train_loss},{},{test_loss},{test_acc},0.001",
                 1.0 - train_loss / 3.0
             )
         })

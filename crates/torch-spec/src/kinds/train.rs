@@ -174,7 +174,7 @@ pub const DECLARATION: Declaration = Declaration {
     outputs: &[
         OutputSpec {
             name: "metrics.csv",
-            doc: "One row per epoch: losses, accuracies, lr, seconds, images/s.",
+            doc: "One row per epoch: losses, accuracies, lr (timings are measurements in the manifest: `pipe exp show`).",
         },
         OutputSpec {
             name: "best.safetensors",
@@ -190,13 +190,16 @@ pub const DECLARATION: Declaration = Declaration {
         },
         OutputSpec {
             name: "run.json",
-            doc: "Model, mode, best epoch, minimum test loss, device, timings.",
+            doc: "Model, mode, best epoch, minimum test loss, device, libtorch.",
         },
     ],
     check,
     check_stage,
     // A run with more epochs continues the cached run with the most epochs below.
     history: &["epochs"],
+    // 2: timings left `metrics.csv`, `run.json` and `state.safetensors` for
+    // the manifest's measurements.
+    version: 2,
     ..Declaration::BASE
 };
 

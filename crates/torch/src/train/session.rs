@@ -18,6 +18,7 @@ use super::init::load_weights;
 use super::spec::{Mode, TrainSpec};
 use super::state::{self, Saved};
 use super::summary::Summary;
+use super::timing::Timing;
 use crate::metrics::{write_csv, EpochRow, Tally};
 use crate::models::{self, Model};
 use crate::optim::Optimizer;
@@ -224,6 +225,7 @@ pub fn train(
         .set_total((spec.epochs * batches) as u64, false);
     hooks.progress.set_position((rows.len() * batches) as u64);
     let mut saved_dir: Option<Saved> = start.clone();
+    let mut timing = Timing::default();
     for epoch in rows.len() + 1..=spec.epochs {
         let t0 = Instant::now();
         // pipe's models draw nothing from libtorch's global generator while
@@ -267,9 +269,10 @@ pub fn train(
             test_loss: tally.loss(),
             test_acc: tally.accuracy(),
             lr: spec.optim.lr(),
-            seconds: t0.elapsed().as_secs_f64(),
-            images_per_s: train_split.len() as f64 / train_seconds.max(1e-9),
         };
+        let seconds = t0.elapsed().as_secs_f64();
+        let images_per_s = train_split.len() as f64 / train_seconds.max(1e-9);
+        timing.add(seconds, images_per_s);
         let best_now = rows.iter().all(|r| row.test_loss < r.test_loss);
         if best_now {
             best_epoch = epoch;
@@ -281,8 +284,8 @@ pub fn train(
             row.train_acc,
             row.test_loss,
             row.test_acc,
-            row.images_per_s,
-            row.seconds
+            images_per_s,
+            seconds
         ));
         rows.push(row);
         let saved = state::save(
@@ -313,16 +316,19 @@ pub fn train(
     state::link_or_copy(&saved.last, &outs.last)?;
     state::link_or_copy(&saved.best, &outs.best)?;
     state::link_or_copy(&saved.state, &outs.state)?;
-    let summary = Summary::new(
-        spec,
-        &rows,
-        best_epoch,
-        image_size,
-        started.elapsed().as_secs_f64(),
-        device,
-        counts,
-    )
-    .with_origin(resumed_from, continued_from);
+    let summary = Summary::new(spec, &rows, best_epoch, image_size, device, counts);
+    // How the run went, for `pipe exp show`: in the result's manifest, not
+    // in its files, so that two runs of the same training are identical.
+    let measure = |name: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            hooks.progress.measure(name, v);
+        }
+    };
+    measure("wall_seconds", Some(started.elapsed().as_secs_f64()));
+    measure("epoch_seconds", timing.mean_seconds());
+    measure("images_per_s", timing.mean_images_per_s());
+    measure("resumed_from_epoch", resumed_from.map(|e| e as f64));
+    measure("continued_from_epochs", continued_from.map(|e| e as f64));
     summary.write(&out.join("run.json"))?;
     Ok(summary)
 }

@@ -1,5 +1,7 @@
-//! `run.json`: what a training run was and how it went, for reports and
-//! for people (which device, which libtorch, the best epoch).
+//! `run.json`: what a training run was and what it reached, for reports
+//! and for people (which device, which libtorch, the best epoch). How long
+//! it took is a measurement of the run, in the result's manifest
+//! ([`super::timing`]), so that the same training gives the same file.
 
 use std::path::Path;
 
@@ -27,9 +29,6 @@ pub struct Summary {
     pub best_test_acc: f64,
     pub final_train_loss: f64,
     pub final_test_loss: f64,
-    pub wall_seconds: f64,
-    /// Mean training images/s over the epochs run by this process.
-    pub images_per_s: f64,
     pub device: String,
     pub amp: &'static str,
     pub channels_last: bool,
@@ -37,10 +36,6 @@ pub struct Summary {
     pub cuda: Option<String>,
     pub params_total: i64,
     pub params_trainable: i64,
-    /// The epoch of this stage's own checkpoint the run resumed after.
-    pub resumed_from_epoch: Option<usize>,
-    /// The epochs of the cached shorter run this one continued.
-    pub continued_from: Option<usize>,
 }
 
 impl Summary {
@@ -49,13 +44,11 @@ impl Summary {
         rows: &[EpochRow],
         best_epoch: usize,
         image_size: i64,
-        wall_seconds: f64,
         device: Device,
         (total, trainable): (i64, i64),
     ) -> Summary {
         let best = rows.iter().find(|r| r.epoch == best_epoch);
         let last = rows.last();
-        let rates: Vec<f64> = rows.iter().map(|r| r.images_per_s).collect();
         Summary {
             model: spec.model.clone(),
             mode: spec.mode.name(),
@@ -71,8 +64,6 @@ impl Summary {
             best_test_acc: rows.iter().map(|r| r.test_acc).fold(f64::NAN, f64::max),
             final_train_loss: last.map_or(f64::NAN, |r| r.train_loss),
             final_test_loss: last.map_or(f64::NAN, |r| r.test_loss),
-            wall_seconds,
-            images_per_s: rates.iter().sum::<f64>() / rates.len().max(1) as f64,
             device: crate::device::describe(device),
             amp: if spec.bf16 { "bf16" } else { "none" },
             channels_last: spec.channels_last,
@@ -80,15 +71,7 @@ impl Summary {
             cuda: crate::doctor::cuda_version(),
             params_total: total,
             params_trainable: trainable,
-            resumed_from_epoch: None,
-            continued_from: None,
         }
-    }
-
-    pub fn with_origin(mut self, resumed: Option<usize>, continued: Option<usize>) -> Summary {
-        self.resumed_from_epoch = resumed;
-        self.continued_from = continued;
-        self
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {

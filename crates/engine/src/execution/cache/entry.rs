@@ -136,6 +136,7 @@ impl Entry {
         stage: &str,
         matrix: BTreeMap<String, serde_json::Value>,
         seconds: f64,
+        measured: BTreeMap<String, f64>,
     ) -> Result<Stored> {
         let files = objects::store(&self.cache, &self.out, false)?;
         let manifest = Manifest {
@@ -146,6 +147,7 @@ impl Entry {
             output: output_hash(&files),
             files,
             seconds,
+            measured,
             pipe_version: env!("CARGO_PKG_VERSION").to_string(),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -113,6 +113,7 @@ mod tests {
             output: output_hash(&files),
             files,
             seconds: 1.0,
+            measured: Default::default(),
             pipe_version: "test".into(),
             created: 0,
             key: key.clone(),

@@ -30,6 +30,11 @@ pub struct Manifest {
     pub files: BTreeMap<String, FileEntry>,
     /// Seconds the stage took to run.
     pub seconds: f64,
+    /// What the stage measured about its run (throughput, seconds per
+    /// epoch): how it went, not what it made, so in no key and no output
+    /// hash ([`crate::kind::progress::Progress::measure`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measured: BTreeMap<String, f64>,
     pub pipe_version: String,
     /// Unix time of creation.
     pub created: u64,

@@ -111,7 +111,7 @@ pub fn run(job: &Job, kind: &Kind, devices: &[usize], env: &Env) -> Result<Outco
         .map(|(k, v)| (k.clone(), v.to_json()))
         .collect();
     let stored = entry
-        .finish(name, matrix, elapsed.as_secs_f64())
+        .finish(name, matrix, elapsed.as_secs_f64(), progress.measurements())
         .map_err(located)?;
     let manifest = stored.manifest().clone();
     match &env.commit {
