@@ -394,3 +394,38 @@ fn a_running_jobs_lines_reach_pipe_run_while_it_runs() {
     assert!(seen.iter().any(|l| l.starts_with("ran live")), "{seen:#?}");
     assert_eq!(p.read("results/p/live/o"), "seen\n");
 }
+
+/// On a terminal (through `script`), a running job's stage has a spinner
+/// with its status message, as a local stage has, and its lines above.
+#[test]
+fn on_a_terminal_a_running_job_has_a_spinner_with_its_message() {
+    if !slurm() {
+        return;
+    }
+    let p = project(
+        "  live:\n    kind: cmd\n    params:\n      run: >-\n        echo hello from the node;\n        \
+         echo '{\"event\": \"message\", \"text\": \"epoch 1/3\"}' >> \"$PIPE_PROGRESS\";\n        \
+         sleep 3; echo done > $PIPE_OUT/o\n",
+    );
+    let pipe = env!("CARGO_BIN_EXE_pipe");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{pipe} run p.yaml --executor slurm"),
+            "/dev/null",
+        ])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env("PATH", path_with_wrapper(&p))
+        .env_remove("PIPE_CACHE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("`script` (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("live hello from the node\n"), "{text}");
+    let spinner = text
+        .lines()
+        .any(|l| l.contains(" live ") && l.trim_end().ends_with("s epoch 1/3"));
+    assert!(spinner, "no spinner with the stage's message:\n{text}");
+}
