@@ -374,7 +374,10 @@ fn a_running_jobs_lines_reach_pipe_run_while_it_runs() {
     });
     let deadline = Instant::now() + Duration::from_secs(100);
     let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l == "live waiting for the marker") {
+    while !seen
+        .iter()
+        .any(|l: &String| l == "live waiting for the marker")
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => seen.push(line),
