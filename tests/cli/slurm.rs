@@ -410,22 +410,9 @@ fn on_a_terminal_a_running_job_has_a_spinner_with_its_message() {
          echo '{\"event\": \"message\", \"text\": \"epoch 1/3\"}' >> \"$PIPE_PROGRESS\";\n        \
          sleep 3; echo done > $PIPE_OUT/o\n",
     );
-    let pipe = env!("CARGO_BIN_EXE_pipe");
-    let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!("{pipe} run p.yaml --executor slurm"),
-            "/dev/null",
-        ])
-        .current_dir(p.path())
-        .env("NO_COLOR", "1")
-        .env("PATH", path_with_wrapper(&p))
-        .env_remove("PIPE_CACHE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("`script` (util-linux) runs");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
-    assert!(out.status.success(), "{text}");
+    let path = path_with_wrapper(&p);
+    let text = crate::progress::terminal(&p, "run p.yaml --executor slurm", &[("PATH", &path)]);
+    let text = text.replace('\r', "\n");
     assert!(text.contains("live hello from the node\n"), "{text}");
     let spinner = text
         .lines()
