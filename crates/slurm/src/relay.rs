@@ -259,10 +259,24 @@ mod tests {
     }
 
     #[test]
-    fn a_full_disk_ends_the_relay_not_the_stage() {
+    fn a_failed_write_ends_the_relay_not_the_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let path = gone.join("progress.jsonl");
+        relayed(path.clone(), Duration::ZERO, |p| {
+            // The file's dir is missing: the first write fails.
+            p.log("first");
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::create_dir(&gone).unwrap();
+            p.inc(1);
+            p.log("second");
+            assert_eq!(p.lines(), ["first", "second"]);
+        });
+        // Stopped, not resumed with a gap the client cannot see.
+        assert!(!path.exists());
+        // A full disk: the stage goes on.
         relayed("/dev/full".into(), Duration::ZERO, |p| {
             p.log("first");
-            p.inc(1);
             p.log("second");
             assert_eq!(p.lines(), ["first", "second"]);
         });
