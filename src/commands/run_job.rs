@@ -3,7 +3,9 @@
 //! the pipeline file. The stage goes through the cache's entry protocol as
 //! on a local thread (key lock, staging, the kind, objects, the manifest
 //! last), so its result lands in the shared cache exactly as a local run's.
-//! Its lines go to stderr, which the job script sends to the job's log.
+//! Its lines go to stderr, which the job script sends to the job's log,
+//! and its progress to the job's progress file, which `pipe run` follows
+//! ([`pipe_slurm::relay`]).
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use pipe_engine::execution::executor::attempt::{self, Env};
 use pipe_engine::execution::scheduler::ui::Ui;
 use pipe_engine::{Error, Result};
 use pipe_slurm::executor::NodeJob;
+use pipe_slurm::relay::{Relay, RELAY_EVERY};
 
 use super::Config;
 
@@ -22,6 +25,7 @@ pub fn run_job(config: &Config, file: &Path) -> Result<u8> {
         cache_dir,
         durable,
         job,
+        progress,
     } = serde_json::from_str(&text).map_err(|e| {
         Error::bad_data(file, format!("not a job written by `pipe run --executor slurm`: {e}"))
             .with_hint("`pipe run-job` runs the job files that `pipe run --executor slurm` writes; this one may come from another version of pipe")
@@ -37,7 +41,13 @@ pub fn run_job(config: &Config, file: &Path) -> Result<u8> {
     let cancel = crate::signals::install();
     let cache = Cache::open(&cache_dir)?;
     let staging = Staging::create(&cache)?;
-    let ui = Ui::new(config.quiet, false);
+    // Dropped after the stage (declared first): writes what is pending
+    // before the job script writes the result.
+    let relay = progress.map(|path| Relay::start(path, RELAY_EVERY));
+    let mut ui = Ui::new(config.quiet, false);
+    if let Some(relay) = &relay {
+        ui = ui.relaying(relay.sender());
+    }
     let env = Env {
         cache: &cache,
         staging: &staging,

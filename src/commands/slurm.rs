@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pipe_engine::format::resources::Resources;
+use pipe_engine::run::ui::Ui;
 use pipe_engine::run::{RunOptions, RunSummary};
 use pipe_engine::{Diagnostic, Error, Pipeline, Result, Value};
 use pipe_slurm::executor::{Setup, SlurmExecutor};
@@ -133,7 +134,7 @@ pub fn run(
         .map_err(|e| Error::io(&opts.cache_dir, "resolve", e))?;
     let pipe = std::env::current_exe().map_err(|e| Error::io("pipe", "find", e))?;
     let run = run_name(pipeline, overrides);
-    let quiet = config.quiet;
+    let ui = std::sync::Arc::new(Ui::new(config.quiet, opts.color));
     let mut executor = SlurmExecutor::new(Setup {
         pipe,
         cwd: pipeline.dir.clone(),
@@ -151,11 +152,7 @@ pub fn run(
             ..pipe_slurm::Config::default()
         },
         cancel: opts.cancel.clone(),
-        say: Box::new(move |line| {
-            if !quiet {
-                super::output::err(&format!("{line}\n"));
-            }
-        }),
+        ui: ui.clone(),
     })?;
-    pipe_engine::run::run_on(pipeline, opts, &mut executor)
+    pipe_engine::run::run_on(pipeline, opts, &ui, &mut executor)
 }

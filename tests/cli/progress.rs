@@ -129,16 +129,23 @@ fn pipe_logs_follows_a_running_stage_and_stops_when_it_ends() {
 /// `pipe run p.yaml` with stderr on a terminal (through `script`): what
 /// the terminal received, without carriage returns.
 fn on_terminal(p: &Project) -> String {
+    terminal(p, "run p.yaml", &[]).replace('\r', "")
+}
+
+/// `pipe ARGS` (read by the shell) with `env` and stderr on a terminal
+/// (through `script`): what the terminal received; it must succeed.
+pub(crate) fn terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> String {
     let pipe = env!("CARGO_BIN_EXE_pipe");
     let out = std::process::Command::new("script")
-        .args(["-qec", &format!("{pipe} run p.yaml"), "/dev/null"])
+        .args(["-qec", &format!("{pipe} {args}"), "/dev/null"])
         .current_dir(p.path())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .env_remove("PIPE_CACHE_DIR")
         .stdin(Stdio::null())
         .output()
         .expect("`script` (util-linux) runs");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     text
 }

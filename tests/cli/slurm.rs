@@ -343,3 +343,79 @@ fn a_gpu_stage_gets_one_gpu_from_slurm() {
         "expected one GPU index, got `{visible}`"
     );
 }
+
+/// What a running job's stage logs reaches `pipe run`'s stderr while the
+/// job runs: the stage waits for a marker that the test creates only once
+/// it has read the stage's line (with a deadline, so that a client that
+/// shows nothing until the end fails instead of hanging).
+#[test]
+fn a_running_jobs_lines_reach_pipe_run_while_it_runs() {
+    if !slurm() {
+        return;
+    }
+    let p = Project::new();
+    let marker = p.join("marker");
+    let stage = format!(
+        "  live:\n    kind: cmd\n    params:\n      run: echo waiting for the marker; \
+         for i in $(seq 600); do [ -e '{m}' ] && break; sleep 0.2; done; \
+         test -e '{m}' && echo seen > $PIPE_OUT/o\n",
+        m = marker.display()
+    );
+    p.write("p.yaml", &format!("{HEADER}{stage}"));
+    let (mut child, err) = spawn_run(&p);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in err.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(100);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l == "live waiting for the marker")
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                // SAFETY: a plain kill(2) of our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                let _ = wait_exit(&mut child, Duration::from_secs(60));
+                panic!("the stage's line did not reach `pipe run` while its job ran:\n{seen:#?}");
+            }
+        }
+    }
+    assert!(!seen.iter().any(|l| l.starts_with("ran ")), "{seen:#?}");
+    std::fs::write(&marker, "").unwrap();
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(120)), 0);
+    reader.join().unwrap();
+    seen.extend(rx.try_iter());
+    assert!(seen.iter().any(|l| l.starts_with("ran live")), "{seen:#?}");
+    assert_eq!(p.read("results/p/live/o"), "seen\n");
+}
+
+/// On a terminal (through `script`), a running job's stage has a spinner
+/// with its status message, as a local stage has, and its lines above.
+#[test]
+fn on_a_terminal_a_running_job_has_a_spinner_with_its_message() {
+    if !slurm() {
+        return;
+    }
+    let p = project(
+        "  live:\n    kind: cmd\n    params:\n      run: >-\n        echo hello from the node;\n        \
+         echo '{\"event\": \"message\", \"text\": \"epoch 1/3\"}' >> \"$PIPE_PROGRESS\";\n        \
+         sleep 3; echo done > $PIPE_OUT/o\n",
+    );
+    let path = path_with_wrapper(&p);
+    let text = crate::progress::terminal(&p, "run p.yaml --executor slurm", &[("PATH", &path)]);
+    let text = text.replace('\r', "\n");
+    assert!(text.contains("live hello from the node\n"), "{text}");
+    let spinner = text
+        .lines()
+        .any(|l| l.contains(" live ") && l.trim_end().ends_with("s epoch 1/3"));
+    assert!(spinner, "no spinner with the stage's message:\n{text}");
+}

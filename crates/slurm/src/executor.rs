@@ -3,7 +3,9 @@
 //! node, which runs the stage through the cache's entry protocol exactly as
 //! a local thread would (torch kinds start `pipe-torch` there themselves)
 //! and stores its result in the shared cache. This side follows the jobs
-//! ([`Run`]) and answers with the manifest the node wrote.
+//! ([`Run`]), shows the progress each job relays from its node on the run's
+//! display as a local stage's ([`crate::progress`]), and answers with the
+//! manifest the node wrote.
 //!
 //! The cluster is first asked at the first job (a run with nothing to run
 //! makes no SLURM call at all); before the first submission a tiny job
@@ -20,21 +22,28 @@ use pipe_engine::cache::key::StageHash;
 use pipe_engine::cache::Cache;
 use pipe_engine::execution::executor::{Executor, Finished, Outcome, Start};
 use pipe_engine::execution::job::Job;
+use pipe_engine::execution::scheduler::ui::Ui;
 use pipe_engine::format::resources::Resources;
+use pipe_engine::kind::progress::Progress;
 use pipe_engine::{Error, Result, StageId};
 use serde::{Deserialize, Serialize};
 
-use crate::job::JobSpec;
+use crate::job::{JobFiles, JobSpec};
 use crate::run::{Config, Event, Run, Submitted};
+use crate::state::Phase;
 use crate::tools::Tools;
 
-/// What `pipe run-job` reads on the node: the job and the cache to store
-/// its result in.
+/// What `pipe run-job` reads on the node: the job, the cache to store
+/// its result in and the file to relay its progress to.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct NodeJob {
     pub cache_dir: PathBuf,
     pub durable: bool,
     pub job: Job,
+    /// The job's `progress.jsonl` ([`crate::relay`]); none in the job
+    /// files of an older `pipe`.
+    #[serde(default)]
+    pub progress: Option<PathBuf>,
 }
 
 /// The file of a stage's work dir holding its [`NodeJob`].
@@ -56,8 +65,9 @@ pub struct Setup {
     pub name: String,
     pub config: Config,
     pub cancel: Arc<AtomicBool>,
-    /// Called with one line about each job (submitted, re-attached, state).
-    pub say: Box<dyn Fn(&str)>,
+    /// The run's display: one line about each job (submitted, re-attached,
+    /// state) and each running job's progress, as a local stage's.
+    pub ui: Arc<Ui>,
 }
 
 struct InFlight {
@@ -68,6 +78,32 @@ struct InFlight {
     /// Stages of this run with the same key (the same command twice): they
     /// share the job, and get its result as cached.
     same: Vec<(StageId, String)>,
+    /// The stage's progress on the run's display, from when its job runs
+    /// (or relays its first event) until the job ends.
+    shown: Option<Shown>,
+}
+
+/// A stage's progress on the run's display, ended when dropped.
+struct Shown {
+    ui: Arc<Ui>,
+    progress: Progress,
+}
+
+impl Drop for Shown {
+    fn drop(&mut self) {
+        self.ui.finish(&self.progress);
+    }
+}
+
+impl InFlight {
+    /// The stage's display, started at the first call.
+    fn shown(&mut self, ui: &Arc<Ui>) -> &Progress {
+        let shown = self.shown.get_or_insert_with(|| Shown {
+            ui: ui.clone(),
+            progress: ui.show(&self.stage),
+        });
+        &shown.progress
+    }
 }
 
 pub struct SlurmExecutor {
@@ -148,6 +184,7 @@ impl SlurmExecutor {
             cache_dir: self.setup.cache_dir.clone(),
             durable: self.setup.durable,
             job: job.clone(),
+            progress: Some(JobFiles::in_dir(&work).progress),
         };
         let bytes =
             serde_json::to_vec_pretty(&node_job).map_err(|e| Error::internal(e.to_string()))?;
@@ -177,18 +214,25 @@ impl SlurmExecutor {
     /// One look at the jobs; what ended goes to `finished`.
     fn poll(&mut self) -> Result<()> {
         let mut ended = Vec::new();
-        let say = &self.setup.say;
-        let jobs = &self.jobs;
+        let ui = &self.setup.ui;
+        let jobs = &mut self.jobs;
         let Some(run) = self.run.as_mut() else {
             return Ok(());
         };
         run.poll(&mut |event| match event {
             Event::State { key, job, state } => {
-                if let Some(f) = jobs.get(&key) {
-                    say(&format!("{} job {job} {state}", f.stage));
+                if let Some(f) = jobs.get_mut(&key) {
+                    ui.line(&format!("{} job {job} {state}", f.stage));
+                    if state.phase() == Phase::Running {
+                        f.shown(ui);
+                    }
                 }
             }
-            Event::Progress { .. } => {}
+            Event::Progress { key, event } => {
+                if let Some(f) = jobs.get_mut(&key) {
+                    crate::progress::show(&event, f.shown(ui));
+                }
+            }
             Event::Finished { key, outcome, .. } => ended.push((key, outcome)),
         })?;
         for (key, outcome) in ended {
@@ -258,7 +302,8 @@ impl Executor for SlurmExecutor {
                     Submitted::New(_) => "submitted",
                     Submitted::Reattached(_) => "re-attached to",
                 };
-                (self.setup.say)(&format!("{} {verb} job {}", job.stage, submitted.job()));
+                let line = format!("{} {verb} job {}", job.stage, submitted.job());
+                self.setup.ui.line(&line);
                 self.jobs.insert(
                     job.hash.to_string(),
                     InFlight {
@@ -267,6 +312,7 @@ impl Executor for SlurmExecutor {
                         stage: job.stage.clone(),
                         started: Instant::now(),
                         same: Vec::new(),
+                        shown: None,
                     },
                 );
                 Start::Started
@@ -312,7 +358,8 @@ impl Executor for SlurmExecutor {
 
     fn cancel(&mut self) {
         if let Some(Err(e)) = self.run.as_mut().map(Run::cancel_all) {
-            (self.setup.say)(&format!("cancelling the run's SLURM jobs: {e}"));
+            let line = format!("cancelling the run's SLURM jobs: {e}");
+            self.setup.ui.line(&line);
         }
         for (_, f) in self.jobs.drain() {
             for id in f.same.into_iter().map(|(id, _)| id).chain([f.id]) {

@@ -11,7 +11,8 @@
 //! cancels them all with one `scancel`, and re-attaches to its jobs after
 //! its client died ([`record`]). [`resources`] turns a stage's typed request
 //! (the engine's [`Resources`]) into sbatch flags; [`probe`] checks with a tiny job that the nodes see
-//! the cache dir; [`status`] lists a run's jobs for `pipe status`. Knows no
+//! the cache dir; [`relay`] writes a stage's progress on the node for
+//! [`progress`] to read on the client; [`status`] lists a run's jobs for `pipe status`. Knows no
 //! machine learning and no pipeline format.
 
 pub mod backoff;
@@ -20,6 +21,7 @@ pub mod job;
 pub mod probe;
 pub mod progress;
 pub mod record;
+pub mod relay;
 pub mod resources;
 pub mod run;
 pub mod state;

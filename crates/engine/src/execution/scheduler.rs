@@ -161,15 +161,17 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunSummary> {
 }
 
 /// Runs the selected stages of `pipeline` through `executor` (a cluster),
-/// which stores each result itself; as [`run`] otherwise.
+/// which stores each result itself and shows its stages' progress on `ui`
+/// (the caller's, shared with the executor: one display on stderr); as
+/// [`run`] otherwise.
 pub fn run_on(
     pipeline: &Pipeline,
     opts: &RunOptions,
+    ui: &Ui,
     executor: &mut dyn Executor,
 ) -> Result<RunSummary> {
     let started = Instant::now();
-    let ui = Ui::new(opts.quiet, opts.color);
-    let mut run = Run::prepare(pipeline, opts, &ui)?;
+    let mut run = Run::prepare(pipeline, opts, ui)?;
     run.drive(executor);
     Ok(run.end(started))
 }

@@ -130,6 +130,15 @@ impl Progress {
         }
     }
 
+    /// Also passes every update to `forward` (a cluster node relaying its
+    /// stage's progress to the client), displayed as before.
+    pub fn forward_to(self, forward: impl Fn(Update) + Send + Sync + 'static) -> Progress {
+        Progress {
+            forward: Some(Box::new(forward)),
+            ..self
+        }
+    }
+
     /// Applies an update forwarded from elsewhere.
     pub fn apply(&self, update: Update) {
         match update {

@@ -212,7 +212,7 @@ pub enum Event {
 }
 
 impl Event {
-    fn from_update(update: Update) -> Event {
+    pub fn from_update(update: Update) -> Event {
         match update {
             Update::Total { total, bytes } => Event::Total { total, bytes },
             Update::Position(pos) => Event::Position { pos },

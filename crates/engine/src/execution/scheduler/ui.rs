@@ -8,13 +8,16 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
-use crate::kind::progress::Progress;
+use crate::kind::progress::{Progress, Update};
+
+/// Where every update of every stage also goes (see [`Ui::relaying`]).
+type Relay = Arc<dyn Fn(Update) + Send + Sync>;
 
 pub struct Ui {
     multi: Option<MultiProgress>,
@@ -23,6 +26,7 @@ pub struct Ui {
     /// `cached NAME` lines held back on a terminal: a run that only hits
     /// the cache prints `45 stages cached` instead of 45 lines.
     held: Mutex<Vec<String>>,
+    relay: Option<Relay>,
 }
 
 impl Ui {
@@ -35,6 +39,16 @@ impl Ui {
             quiet,
             color,
             held: Mutex::new(Vec::new()),
+            relay: None,
+        }
+    }
+
+    /// Passes every update of the stages it starts to `relay` too (`pipe
+    /// run-job` on a cluster node, for the client's display).
+    pub fn relaying(self, relay: impl Fn(Update) + Send + Sync + 'static) -> Ui {
+        Ui {
+            relay: Some(Arc::new(relay)),
+            ..self
         }
     }
 
@@ -102,14 +116,27 @@ impl Ui {
     /// A progress handle for a stage that starts now, whose lines are
     /// appended to `log` as they come.
     pub fn start(&self, stage: &str, log: PathBuf) -> Progress {
+        let progress = self.show(stage).log_to(log);
+        match &self.relay {
+            Some(relay) => {
+                let relay = relay.clone();
+                progress.forward_to(move |update| relay(update))
+            }
+            None => progress,
+        }
+    }
+
+    /// A progress handle for a stage that starts now and runs elsewhere (a
+    /// cluster node, which writes its log): displayed as [`Ui::start`]'s,
+    /// logged nowhere.
+    pub fn show(&self, stage: &str) -> Progress {
         self.end_cached(false);
         let Some(multi) = &self.multi else {
-            let progress = if self.quiet {
+            return if self.quiet {
                 Progress::hidden()
             } else {
                 Progress::plain(stage)
             };
-            return progress.log_to(log);
         };
         let bar = multi.add(ProgressBar::new_spinner());
         let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed} {msg}")
@@ -117,7 +144,7 @@ impl Ui {
         bar.set_style(style);
         bar.set_prefix(stage.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        Progress::on_terminal(stage, bar, multi.clone()).log_to(log)
+        Progress::on_terminal(stage, bar, multi.clone())
     }
 
     pub fn finish(&self, progress: &Progress) {
