@@ -230,7 +230,9 @@ impl SlurmExecutor {
             }
             Event::Progress { key, event } => {
                 if let Some(f) = jobs.get_mut(&key) {
-                    crate::progress::show(&event, f.shown(ui));
+                    // A worker's outcome is not relayed: the job's result
+                    // file tells the client.
+                    let _ = event.apply(f.shown(ui));
                 }
             }
             Event::Finished { key, outcome, .. } => ended.push((key, outcome)),

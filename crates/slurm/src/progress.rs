@@ -10,7 +10,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use pipe_engine::kind::progress::Progress;
 use pipe_engine::worker::Event;
 
 /// Reads what was appended to a progress file since the last call.
@@ -56,20 +55,6 @@ impl ProgressTail {
                 })
             })
             .collect()
-    }
-}
-
-/// Shows a relayed event on the client's `progress`, as the stage's own
-/// `Progress` showed it on the node.
-pub fn show(event: &Event, progress: &Progress) {
-    match event {
-        Event::Total { total, bytes } => progress.set_total(*total, *bytes),
-        Event::Position { pos } => progress.set_position(*pos),
-        Event::Inc { n } => progress.inc(*n),
-        Event::Message { text } => progress.message(text.as_str()),
-        Event::Log { line } => progress.log(line.as_str()),
-        // A worker's outcome; the job's result file tells the client.
-        _ => {}
     }
 }
 

@@ -212,6 +212,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// Applies a progress event to `progress` (as the stage's own
+    /// `Progress` showed it where it ran); the outcome for the last line.
+    pub fn apply(self, progress: &Progress) -> Option<Result<()>> {
+        match self {
+            Event::Total { total, bytes } => progress.set_total(total, bytes),
+            Event::Position { pos } => progress.set_position(pos),
+            Event::Inc { n } => progress.inc(n),
+            Event::Message { text } => progress.message(text),
+            Event::Log { line } => progress.log(line),
+            Event::Measure { name, value } => progress.measure(&name, value),
+            Event::Done => return Some(Ok(())),
+            Event::Failed { error } => return Some(Err(error.into_error())),
+        }
+        None
+    }
+
     pub fn from_update(update: Update) -> Event {
         match update {
             Update::Total { total, bytes } => Event::Total { total, bytes },
@@ -447,14 +463,11 @@ fn relay_events(stdout: impl Read, progress: &Progress) -> Option<Result<()>> {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
         match serde_json::from_str::<Event>(&line) {
-            Ok(Event::Total { total, bytes }) => progress.set_total(total, bytes),
-            Ok(Event::Position { pos }) => progress.set_position(pos),
-            Ok(Event::Inc { n }) => progress.inc(n),
-            Ok(Event::Message { text }) => progress.message(text),
-            Ok(Event::Log { line }) => progress.log(line),
-            Ok(Event::Measure { name, value }) => progress.measure(&name, value),
-            Ok(Event::Done) => return Some(Ok(())),
-            Ok(Event::Failed { error }) => return Some(Err(error.into_error())),
+            Ok(event) => {
+                if let Some(outcome) = event.apply(progress) {
+                    return Some(outcome);
+                }
+            }
             Err(_) if line.trim().is_empty() => {}
             Err(_) => progress.log(line),
         }
