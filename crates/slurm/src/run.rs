@@ -207,7 +207,8 @@ impl Run {
                 if self.record.jobs.get(&spec.key).map(|r| &r.job) != Some(&job) {
                     self.record(spec, &job)?;
                 }
-                self.track(spec, job.clone(), files);
+                let progress = ProgressTail::after_restart(files.progress.clone());
+                self.track(spec, job.clone(), files, progress);
                 return Ok(Submitted::Reattached(job));
             }
         }
@@ -217,7 +218,8 @@ impl Run {
         std::fs::write(&files.script, text).map_err(|e| Error::io(&files.script, "write", e))?;
         let job = self.sbatch(&spec.key, &files.script)?;
         self.record(spec, &job)?;
-        self.track(spec, job.clone(), files);
+        let progress = ProgressTail::new(files.progress.clone());
+        self.track(spec, job.clone(), files, progress);
         // A new job: look at the queue soon.
         self.backoff.reset();
         self.next_squeue = self
@@ -263,9 +265,8 @@ impl Run {
         self.record.save(&self.state_dir)
     }
 
-    fn track(&mut self, spec: &JobSpec, job: JobId, files: JobFiles) {
+    fn track(&mut self, spec: &JobSpec, job: JobId, files: JobFiles, progress: ProgressTail) {
         let state = self.listed.get(&job).cloned();
-        let progress = ProgressTail::new(files.progress.clone());
         self.jobs.insert(
             spec.key.clone(),
             Tracked {
