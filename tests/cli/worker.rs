@@ -121,8 +121,24 @@ fn more_epochs_continue_the_cached_run_through_the_worker() {
     // A `--set` run's results are linked beside the file's own.
     let run: serde_json::Value =
         serde_json::from_str(&p.read("results/p@epochs=2/train/run.json")).unwrap();
-    assert_eq!(run["continued_from"], 1, "{run}");
     assert_eq!(run["epochs"], 2, "{run}");
+    // How it went is a measurement in the manifest, sent over the worker
+    // protocol, not in its outputs.
+    assert!(run.get("continued_from").is_none(), "{run}");
+    let shown = p.pipe(&["exp", "show", "p.yaml", "--json"]);
+    shown.ok();
+    let rows: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let longer = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["params"]["epochs"] == 2)
+        .unwrap_or_else(|| panic!("no 2-epoch row: {rows}"));
+    assert_eq!(longer["measured"]["continued_from_epochs"], 1.0, "{longer}");
+    assert!(
+        longer["measured"]["images_per_s"].as_f64().unwrap() > 0.0,
+        "{longer}"
+    );
 }
 
 #[test]
