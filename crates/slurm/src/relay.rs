@@ -18,6 +18,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,13 +30,25 @@ pub const RELAY_EVERY: Duration = Duration::from_millis(250);
 
 /// Appends a stage's updates to its progress file until dropped, when it
 /// writes what is pending and waits for the writer.
+///
+/// Positions, increments and messages are coalesced where the stage makes
+/// them (in [`Pending`], under a lock), not queued for the writer: while
+/// the shared filesystem stalls a write, a stage calling `inc(1)` per
+/// image keeps one pending position, not a queue growing per image. The
+/// channel carries only what must be written whole (totals, log lines,
+/// measurements, each with what was pending before it) and one wake-up
+/// per batch of coalesced updates.
 pub struct Relay {
     tx: Sender<Message>,
+    pending: Arc<Mutex<Pending>>,
     writer: Option<JoinHandle<()>>,
 }
 
 enum Message {
-    Event(Event),
+    /// Events to write now, in order.
+    Batch(Vec<Event>),
+    /// Coalesced updates are pending (sent when the first arrives).
+    Wake,
     End,
 }
 
@@ -44,9 +57,12 @@ impl Relay {
     /// writes positions and messages at most every `every`.
     pub fn start(path: PathBuf, every: Duration) -> Relay {
         let (tx, rx) = mpsc::channel();
-        let writer = std::thread::spawn(move || write_loop(&rx, Out::new(path), every));
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let shared = pending.clone();
+        let writer = std::thread::spawn(move || write_loop(&rx, &shared, Out::new(path), every));
         Relay {
             tx,
+            pending,
             writer: Some(writer),
         }
     }
@@ -54,9 +70,23 @@ impl Relay {
     /// What a `Progress` forwards its updates to.
     pub fn sender(&self) -> impl Fn(Update) + Send + Sync + 'static {
         let tx = self.tx.clone();
+        let pending = self.pending.clone();
         move |update| {
+            let event = Event::from_update(update);
+            // Under the lock, so that a batch and what was pending before
+            // it reach the file in the order the stage made them.
+            let mut p = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let was_empty = p.is_empty();
             // The writer gone (after an end) drops the update.
-            let _ = tx.send(Message::Event(Event::from_update(update)));
+            let _ = match p.hold(event) {
+                Some(event) => {
+                    let mut batch = p.take();
+                    batch.push(event);
+                    tx.send(Message::Batch(batch))
+                }
+                None if was_empty => tx.send(Message::Wake),
+                None => Ok(()),
+            };
         }
     }
 }
@@ -84,14 +114,18 @@ enum Position {
 }
 
 impl Pending {
+    fn is_empty(&self) -> bool {
+        self.position.is_none() && self.message.is_none()
+    }
+
     /// Holds `event` if it can wait; gives it back if it must be written now.
     fn hold(&mut self, event: Event) -> Option<Event> {
         match event {
             Event::Inc { n } => {
                 self.position = Some(match self.position {
                     None => Position::By(n),
-                    Some(Position::By(k)) => Position::By(k + n),
-                    Some(Position::At(pos)) => Position::At(pos + n),
+                    Some(Position::By(k)) => Position::By(k.saturating_add(n)),
+                    Some(Position::At(pos)) => Position::At(pos.saturating_add(n)),
                 });
             }
             Event::Position { pos } => self.position = Some(Position::At(pos)),
@@ -111,15 +145,20 @@ impl Pending {
     }
 }
 
-fn write_loop(rx: &Receiver<Message>, mut out: Out, every: Duration) {
-    let mut pending = Pending::default();
+fn write_loop(rx: &Receiver<Message>, pending: &Mutex<Pending>, mut out: Out, every: Duration) {
+    let take = || {
+        pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    };
     // When what is pending is written; `None`: nothing is.
     let mut due: Option<Instant> = None;
     let mut last: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if due.is_some_and(|d| now >= d) {
-            out.write(&pending.take());
+            out.write(&take());
             last = Some(now);
             due = None;
         }
@@ -128,20 +167,11 @@ fn write_loop(rx: &Receiver<Message>, mut out: Out, every: Duration) {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match message {
-            Ok(Message::Event(event)) => match pending.hold(event) {
-                Some(event) => {
-                    let mut batch = pending.take();
-                    batch.push(event);
-                    out.write(&batch);
-                    due = None;
-                }
-                None => {
-                    due = due.or(Some(last.map_or(now, |l| l + every)));
-                }
-            },
+            Ok(Message::Batch(batch)) => out.write(&batch),
+            Ok(Message::Wake) => due = due.or(Some(last.map_or(now, |l| l + every))),
             Err(RecvTimeoutError::Timeout) => {}
             Ok(Message::End) | Err(RecvTimeoutError::Disconnected) => {
-                out.write(&pending.take());
+                out.write(&take());
                 return;
             }
         }
@@ -240,6 +270,42 @@ mod tests {
             }
         }
         assert_eq!((position, message), (3000, "at 2900"));
+    }
+
+    #[test]
+    fn updates_made_while_the_writer_waits_are_held_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("progress.jsonl");
+        // The writer waits a long time between batches: everything the
+        // stage does meanwhile is one pending position and message, and
+        // the channel holds one wake-up, not 100,000 updates.
+        let relay = Relay::start(path.clone(), Duration::from_secs(3600));
+        let progress = Progress::hidden().forward_to(relay.sender());
+        progress.message("first");
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..100_000 {
+            progress.inc(1);
+            if i % 10_000 == 0 {
+                progress.message(format!("at {i}"));
+            }
+        }
+        assert!(
+            matches!(
+                *relay.pending.lock().unwrap(),
+                Pending {
+                    position: Some(Position::By(100_000)),
+                    message: Some(_)
+                }
+            ),
+            "not coalesced where the stage made them"
+        );
+        drop(relay);
+        let events = ProgressTail::new(path).read();
+        assert!(events.len() <= 3, "{events:?}");
+        assert!(
+            matches!(&events[..], [.., Event::Inc { n: 100_000 }, Event::Message { text }] if text == "at 90000"),
+            "{events:?}"
+        );
     }
 
     #[test]
