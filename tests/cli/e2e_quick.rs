@@ -33,14 +33,21 @@ fn quick_yaml() -> String {
 }
 
 fn run(p: &Project) -> Out {
-    let out = p.pipe(&[
+    run_with(p, &[])
+}
+
+/// `pipe run quick.yaml` in the project's cache, with `extra` arguments.
+fn run_with(p: &Project, extra: &[&str]) -> Out {
+    let mut args = vec![
         "run",
         "quick.yaml",
         "--cache-dir",
         "cache",
         "--results-dir",
         "results",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = p.pipe(&args);
     out.ok();
     out
 }
@@ -179,17 +186,7 @@ fn quick_pipeline_end_to_end() {
     // Training is deterministic and its timings are measurements, not
     // outputs: forced to run again, a training stage makes the same bytes,
     // so nothing downstream reruns; `pipe exp show` shows what it measured.
-    let forced = p.pipe(&[
-        "run",
-        "quick.yaml",
-        "--cache-dir",
-        "cache",
-        "--results-dir",
-        "results",
-        "--force",
-        "train_adam",
-    ]);
-    forced.ok();
+    let forced = run_with(&p, &["--force", "train_adam"]);
     assert_eq!(forced.ran(), names(&["train_adam"]), "{}", forced.stderr);
     let shown = p.pipe(&[
         "exp",

@@ -229,9 +229,7 @@ fn smoke(args: &Args, dir: &std::path::Path) -> Result<()> {
         test: write("test.safetensors", 40)?,
         ..Inputs::default()
     };
-    let progress = Progress::hidden();
     let cancel = std::sync::atomic::AtomicBool::new(false);
-    let hooks = Hooks::quiet(&progress, &cancel);
     let mut spec = TrainSpec::new(
         args.models.first().map_or("resnet18", String::as_str),
         Mode::Scratch,
@@ -271,6 +269,9 @@ fn smoke(args: &Args, dir: &std::path::Path) -> Result<()> {
         ),
     ];
     for (name, spec, inputs) in runs {
+        // One per run: its measurements are that run's.
+        let progress = Progress::hidden();
+        let hooks = Hooks::quiet(&progress, &cancel);
         let t = Instant::now();
         let s = train(
             &spec,
