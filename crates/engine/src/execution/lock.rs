@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -27,6 +28,9 @@ fn open(path: &Path) -> Result<File> {
         .open(path)
         .map_err(|e| Error::io(path, "open the lock", e))
 }
+
+/// How long a waiter looks for the holder's id in the lock file.
+const HOLDER_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Takes `path` shared (`exclusive == false`) or exclusive. If another
 /// process holds it, calls `on_wait(holder)` once and then blocks;
@@ -49,25 +53,39 @@ pub fn acquire(path: &Path, exclusive: bool, on_wait: impl FnOnce(&str)) -> Resu
         }
         Err(e) => return Err(e),
     };
-    let tried = if exclusive {
-        file.try_lock()
-    } else {
-        file.try_lock_shared()
-    };
-    match tried {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            on_wait(holder.trim());
-            let locked = if exclusive {
-                file.lock()
-            } else {
-                file.lock_shared()
-            };
-            locked.map_err(|e| Error::io(path, "lock", e))?;
+    let try_lock = |file: &File| {
+        if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
         }
-        Err(TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+    };
+    // A holder writes its id just after taking the lock: a waiter that
+    // reads an empty file looks again for a moment before saying it does
+    // not know who holds it.
+    let patience = Instant::now();
+    loop {
+        match try_lock(&file) {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.rewind();
+                let _ = file.read_to_string(&mut holder);
+                if holder.trim().is_empty() && patience.elapsed() < HOLDER_PATIENCE {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                on_wait(holder.trim());
+                let locked = if exclusive {
+                    file.lock()
+                } else {
+                    file.lock_shared()
+                };
+                locked.map_err(|e| Error::io(path, "lock", e))?;
+                break;
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, "lock", e)),
+        }
     }
     if exclusive {
         // Tell waiters who we are.
@@ -131,5 +149,27 @@ mod tests {
         );
         drop(held);
         assert!(try_exclusive(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_waiter_names_a_holder_that_writes_its_id_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.lock");
+        // Locked, the id not written yet (as just after `try_lock`).
+        let held = open(&path).unwrap();
+        held.try_lock().unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                std::fs::write(&path, "pid 42").unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                drop(held);
+            })
+        };
+        let mut named = String::new();
+        let _lock = acquire(&path, true, |holder| named = holder.to_string()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(named, "pid 42");
     }
 }
