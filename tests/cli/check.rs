@@ -279,7 +279,7 @@ fn several_files_are_checked_in_one_run() {
         "enum.yaml",
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     let files: Vec<&str> = json
         .as_array()
         .unwrap()
@@ -398,7 +398,7 @@ fn a_missing_file_is_bad_input() {
     let p = Project::new();
     let out = p.pipe(&["check", "--format", "json", "nope.yaml"]);
     assert_eq!(out.code, 2);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     assert!(
         json[0]["message"]
             .as_str()
@@ -416,13 +416,13 @@ fn schema_describes_every_kind() {
     let p = Project::new();
     let out = p.pipe(&["schema"]);
     assert_eq!(out.code, 0);
-    let schema: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let schema = out.json();
     assert_eq!(
         schema["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
     );
     let kinds = p.pipe(&["kinds", "--format", "json"]);
-    let kinds: serde_json::Value = serde_json::from_str(&kinds.stdout).unwrap();
+    let kinds = kinds.json();
     for kind in kinds.as_array().unwrap() {
         let name = kind["name"].as_str().unwrap();
         let params = &schema["$defs"][format!("params-{name}")];
@@ -542,7 +542,7 @@ fn a_mutated_paper_pipeline_has_a_hint_for_every_problem() {
         p.write("paper.yaml", &paper.replacen(from, to, 1));
         let out = p.pipe(&["check", "--format", "json", "paper.yaml"]);
         assert_eq!(out.code, 2, "{what}: {}", out.stderr);
-        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let json = out.json();
         let problems = json.as_array().unwrap();
         assert!(
             problems
@@ -573,7 +573,7 @@ stages:
     );
     let out = p.pipe(&["check", "--format", "json", "p.yaml"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     let problems = json.as_array().unwrap();
     assert_eq!(problems.len(), 1, "{json:#}");
     assert_eq!(
@@ -586,7 +586,7 @@ stages:
     );
     // Set on the command line, it has no place in the file: each use says.
     let out = p.pipe(&["check", "--format", "json", "p.yaml", "--set", "size=x"]);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     let lines: Vec<&serde_json::Value> = json
         .as_array()
         .unwrap()
@@ -615,7 +615,7 @@ fn a_non_utf8_byte_is_located() {
     std::fs::write(p.join("p.yaml"), bytes).unwrap();
     let out = p.pipe(&["check", "--format", "json", "p.yaml"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     assert_eq!(
         json,
         serde_json::json!([{

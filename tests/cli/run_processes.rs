@@ -127,7 +127,7 @@ fn kill_9_mid_stage_then_rerun_gives_a_clean_runs_outputs() {
         "{}",
         status.stdout
     );
-    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let json = status.json();
     let slow = json["stages"]
         .as_array()
         .unwrap()

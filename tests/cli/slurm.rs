@@ -152,8 +152,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
 }
 
 fn status_json(p: &Project) -> serde_json::Value {
-    let out = p.pipe(&["status", "p.yaml", "--format", "json"]);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+    p.pipe(&["status", "p.yaml", "--format", "json"]).json()
 }
 
 /// Stage name -> key, from `pipe status --format json`.

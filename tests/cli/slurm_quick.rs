@@ -24,9 +24,7 @@ fn quick_yaml() -> String {
 
 /// (stage, key, output hash) of every stage, from `pipe status`.
 fn results(p: &Project) -> Vec<(String, String, String)> {
-    let out = p.pipe(&["status", "quick.yaml", "--format", "json"]);
-    let json: serde_json::Value =
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    let json = p.pipe(&["status", "quick.yaml", "--format", "json"]).json();
     json["stages"]
         .as_array()
         .unwrap()

@@ -126,7 +126,7 @@ fn json_status_and_dry_run() {
     p.pipe(&["run", "c.yaml"]).ok();
     let out = p.pipe(&["status", "c.yaml", "--format", "json", "--set", "n=5"]);
     out.expect_code(1);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let json = out.json();
     assert_eq!(json["up_to_date"], false);
     assert_eq!(json["would_run"], 3);
     assert_eq!(json["stages"][0]["stage"], "a");
@@ -333,7 +333,7 @@ fn status_names_exactly_the_stages_the_run_then_runs() {
         ("n=5", vec![]),
     ] {
         let status = p.pipe(&["status", "c.yaml", "--format", "json", "--set", set]);
-        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        let json = status.json();
         let would: Vec<&str> = json["stages"]
             .as_array()
             .unwrap()

@@ -127,7 +127,7 @@ fn more_epochs_continue_the_cached_run_through_the_worker() {
     assert!(run.get("continued_from").is_none(), "{run}");
     let shown = p.pipe(&["exp", "show", "p.yaml", "--json"]);
     shown.ok();
-    let rows: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let rows = shown.json();
     let longer = rows
         .as_array()
         .unwrap()

@@ -129,6 +129,13 @@ impl Out {
     pub fn ok(&self) -> &Out {
         self.expect_code(0)
     }
+
+    /// Standard output read as JSON (`--format json`); panics with it if
+    /// it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
 }
 
 /// `ran 3, cached 2, failed 0 in 0.1s`
