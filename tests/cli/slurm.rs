@@ -235,6 +235,34 @@ fn a_failing_stage_reports_its_exit_code_and_log_tail_and_caches_nothing() {
     assert_eq!(status_json(&p)["would_run"], 1);
 }
 
+#[test]
+fn a_job_slurm_refuses_names_its_stage_what_sbatch_said_and_what_it_asked_for() {
+    if !slurm() {
+        return;
+    }
+    let p = project(
+        "  nowhere:\n    kind: cmd\n    resources: {partition: no-such-partition}\n    params:\n      run: echo 1 > $PIPE_OUT/o\n  fine:\n    kind: cmd\n    params:\n      run: echo 2 > $PIPE_OUT/o\n",
+    );
+    let out = slurm_run(&p, &["--keep-going"]);
+    out.expect_code(1);
+    assert_eq!(out.failed(), names(&["nowhere"]));
+    assert_eq!(out.ran(), names(&["fine"]));
+    let said = [
+        "stage `nowhere` failed: its SLURM job was not submitted",
+        "\n  | sbatch: error: ",
+        "the job asked for `--time=0-00:10:00` `--mem=300M` `--partition=no-such-partition`",
+        "sinfo",
+    ];
+    for part in said {
+        assert!(
+            out.stderr.contains(part),
+            "{part:?} missing:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(status_json(&p)["would_run"], 1);
+}
+
 /// Slow (about 90 s): SLURM checks time limits about every 30 s.
 #[test]
 fn a_stage_over_its_time_limit_is_reported_as_timeout() {

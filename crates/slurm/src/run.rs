@@ -25,7 +25,7 @@ use crate::backoff::Backoff;
 use crate::job::{script, JobFiles, JobSpec};
 use crate::progress::ProgressTail;
 use crate::record::{Record, Recorded};
-use crate::resources::GpuFlag;
+use crate::resources::{sbatch_flags, GpuFlag};
 use crate::state::{JobState, Phase};
 use crate::tools::{JobId, Tools};
 
@@ -216,7 +216,9 @@ impl Run {
         files.clear()?;
         let text = script(spec, &self.record.name, self.config.gpu_flag)?;
         std::fs::write(&files.script, text).map_err(|e| Error::io(&files.script, "write", e))?;
-        let job = self.sbatch(&spec.key, &files.script)?;
+        let job = self
+            .sbatch(&spec.key, &files.script)
+            .map_err(|e| not_submitted(e, spec, &files.script, self.config.gpu_flag))?;
         self.record(spec, &job)?;
         let progress = ProgressTail::new(files.progress.clone());
         self.track(spec, job.clone(), files, progress);
@@ -475,6 +477,35 @@ impl Run {
 
 /// Whether a tool's failure says the controller is busy or unreachable for
 /// now, rather than that the request is wrong.
+/// Why `spec`'s job is not in the queue, as the stage's error: what
+/// sbatch said, and what the job asked for.
+fn not_submitted(e: Error, spec: &JobSpec, script: &Path, gpu_flag: GpuFlag) -> Error {
+    let asked = sbatch_flags(&spec.resources, spec.gpus, gpu_flag)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>();
+    let hint = match e.hint() {
+        Some(h) => h.to_string(),
+        None if asked.is_empty() => format!(
+            "the job asked for nothing beyond the cluster's defaults; its script is `{}`",
+            script.display()
+        ),
+        None => format!(
+            "the job asked for {} (the stage's `resources:` and `gpus:`, filled in from the file's); \
+             `sinfo -o \"%P %l %m %G\"` lists each partition's time limit, memory and GPUs; \
+             the script is `{}`",
+            asked.join(" "),
+            script.display()
+        ),
+    };
+    Error::Stage {
+        stage: spec.stage.clone(),
+        message: format!("its SLURM job was not submitted: {e}"),
+        hint: Some(hint),
+    }
+}
+
 fn is_transient(e: &Error) -> bool {
     let text = e.to_string();
     [

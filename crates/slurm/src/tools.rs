@@ -100,12 +100,12 @@ impl Tools {
         })?;
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stderr);
-            return Err(Error::environment(format!(
-                "`{}` failed ({}): {}",
-                program.display(),
-                output.status,
-                said.trim()
-            )));
+            let mut message = format!("`{}` failed ({})", program.display(), output.status);
+            for line in said.trim().lines() {
+                message.push_str("\n  | ");
+                message.push_str(line);
+            }
+            return Err(Error::environment(message));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
