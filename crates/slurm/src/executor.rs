@@ -148,19 +148,27 @@ impl SlurmExecutor {
             .ok_or_else(|| Error::internal("the SLURM run is not open"))
     }
 
-    /// The shared cache dir check, once per run, before the first job;
-    /// its failure fails every job of the run.
-    fn probe(&mut self) -> Result<()> {
+    /// What `stage` asks of the cluster.
+    fn resources(&self, stage: &str) -> Resources {
+        self.setup.resources.get(stage).cloned().unwrap_or_default()
+    }
+
+    /// The shared cache dir check, once per run, before the first job
+    /// (placed as `stage`'s job: its partition, account and flags). Its
+    /// verdict on the cache dir fails every job of the run; a check that
+    /// sbatch refuses fails only `stage`, and the next stage checks again.
+    fn probe(&mut self, stage: &str) -> Result<()> {
         if self.probed.is_none() {
             let outcome = crate::probe::check_shared(
                 Tools::default(),
                 self.setup.config.clone(),
                 &self.setup.cache_dir,
+                &self.resources(stage),
                 &self.setup.cancel,
             );
             self.probed = Some(match outcome {
                 Ok(()) => Ok(()),
-                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e @ (Error::Cancelled | Error::Failed { .. })) => return Err(e),
                 Err(e) => Err((e.to_string(), e.hint().map(str::to_string))),
             });
         }
@@ -175,7 +183,7 @@ impl SlurmExecutor {
 
     fn submit(&mut self, job: &Job) -> Result<Submitted> {
         self.run()?;
-        self.probe()?;
+        self.probe(&job.stage)?;
         let key = job.hash.to_string();
         let work = work_dir(&self.setup.state_dir, &key);
         std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;
@@ -200,12 +208,7 @@ impl SlurmExecutor {
                 file.to_string_lossy().into_owned(),
             ],
             env: vec![],
-            resources: self
-                .setup
-                .resources
-                .get(&job.stage)
-                .cloned()
-                .unwrap_or_default(),
+            resources: self.resources(&job.stage),
             gpus: job.gpus,
         };
         self.run()?.submit(&spec)
@@ -243,14 +246,7 @@ impl SlurmExecutor {
             };
             let result = match outcome {
                 Ok(()) => self.stored(&f),
-                Err(e) => Err(Error::Stage {
-                    stage: f.stage.clone(),
-                    message: match &e {
-                        Error::Failed { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    },
-                    hint: e.hint().map(str::to_string),
-                }),
+                Err(e) => Err(in_stage(&f.stage, e)),
             };
             if result.is_ok() {
                 self.run()?.forget([key.as_str()])?;
@@ -319,6 +315,10 @@ impl Executor for SlurmExecutor {
                 );
                 Start::Started
             }
+            Err(e @ Error::Failed { .. }) => {
+                let e = in_stage(&job.stage, e);
+                Start::Never(job, e)
+            }
             Err(e) => Start::Never(job, e),
         }
     }
@@ -371,6 +371,18 @@ impl Executor for SlurmExecutor {
                 });
             }
         }
+    }
+}
+
+/// `e` as the error of `stage`.
+fn in_stage(stage: &str, e: Error) -> Error {
+    Error::Stage {
+        stage: stage.to_string(),
+        message: match &e {
+            Error::Failed { message, .. } => message.clone(),
+            other => other.to_string(),
+        },
+        hint: e.hint().map(str::to_string),
     }
 }
 

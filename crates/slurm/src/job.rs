@@ -128,17 +128,22 @@ pub fn script(spec: &JobSpec, run_name: &str, gpu_flag: GpuFlag) -> Result<Strin
     Ok(s)
 }
 
-/// A path for an `#SBATCH` line, which sbatch reads with double quotes.
+/// A path for an `#SBATCH --output` line, which sbatch reads with double
+/// quotes and as a filename pattern: `%` is escaped as `%%`; a backslash
+/// would turn the escaping off.
 fn directive_path(path: &Path) -> Result<String> {
     let s = path.to_string_lossy();
-    if s.contains(['"', '\n', '\r']) {
+    if let Some(c) = s.chars().find(|c| ['"', '\\', '\n', '\r'].contains(c)) {
         return Err(Error::environment(format!(
-            "`{}` cannot be written in a job script (it holds a quote or a line break)",
+            "the cache dir's path cannot be a SLURM log path: `{}` holds {c:?}",
             path.display()
         ))
-        .with_hint("use a cache and work directory whose path has neither"));
+        .with_hint(
+            "sbatch cannot be given a log path with a double quote, a backslash or a line \
+             break; use a cache dir whose path has none (`--cache-dir`)",
+        ));
     }
-    Ok(format!("\"{s}\""))
+    Ok(format!("\"{}\"", s.replace('%', "%%")))
 }
 
 /// Single-quotes a word for bash.
@@ -174,10 +179,7 @@ mod tests {
             gpus: 0,
         };
         let e = script(&spec, "run", GpuFlag::Gpus).unwrap_err();
-        assert!(
-            e.to_string().contains("cannot be written in a job script"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("cannot be a SLURM log path"), "{e}");
         let spec = JobSpec {
             key: "a b".into(),
             work: PathBuf::from("/tmp/w"),

@@ -13,12 +13,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pipe_engine::{Error, Result};
 
 use crate::job::JobSpec;
+use crate::resources::{sbatch_flags, GpuFlag};
 use crate::run::{Config, Event, Run};
 use crate::tools::Tools;
 use pipe_engine::format::resources::Resources;
 
 /// Runs the probe job against `dir` (which must exist) and waits for it.
-pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBool) -> Result<()> {
+/// It goes where `place` says (its partition, account and `extra` flags:
+/// those of the stage about to be submitted, since a cluster may refuse a
+/// job without an account or partition), with a few megabytes and minutes
+/// of its own. A job sbatch refuses is an [`Error::Failed`] (the stage's
+/// failure); anything else says the nodes cannot use `dir`.
+pub fn check_shared(
+    tools: Tools,
+    config: Config,
+    dir: &Path,
+    place: &Resources,
+    cancel: &AtomicBool,
+) -> Result<()> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -27,8 +39,12 @@ pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBoo
     std::fs::create_dir_all(&probe).map_err(|e| Error::io(&probe, "create", e))?;
     let (sent, seen) = (probe.join("token"), probe.join("seen"));
     std::fs::write(&sent, &token).map_err(|e| Error::io(&sent, "write", e))?;
+    // `Err((true, _))`: the job was not submitted, which says nothing
+    // about the filesystem.
     let result = (|| {
-        let mut run = Run::open(tools, config, &probe, &format!("pipe-probe-{token}"))?;
+        let failed = |e| (false, e);
+        let mut run =
+            Run::open(tools, config, &probe, &format!("pipe-probe-{token}")).map_err(failed)?;
         run.submit(&JobSpec {
             key: "probe".into(),
             stage: "shared filesystem check".into(),
@@ -45,29 +61,49 @@ pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBoo
             env: vec![],
             resources: Resources {
                 mem: crate::Memory::from_megabytes(16),
-                ..Resources::default()
+                time: crate::TimeLimit::from_minutes(5),
+                cpus: None,
+                ..place.clone()
             },
             gpus: 0,
-        })?;
+        })
+        .map_err(|e| (true, e))?;
         let mut outcome = Ok(());
         run.wait(cancel, |e| {
             if let Event::Finished { outcome: o, .. } = e {
                 outcome = o;
             }
-        })?;
-        outcome?;
+        })
+        .map_err(failed)?;
+        outcome.map_err(failed)?;
         match std::fs::read_to_string(&seen) {
             Ok(text) if text == token => Ok(()),
-            _ => Err(Error::failed(format!(
+            _ => Err(failed(Error::failed(format!(
                 "the job did not write back `{}`",
                 seen.display()
-            ))),
+            )))),
         }
     })();
     let _ = std::fs::remove_dir_all(&probe);
     result.map_err(|e| match e {
-        Error::Cancelled => e,
-        e => Error::Environment {
+        (_, Error::Cancelled) => Error::Cancelled,
+        // Refused where the stage would go: the stage's failure, not the
+        // run's (the next stage's check may go elsewhere).
+        (true, Error::Failed { message, .. }) => Error::Failed {
+            message: format!(
+                "the check that the SLURM nodes see the cache dir (a tiny job, placed as this \
+                 stage's) failed: {message}"
+            ),
+            hint: Some(placed(place)),
+        },
+        (true, e) => Error::Environment {
+            message: format!(
+                "the check that the SLURM nodes see the cache dir `{}` failed: {e}",
+                dir.display()
+            ),
+            hint: e.hint().map(str::to_string),
+        },
+        (_, e) => Error::Environment {
             message: format!(
                 "the SLURM nodes cannot use the cache dir `{}`: a test job failed: {e}",
                 dir.display()
@@ -79,4 +115,32 @@ pub fn check_shared(tools: Tools, config: Config, dir: &Path, cancel: &AtomicBoo
             ),
         },
     })
+}
+
+/// What the check asked for beyond its own memory and time, for the hint
+/// of a check sbatch refused.
+fn placed(place: &Resources) -> String {
+    let flags: Vec<String> = sbatch_flags(
+        &Resources {
+            partition: place.partition.clone(),
+            account: place.account.clone(),
+            extra: place.extra.clone(),
+            ..Resources::default()
+        },
+        0,
+        GpuFlag::Gpus,
+    )
+    .unwrap_or_default()
+    .iter()
+    .map(|f| format!("`{f}`"))
+    .collect();
+    let asked = if flags.is_empty() {
+        "no partition or account (the cluster's defaults)".to_string()
+    } else {
+        flags.join(" ")
+    };
+    format!(
+        "it asked for {asked}, as the stage's `resources:` (filled in from the file's) do; \
+         `sinfo -o \"%P %l %m %G\"` lists each partition's time limit, memory and GPUs"
+    )
 }

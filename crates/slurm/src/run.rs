@@ -477,8 +477,8 @@ impl Run {
 
 /// Whether a tool's failure says the controller is busy or unreachable for
 /// now, rather than that the request is wrong.
-/// Why `spec`'s job is not in the queue, as the stage's error: what
-/// sbatch said, and what the job asked for.
+/// Why `spec`'s job is not in the queue: what sbatch said, and what the
+/// job asked for.
 fn not_submitted(e: Error, spec: &JobSpec, script: &Path, gpu_flag: GpuFlag) -> Error {
     let asked = sbatch_flags(&spec.resources, spec.gpus, gpu_flag)
         .unwrap_or_default()
@@ -499,8 +499,7 @@ fn not_submitted(e: Error, spec: &JobSpec, script: &Path, gpu_flag: GpuFlag) -> 
             script.display()
         ),
     };
-    Error::Stage {
-        stage: spec.stage.clone(),
+    Error::Failed {
         message: format!("its SLURM job was not submitted: {e}"),
         hint: Some(hint),
     }

@@ -309,10 +309,16 @@ fn the_shared_dir_check_passes_where_the_node_sees_the_dir() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // In the partition the run's first job names (here the only one).
+    let place = Resources {
+        partition: Some("debug".into()),
+        ..Resources::default()
+    };
     pipe_slurm::probe::check_shared(
         Tools::default(),
         config(),
         dir.path(),
+        &place,
         &AtomicBool::new(false),
     )
     .unwrap();
@@ -323,6 +329,37 @@ fn the_shared_dir_check_passes_where_the_node_sees_the_dir() {
         left.is_empty(),
         "the probe cleans up after itself: {left:?}"
     );
+}
+
+/// A cluster that refuses the check's job (here: a partition it does not
+/// have) gets what sbatch said, not a verdict on the filesystem.
+#[test]
+fn a_shared_dir_check_that_sbatch_refuses_says_so() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let place = Resources {
+        partition: Some("no-such-partition".into()),
+        ..Resources::default()
+    };
+    let e = pipe_slurm::probe::check_shared(
+        Tools::default(),
+        config(),
+        dir.path(),
+        &place,
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    let text = format!("{e}\nhint: {}", e.hint().unwrap_or(""));
+    for part in [
+        "its SLURM job was not submitted",
+        "| sbatch: error:",
+        "`--partition=no-such-partition`",
+    ] {
+        assert!(text.contains(part), "{part:?} missing: {text}");
+    }
+    assert!(!text.contains("mount"), "{text}");
 }
 
 /// The client runs in its own mount namespace with a tmpfs over the dir:

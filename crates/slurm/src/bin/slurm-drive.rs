@@ -133,7 +133,8 @@ fn main() -> ExitCode {
 
 fn drive(args: Args) -> Result<bool, Error> {
     if let Some(dir) = &args.probe {
-        pipe_slurm::probe::check_shared(Tools::default(), args.config, dir, &STOP)?;
+        let place = pipe_slurm::Resources::default();
+        pipe_slurm::probe::check_shared(Tools::default(), args.config, dir, &place, &STOP)?;
         println!("shared {}", dir.display());
         return Ok(true);
     }
