@@ -303,6 +303,16 @@ fn a_restarted_client_reattaches_instead_of_submitting_again() {
     assert_eq!(all_jobs(&name), expected, "a job was submitted twice");
 }
 
+/// The shared dir check of `dir`, placed in `partition`.
+fn check_in_partition(dir: &Path, partition: &str) -> pipe_engine::Result<()> {
+    let place = Resources {
+        partition: Some(partition.into()),
+        ..Resources::default()
+    };
+    let stop = AtomicBool::new(false);
+    pipe_slurm::probe::check_shared(Tools::default(), config(), dir, &place, &stop)
+}
+
 #[test]
 fn the_shared_dir_check_passes_where_the_node_sees_the_dir() {
     if !slurm() {
@@ -310,18 +320,7 @@ fn the_shared_dir_check_passes_where_the_node_sees_the_dir() {
     }
     let dir = tempfile::tempdir().unwrap();
     // In the partition the run's first job names (here the only one).
-    let place = Resources {
-        partition: Some("debug".into()),
-        ..Resources::default()
-    };
-    pipe_slurm::probe::check_shared(
-        Tools::default(),
-        config(),
-        dir.path(),
-        &place,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    check_in_partition(dir.path(), "debug").unwrap();
     let left: Vec<_> = std::fs::read_dir(dir.path().join(".slurm-probe"))
         .unwrap()
         .collect();
@@ -339,18 +338,7 @@ fn a_shared_dir_check_that_sbatch_refuses_says_so() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let place = Resources {
-        partition: Some("no-such-partition".into()),
-        ..Resources::default()
-    };
-    let e = pipe_slurm::probe::check_shared(
-        Tools::default(),
-        config(),
-        dir.path(),
-        &place,
-        &AtomicBool::new(false),
-    )
-    .unwrap_err();
+    let e = check_in_partition(dir.path(), "no-such-partition").unwrap_err();
     let text = format!("{e}\nhint: {}", e.hint().unwrap_or(""));
     for part in [
         "its SLURM job was not submitted",
