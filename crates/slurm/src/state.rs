@@ -98,7 +98,7 @@ impl JobState {
             JobState::NodeFail => "the node running the job failed",
             JobState::BootFail => "the node could not boot to run the job",
             JobState::Deadline => "the job reached its deadline before it could run",
-            JobState::Cancelled => "the job was cancelled (scancel, or an administrator)",
+            JobState::Cancelled => "someone cancelled the job: scancel, or an administrator",
             _ => return None,
         })
     }
