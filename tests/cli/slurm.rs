@@ -235,6 +235,45 @@ fn a_failing_stage_reports_its_exit_code_and_log_tail_and_caches_nothing() {
     assert_eq!(status_json(&p)["would_run"], 1);
 }
 
+/// The client runs a copy of `pipe` from a tmpfs in its own mount
+/// namespace, a path the node does not see (as a binary on a login node's
+/// own disk): the shared dir check says so before any stage's job.
+#[test]
+fn a_pipe_the_nodes_cannot_run_is_named_before_any_stage_is_submitted() {
+    if !slurm() {
+        return;
+    }
+    let p = project(CHAIN);
+    std::fs::create_dir(p.join("private")).unwrap();
+    let shell = format!(
+        "mount -t tmpfs none private && cp '{}' private/pipe && exec private/pipe run p.yaml --executor slurm",
+        env!("CARGO_BIN_EXE_pipe")
+    );
+    let out = Out::from(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &shell])
+            .current_dir(p.path())
+            .env("PATH", path_with_wrapper(&p))
+            .env("NO_COLOR", "1")
+            .env_remove("PIPE_CACHE_DIR")
+            .output()
+            .unwrap(),
+    );
+    out.expect_code(1);
+    for part in [
+        "the SLURM nodes cannot run `",
+        "private/pipe --version`: exit status 127",
+        "a path the nodes share",
+    ] {
+        assert!(
+            out.stderr.contains(part),
+            "{part:?} missing:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(sbatch_calls(&p), 1, "only the check was submitted");
+}
+
 /// `%j` in a log path is a job id to sbatch: the log must still be found.
 #[test]
 fn a_cache_dir_with_a_percent_sign_quote_and_space_still_has_the_log_tail() {

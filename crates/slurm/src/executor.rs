@@ -164,6 +164,7 @@ impl SlurmExecutor {
                 self.setup.config.clone(),
                 &self.setup.cache_dir,
                 &self.resources(stage),
+                Some(&self.setup.pipe),
                 &self.setup.cancel,
             );
             self.probed = Some(match outcome {

@@ -22,13 +22,18 @@ use pipe_engine::format::resources::Resources;
 /// It goes where `place` says (its partition, account and `extra` flags:
 /// those of the stage about to be submitted, since a cluster may refuse a
 /// job without an account or partition), with a few megabytes and minutes
-/// of its own. A job sbatch refuses is an [`Error::Failed`] (the stage's
-/// failure); anything else says the nodes cannot use `dir`.
+/// of its own. Where `program` is given (`pipe`, which every job runs), the
+/// job also runs `program --version`.
+///
+/// A job sbatch refuses is an [`Error::Failed`] (the stage's failure);
+/// a node that cannot see `dir` or cannot run `program` is an
+/// [`Error::Environment`] that says which.
 pub fn check_shared(
     tools: Tools,
     config: Config,
     dir: &Path,
     place: &Resources,
+    program: Option<&Path>,
     cancel: &AtomicBool,
 ) -> Result<()> {
     let stamp = SystemTime::now()
@@ -37,14 +42,12 @@ pub fn check_shared(
     let token = format!("{}-{stamp}", std::process::id());
     let probe = dir.join(".slurm-probe").join(&token);
     std::fs::create_dir_all(&probe).map_err(|e| Error::io(&probe, "create", e))?;
-    let (sent, seen) = (probe.join("token"), probe.join("seen"));
+    let (sent, seen, ran) = (probe.join("token"), probe.join("seen"), probe.join("ran"));
     std::fs::write(&sent, &token).map_err(|e| Error::io(&sent, "write", e))?;
-    // `Err((true, _))`: the job was not submitted, which says nothing
-    // about the filesystem.
-    let result = (|| {
-        let failed = |e| (false, e);
-        let mut run =
-            Run::open(tools, config, &probe, &format!("pipe-probe-{token}")).map_err(failed)?;
+    let program_arg = program.map_or_else(String::new, |p| p.to_string_lossy().into_owned());
+    let verdict = (|| {
+        let mut run = Run::open(tools, config, &probe, &format!("pipe-probe-{token}"))
+            .map_err(Verdict::Unshared)?;
         run.submit(&JobSpec {
             key: "probe".into(),
             stage: "shared filesystem check".into(),
@@ -53,10 +56,12 @@ pub fn check_shared(
             command: vec![
                 "bash".into(),
                 "-c".into(),
-                r#"cat "$1" > "$2""#.into(),
+                PROBE_SCRIPT.into(),
                 "probe".into(),
                 sent.to_string_lossy().into_owned(),
                 seen.to_string_lossy().into_owned(),
+                program_arg.clone(),
+                ran.to_string_lossy().into_owned(),
             ],
             env: vec![],
             resources: Resources {
@@ -67,43 +72,63 @@ pub fn check_shared(
             },
             gpus: 0,
         })
-        .map_err(|e| (true, e))?;
+        .map_err(|e| match e {
+            Error::Failed { .. } => Verdict::Refused(e),
+            e => Verdict::NotSubmitted(e),
+        })?;
         let mut outcome = Ok(());
         run.wait(cancel, |e| {
             if let Event::Finished { outcome: o, .. } = e {
                 outcome = o;
             }
         })
-        .map_err(failed)?;
-        outcome.map_err(failed)?;
+        .map_err(Verdict::Unshared)?;
+        outcome.map_err(Verdict::Unshared)?;
         match std::fs::read_to_string(&seen) {
-            Ok(text) if text == token => Ok(()),
-            _ => Err(failed(Error::failed(format!(
-                "the job did not write back `{}`",
-                seen.display()
-            )))),
+            Ok(text) if text == token => {}
+            _ => {
+                return Err(Verdict::Unshared(Error::failed(format!(
+                    "the job did not write back `{}`",
+                    seen.display()
+                ))))
+            }
+        }
+        match std::fs::read_to_string(&ran) {
+            _ if program.is_none() => Ok(()),
+            Ok(said) if said == "ok\n" => Ok(()),
+            Ok(said) => Err(Verdict::CannotRun(said.trim().to_string())),
+            Err(e) => Err(Verdict::CannotRun(format!("no word from it ({e})"))),
         }
     })();
     let _ = std::fs::remove_dir_all(&probe);
-    result.map_err(|e| match e {
-        (_, Error::Cancelled) => Error::Cancelled,
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(Verdict::Unshared(Error::Cancelled)) => Err(Error::Cancelled),
         // Refused where the stage would go: the stage's failure, not the
         // run's (the next stage's check may go elsewhere).
-        (true, Error::Failed { message, .. }) => Error::Failed {
+        Err(Verdict::Refused(e)) => Err(Error::Failed {
             message: format!(
                 "the check that the SLURM nodes see the cache dir (a tiny job, placed as this \
-                 stage's) failed: {message}"
+                 stage's) failed: {e}"
             ),
             hint: Some(placed(place)),
-        },
-        (true, e) => Error::Environment {
+        }),
+        Err(Verdict::NotSubmitted(e)) => Err(Error::Environment {
             message: format!(
                 "the check that the SLURM nodes see the cache dir `{}` failed: {e}",
                 dir.display()
             ),
             hint: e.hint().map(str::to_string),
-        },
-        (_, e) => Error::Environment {
+        }),
+        Err(Verdict::CannotRun(said)) => Err(Error::Environment {
+            message: format!("the SLURM nodes cannot run `{program_arg} --version`: {said}"),
+            hint: Some(
+                "every job runs this `pipe`: it must be at a path the nodes share (the project \
+                 directory, not a login node's own disk) and built for their system"
+                    .into(),
+            ),
+        }),
+        Err(Verdict::Unshared(e)) => Err(Error::Environment {
             message: format!(
                 "the SLURM nodes cannot use the cache dir `{}`: a test job failed: {e}",
                 dir.display()
@@ -113,9 +138,27 @@ pub fn check_shared(
                  the same path (see docs/slurm.md, \"What must be shared\")"
                     .into(),
             ),
-        },
-    })
+        }),
+    }
 }
+
+/// What the probe job found; `Unshared` covers any failure before the
+/// token came back.
+enum Verdict {
+    /// sbatch said no.
+    Refused(Error),
+    /// Not submitted for a reason of pipe's own (a path sbatch cannot take).
+    NotSubmitted(Error),
+    Unshared(Error),
+    /// What running the program said.
+    CannotRun(String),
+}
+
+/// The probe job: copy the token back (`$1` to `$2`), then run `$3
+/// --version` (if given) and say in `$4` how it went.
+const PROBE_SCRIPT: &str = r#"cat "$1" > "$2" || exit 1
+[ -z "$3" ] && exit 0
+if said=$("$3" --version 2>&1); then echo ok > "$4"; else echo "exit status $?: $said" | tail -c 2000 > "$4"; fi"#;
 
 /// What the check asked for beyond its own memory and time, for the hint
 /// of a check sbatch refused.

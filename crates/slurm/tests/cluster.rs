@@ -303,14 +303,51 @@ fn a_restarted_client_reattaches_instead_of_submitting_again() {
     assert_eq!(all_jobs(&name), expected, "a job was submitted twice");
 }
 
-/// The shared dir check of `dir`, placed in `partition`.
-fn check_in_partition(dir: &Path, partition: &str) -> pipe_engine::Result<()> {
+/// The shared dir check of `dir`, placed in `partition`, running `program`.
+fn check(dir: &Path, partition: &str, program: Option<&Path>) -> pipe_engine::Result<()> {
     let place = Resources {
         partition: Some(partition.into()),
         ..Resources::default()
     };
     let stop = AtomicBool::new(false);
-    pipe_slurm::probe::check_shared(Tools::default(), config(), dir, &place, &stop)
+    pipe_slurm::probe::check_shared(Tools::default(), config(), dir, &place, program, &stop)
+}
+
+/// The node runs the program it is given; one it cannot run (not there, or
+/// failing) is named with what it said.
+#[test]
+fn the_shared_dir_check_runs_the_program_every_job_will() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ok = dir.path().join("ok.sh");
+    std::fs::write(&ok, "#!/bin/sh\necho tool 1.0\n").unwrap();
+    let broken = dir.path().join("broken.sh");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'GLIBC_2.39 not found' >&2; exit 1\n",
+    )
+    .unwrap();
+    for script in [&ok, &broken] {
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(script, mode).unwrap();
+    }
+    check(dir.path(), "debug", Some(&ok)).unwrap();
+    let e = check(dir.path(), "debug", Some(&broken)).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("the SLURM nodes cannot run"), "{text}");
+    assert!(
+        text.contains("exit status 1: GLIBC_2.39 not found"),
+        "{text}"
+    );
+    let missing = dir.path().join("not-there");
+    let e = check(dir.path(), "debug", Some(&missing)).unwrap_err();
+    assert!(e.to_string().contains("exit status 127"), "{e}");
+    assert!(
+        e.hint().unwrap().contains("a path the nodes share"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -320,7 +357,7 @@ fn the_shared_dir_check_passes_where_the_node_sees_the_dir() {
     }
     let dir = tempfile::tempdir().unwrap();
     // In the partition the run's first job names (here the only one).
-    check_in_partition(dir.path(), "debug").unwrap();
+    check(dir.path(), "debug", None).unwrap();
     let left: Vec<_> = std::fs::read_dir(dir.path().join(".slurm-probe"))
         .unwrap()
         .collect();
@@ -338,7 +375,7 @@ fn a_shared_dir_check_that_sbatch_refuses_says_so() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let e = check_in_partition(dir.path(), "no-such-partition").unwrap_err();
+    let e = check(dir.path(), "no-such-partition", None).unwrap_err();
     let text = format!("{e}\nhint: {}", e.hint().unwrap_or(""));
     for part in [
         "its SLURM job was not submitted",

@@ -134,7 +134,7 @@ fn main() -> ExitCode {
 fn drive(args: Args) -> Result<bool, Error> {
     if let Some(dir) = &args.probe {
         let place = pipe_slurm::Resources::default();
-        pipe_slurm::probe::check_shared(Tools::default(), args.config, dir, &place, &STOP)?;
+        pipe_slurm::probe::check_shared(Tools::default(), args.config, dir, &place, None, &STOP)?;
         println!("shared {}", dir.display());
         return Ok(true);
     }
