@@ -5,6 +5,7 @@
 //!
 //! pipe-torch serve    run the job `pipe` writes on stdin, events on stdout
 //! pipe-torch doctor   what `pipe doctor` prints: libtorch, CUDA, cuDNN, GPUs
+//! pipe-torch --version
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        // Started at all, it found its libraries: the SLURM executor's
+        // check that a node can run it.
+        Some("--version") => {
+            println!("pipe-torch {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
         Some("doctor") => {
             // `pipe doctor | head`: a closed stdout ends the report quietly.
             let text = pipe_torch::doctor::report().render();
@@ -37,7 +44,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "pipe-torch is the worker that runs pipe's libtorch kinds; `pipe` starts it."
             );
-            eprintln!("usage: pipe-torch serve | doctor");
+            eprintln!("usage: pipe-torch serve | doctor | --version");
             ExitCode::from(2)
         }
     }

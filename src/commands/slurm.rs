@@ -7,13 +7,13 @@
 //! the record of the one before (`<cache>/slurm/<run>/slurm-jobs.json`),
 //! and `pipe status` finds it too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use pipe_engine::format::resources::Resources;
 use pipe_engine::run::ui::Ui;
 use pipe_engine::run::{RunOptions, RunSummary};
-use pipe_engine::{Diagnostic, Error, Pipeline, Result, Value};
+use pipe_engine::{Diagnostic, Error, Pipeline, Result, Runs, Value};
 use pipe_slurm::executor::{Setup, SlurmExecutor};
 use pipe_slurm::{GpuFlag, JobId, JobState, Phase, Tools};
 
@@ -146,6 +146,7 @@ pub fn run(
             .iter()
             .map(|s| (s.name.clone(), s.resources.over(&settings.defaults)))
             .collect(),
+        workers: workers(pipeline)?,
         name: format!("pipe-{run}"),
         config: pipe_slurm::Config {
             gpu_flag: settings.gpu_flag,
@@ -155,4 +156,15 @@ pub fn run(
         ui: ui.clone(),
     })?;
     pipe_engine::run::run_on(pipeline, opts, &ui, &mut executor)
+}
+
+/// The worker program of each kind of the pipeline that runs in one.
+fn workers(pipeline: &Pipeline) -> Result<HashMap<String, PathBuf>> {
+    let mut workers = HashMap::new();
+    for stage in &pipeline.stages {
+        if let Runs::InWorker(worker) = &stage.kind.runs {
+            workers.insert(stage.kind.name().to_string(), worker.path()?);
+        }
+    }
+    Ok(workers)
 }

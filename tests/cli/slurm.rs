@@ -235,43 +235,89 @@ fn a_failing_stage_reports_its_exit_code_and_log_tail_and_caches_nothing() {
     assert_eq!(status_json(&p)["would_run"], 1);
 }
 
-/// The client runs a copy of `pipe` from a tmpfs in its own mount
-/// namespace, a path the node does not see (as a binary on a login node's
-/// own disk): the shared dir check says so before any stage's job.
-#[test]
-fn a_pipe_the_nodes_cannot_run_is_named_before_any_stage_is_submitted() {
-    if !slurm() {
-        return;
-    }
-    let p = project(CHAIN);
+/// Runs the shell command `run` in the project with `private/` a tmpfs of
+/// its own mount namespace holding copies of `programs`: a directory the
+/// node does not see, as a login node's own disk.
+fn run_with_private(p: &Project, programs: &[&Path], run: &str) -> Out {
     std::fs::create_dir(p.join("private")).unwrap();
-    let shell = format!(
-        "mount -t tmpfs none private && cp '{}' private/pipe && exec private/pipe run p.yaml --executor slurm",
-        env!("CARGO_BIN_EXE_pipe")
-    );
-    let out = Out::from(
+    let mut shell = String::from("mount -t tmpfs none private");
+    for program in programs {
+        shell.push_str(&format!(" && cp '{}' private/", program.display()));
+    }
+    shell.push_str(&format!(" && {run}"));
+    Out::from(
         Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &shell])
             .current_dir(p.path())
-            .env("PATH", path_with_wrapper(&p))
+            .env("PATH", path_with_wrapper(p))
             .env("NO_COLOR", "1")
             .env_remove("PIPE_CACHE_DIR")
+            .env_remove("PIPE_WORKER")
             .output()
             .unwrap(),
-    );
-    out.expect_code(1);
-    for part in [
-        "the SLURM nodes cannot run `",
-        "private/pipe --version`: exit status 127",
-        "a path the nodes share",
-    ] {
+    )
+}
+
+fn expect_parts(out: &Out, parts: &[&str]) {
+    for part in parts {
         assert!(
             out.stderr.contains(part),
             "{part:?} missing:\n{}",
             out.stderr
         );
     }
+}
+
+/// The client runs a copy of `pipe` the node does not see: the shared dir
+/// check says so before any stage's job.
+#[test]
+fn a_pipe_the_nodes_cannot_run_is_named_before_any_stage_is_submitted() {
+    if !slurm() {
+        return;
+    }
+    let p = project(CHAIN);
+    let pipe = Path::new(env!("CARGO_BIN_EXE_pipe"));
+    let run = "exec private/pipe run p.yaml --executor slurm";
+    let out = run_with_private(&p, &[pipe], run);
+    out.expect_code(1);
+    expect_parts(
+        &out,
+        &[
+            "the SLURM nodes cannot run `",
+            "private/pipe --version`: exit status 127",
+            "a path the nodes share",
+        ],
+    );
     assert_eq!(sbatch_calls(&p), 1, "only the check was submitted");
+}
+
+/// The worker of the torch kinds, where the node does not see it: checked
+/// before the first `weights` job, while a `cmd` stage runs.
+#[test]
+fn a_worker_the_nodes_cannot_run_is_named_before_its_kinds_first_job() {
+    if !slurm() {
+        return;
+    }
+    let p = project(
+        "  a:\n    kind: cmd\n    params:\n      run: echo 1 > $PIPE_OUT/o\n  w:\n    kind: weights\n    params:\n      model: resnet18\n      path: w.pth\n",
+    );
+    p.write("w.pth", "not read: the check comes first");
+    let worker = Path::new(env!("CARGO_BIN_EXE_pipe")).with_file_name("pipe-torch");
+    let run = format!(
+        "PIPE_WORKER=\"$PWD/private/pipe-torch\" exec '{}' run p.yaml --executor slurm --keep-going",
+        env!("CARGO_BIN_EXE_pipe")
+    );
+    let out = run_with_private(&p, &[&worker], &run);
+    out.expect_code(1);
+    assert_eq!(out.ran(), names(&["a"]));
+    assert_eq!(out.failed(), names(&["w"]));
+    expect_parts(
+        &out,
+        &[
+            "the SLURM nodes cannot run `",
+            "private/pipe-torch --version`: exit status 127",
+        ],
+    );
 }
 
 /// `%j` in a log path is a job id to sbatch: the log must still be found.

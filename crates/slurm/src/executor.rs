@@ -59,6 +59,10 @@ pub struct Setup {
     pub durable: bool,
     /// Each stage's resources, by stage name (defaults applied).
     pub resources: HashMap<String, Resources>,
+    /// The worker program of each kind that runs in one (`train` in
+    /// `pipe-torch`): a node must be able to run it, checked before the
+    /// kind's first job.
+    pub workers: HashMap<String, PathBuf>,
     /// The run's state dir (re-attach record, work dirs).
     pub state_dir: PathBuf,
     /// The run's job name.
@@ -111,9 +115,10 @@ pub struct SlurmExecutor {
     cache: Cache,
     /// Opened at the first job.
     run: Option<Run>,
-    /// Whether the shared cache dir was checked; its error (message and
-    /// hint), if it failed.
-    probed: Option<Result<(), (String, Option<String>)>>,
+    /// The checks run so far, by the program each ran on a node (`pipe`
+    /// first, with the shared cache dir; then each worker program before
+    /// its kind's first job): its error (message and hint), if it failed.
+    probed: HashMap<PathBuf, Result<(), (String, Option<String>)>>,
     jobs: HashMap<String, InFlight>,
     finished: VecDeque<Finished>,
 }
@@ -125,7 +130,7 @@ impl SlurmExecutor {
             setup,
             cache,
             run: None,
-            probed: None,
+            probed: HashMap::new(),
             jobs: HashMap::new(),
             finished: VecDeque::new(),
         })
@@ -153,38 +158,44 @@ impl SlurmExecutor {
         self.setup.resources.get(stage).cloned().unwrap_or_default()
     }
 
-    /// The shared cache dir check, once per run, before the first job
-    /// (placed as `stage`'s job: its partition, account and flags). Its
-    /// verdict on the cache dir fails every job of the run; a check that
-    /// sbatch refuses fails only `stage`, and the next stage checks again.
-    fn probe(&mut self, stage: &str) -> Result<()> {
-        if self.probed.is_none() {
-            let outcome = crate::probe::check_shared(
-                Tools::default(),
-                self.setup.config.clone(),
-                &self.setup.cache_dir,
-                &self.resources(stage),
-                Some(&self.setup.pipe),
-                &self.setup.cancel,
-            );
-            self.probed = Some(match outcome {
-                Ok(()) => Ok(()),
-                Err(e @ (Error::Cancelled | Error::Failed { .. })) => return Err(e),
-                Err(e) => Err((e.to_string(), e.hint().map(str::to_string))),
-            });
+    /// The shared cache dir check before the run's first job, which also
+    /// runs `pipe` on a node, and the same check running a kind's worker
+    /// program before that kind's first job; each placed as `job`'s (its
+    /// partition, account and flags). A failed check fails every job that
+    /// needs it; one that sbatch refuses fails only `job`, and the next job
+    /// checks again.
+    fn probe(&mut self, job: &Job) -> Result<()> {
+        let worker = self.setup.workers.get(&job.kind).cloned();
+        for program in std::iter::once(self.setup.pipe.clone()).chain(worker) {
+            if !self.probed.contains_key(&program) {
+                let outcome = crate::probe::check_shared(
+                    Tools::default(),
+                    self.setup.config.clone(),
+                    &self.setup.cache_dir,
+                    &self.resources(&job.stage),
+                    Some(&program),
+                    &self.setup.cancel,
+                );
+                let verdict = match outcome {
+                    Ok(()) => Ok(()),
+                    Err(e @ (Error::Cancelled | Error::Failed { .. })) => return Err(e),
+                    Err(e) => Err((e.to_string(), e.hint().map(str::to_string))),
+                };
+                self.probed.insert(program.clone(), verdict);
+            }
+            if let Some(Err((message, hint))) = self.probed.get(&program) {
+                return Err(Error::Environment {
+                    message: message.clone(),
+                    hint: hint.clone(),
+                });
+            }
         }
-        match &self.probed {
-            Some(Err((message, hint))) => Err(Error::Environment {
-                message: message.clone(),
-                hint: hint.clone(),
-            }),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     fn submit(&mut self, job: &Job) -> Result<Submitted> {
         self.run()?;
-        self.probe(&job.stage)?;
+        self.probe(job)?;
         let key = job.hash.to_string();
         let work = work_dir(&self.setup.state_dir, &key);
         std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, "create", e))?;

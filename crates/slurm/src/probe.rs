@@ -123,8 +123,9 @@ pub fn check_shared(
         Err(Verdict::CannotRun(said)) => Err(Error::Environment {
             message: format!("the SLURM nodes cannot run `{program_arg} --version`: {said}"),
             hint: Some(
-                "every job runs this `pipe`: it must be at a path the nodes share (the project \
-                 directory, not a login node's own disk) and built for their system"
+                "the stages' jobs run this program: it must be at a path the nodes share (the \
+                 project directory, not a login node's own disk), built for their system, with \
+                 its libraries (libtorch) where they find them"
                     .into(),
             ),
         }),

@@ -63,9 +63,15 @@ impl OutOfProcess {
         self
     }
 
+    /// Where the program is: `$PIPE_WORKER`, else beside the running
+    /// executable.
+    pub fn path(&self) -> Result<PathBuf> {
+        worker_path(self.program)
+    }
+
     /// `$PIPE_WORKER`, else `program` beside the running executable.
     fn program(&self, declaration: &Declaration) -> Result<PathBuf> {
-        let path = worker_path(self.program)?;
+        let path = self.path()?;
         if path.is_file() {
             return Ok(path);
         }
