@@ -348,7 +348,7 @@ fn a_job_slurm_refuses_names_its_stage_what_sbatch_said_and_what_it_asked_for() 
     assert_eq!(out.failed(), names(&["nowhere"]));
     assert_eq!(out.ran(), names(&["fine"]));
     // Whichever is submitted first, the shared dir check goes as its job.
-    let said = [
+    let said = &[
         "stage `nowhere` failed: ",
         "its SLURM job was not submitted",
         "\n  | sbatch: error: ",
@@ -356,13 +356,7 @@ fn a_job_slurm_refuses_names_its_stage_what_sbatch_said_and_what_it_asked_for() 
         "`--partition=no-such-partition`",
         "sinfo",
     ];
-    for part in said {
-        assert!(
-            out.stderr.contains(part),
-            "{part:?} missing:\n{}",
-            out.stderr
-        );
-    }
+    expect_parts(&out, said);
     assert_eq!(status_json(&p)["would_run"], 1);
 }
 
