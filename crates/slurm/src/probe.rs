@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pipe_engine::{Error, Result};
 
 use crate::job::JobSpec;
-use crate::resources::{sbatch_flags, GpuFlag};
+use crate::resources::{shown_flags, GpuFlag, SINFO_HINT};
 use crate::run::{Config, Event, Run};
 use crate::tools::Tools;
 use pipe_engine::format::resources::Resources;
@@ -93,8 +93,10 @@ pub fn check_shared(
                 ))))
             }
         }
+        if program.is_none() {
+            return Ok(());
+        }
         match std::fs::read_to_string(&ran) {
-            _ if program.is_none() => Ok(()),
             Ok(said) if said == "ok\n" => Ok(()),
             Ok(said) => Err(Verdict::CannotRun(said.trim().to_string())),
             Err(e) => Err(Verdict::CannotRun(format!("no word from it ({e})"))),
@@ -164,27 +166,16 @@ if said=$("$3" --version 2>&1); then echo ok > "$4"; else echo "exit status $?: 
 /// What the check asked for beyond its own memory and time, for the hint
 /// of a check sbatch refused.
 fn placed(place: &Resources) -> String {
-    let flags: Vec<String> = sbatch_flags(
-        &Resources {
-            partition: place.partition.clone(),
-            account: place.account.clone(),
-            extra: place.extra.clone(),
-            ..Resources::default()
-        },
-        0,
-        GpuFlag::Gpus,
-    )
-    .unwrap_or_default()
-    .iter()
-    .map(|f| format!("`{f}`"))
-    .collect();
-    let asked = if flags.is_empty() {
-        "no partition or account (the cluster's defaults)".to_string()
-    } else {
-        flags.join(" ")
+    let placement = Resources {
+        partition: place.partition.clone(),
+        account: place.account.clone(),
+        extra: place.extra.clone(),
+        ..Resources::default()
     };
+    let asked = shown_flags(&placement, 0, GpuFlag::Gpus)
+        .unwrap_or_else(|| "no partition or account (the cluster's defaults)".to_string());
     format!(
         "it asked for {asked}, as the stage's `resources:` (filled in from the file's) do; \
-         `sinfo -o \"%P %l %m %G\"` lists each partition's time limit, memory and GPUs"
+         {SINFO_HINT}"
     )
 }

@@ -94,6 +94,23 @@ pub fn sbatch_flags(resources: &Resources, gpus: u32, gpu_flag: GpuFlag) -> Resu
     Ok(flags)
 }
 
+/// Where to look when a job's request does not fit the cluster.
+pub const SINFO_HINT: &str =
+    "`sinfo -o \"%P %l %m %G\"` lists each partition's time limit, memory and GPUs";
+
+/// The sbatch flags of a request, for a message: `` `--mem=2G` `--gpus=1` ``;
+/// `None` when it asks for nothing beyond the cluster's defaults.
+pub fn shown_flags(resources: &Resources, gpus: u32, gpu_flag: GpuFlag) -> Option<String> {
+    let flags = sbatch_flags(resources, gpus, gpu_flag).unwrap_or_default();
+    (!flags.is_empty()).then(|| {
+        flags
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

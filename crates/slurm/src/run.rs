@@ -25,7 +25,7 @@ use crate::backoff::Backoff;
 use crate::job::{script, JobFiles, JobSpec};
 use crate::progress::ProgressTail;
 use crate::record::{Record, Recorded};
-use crate::resources::{sbatch_flags, GpuFlag};
+use crate::resources::{shown_flags, GpuFlag, SINFO_HINT};
 use crate::state::{JobState, Phase};
 use crate::tools::{JobId, Tools};
 
@@ -475,27 +475,18 @@ impl Run {
     }
 }
 
-/// Whether a tool's failure says the controller is busy or unreachable for
-/// now, rather than that the request is wrong.
 /// Why `spec`'s job is not in the queue: what sbatch said, and what the
 /// job asked for.
 fn not_submitted(e: Error, spec: &JobSpec, script: &Path, gpu_flag: GpuFlag) -> Error {
-    let asked = sbatch_flags(&spec.resources, spec.gpus, gpu_flag)
-        .unwrap_or_default()
-        .iter()
-        .map(|f| format!("`{f}`"))
-        .collect::<Vec<_>>();
-    let hint = match e.hint() {
-        Some(h) => h.to_string(),
-        None if asked.is_empty() => format!(
+    let hint = match (e.hint(), shown_flags(&spec.resources, spec.gpus, gpu_flag)) {
+        (Some(h), _) => h.to_string(),
+        (None, None) => format!(
             "the job asked for nothing beyond the cluster's defaults; its script is `{}`",
             script.display()
         ),
-        None => format!(
-            "the job asked for {} (the stage's `resources:` and `gpus:`, filled in from the file's); \
-             `sinfo -o \"%P %l %m %G\"` lists each partition's time limit, memory and GPUs; \
-             the script is `{}`",
-            asked.join(" "),
+        (None, Some(asked)) => format!(
+            "the job asked for {asked} (the stage's `resources:` and `gpus:`, filled in from the \
+             file's); {SINFO_HINT}; the script is `{}`",
             script.display()
         ),
     };
@@ -505,6 +496,8 @@ fn not_submitted(e: Error, spec: &JobSpec, script: &Path, gpu_flag: GpuFlag) -> 
     }
 }
 
+/// Whether a tool's failure says the controller is busy or unreachable for
+/// now, rather than that the request is wrong.
 fn is_transient(e: &Error) -> bool {
     let text = e.to_string();
     [
